@@ -1,0 +1,89 @@
+package keys
+
+import (
+	"time"
+
+	"github.com/drover-project/drover/api"
+)
+
+// NodeStatus is what a node agent publishes at NodeStatusKey, bound to its
+// lease, and republishes every few seconds.
+type NodeStatus struct {
+	// Hypervisor is the driver name ("fake", "kvm", ...).
+	Hypervisor string `json:"hypervisor"`
+	// HypervisorOK is false when the driver reports a failure.
+	HypervisorOK bool `json:"hypervisor_ok"`
+	// Resources observed on the host.
+	Resources api.NodeResources `json:"resources"`
+	// AgentVersion is the drover version of the agent.
+	AgentVersion string `json:"agent_version"`
+	// StartedAt is when the agent process started.
+	StartedAt time.Time `json:"started_at"`
+	// PublishedAt is when this record was written.
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// NodeRecord is the configuration of a node at NodeKey; written by the leader
+// only. The agent of the node may read its own record.
+type NodeRecord struct {
+	Name          string    `json:"name"`
+	UUID          string    `json:"uuid"`
+	PrimaryIP     string    `json:"primary_ip,omitempty"`
+	SecondaryIP   string    `json:"secondary_ip,omitempty"`
+	Group         string    `json:"group"`
+	MasterCapable bool      `json:"master_capable"`
+	VMCapable     bool      `json:"vm_capable"`
+	Drained       bool      `json:"drained"`
+	Offline       bool      `json:"offline"`
+	Tags          []string  `json:"tags,omitempty"`
+	AddedAt       time.Time `json:"added_at"`
+}
+
+// MasterSpec is one master as configured at cluster init.
+type MasterSpec struct {
+	Name string `json:"name"`
+	// IP is the address the master's API and etcd listen on.
+	IP         string `json:"ip"`
+	APIPort    int    `json:"api_port"`
+	ClientPort int    `json:"etcd_client_port"`
+	PeerPort   int    `json:"etcd_peer_port"`
+}
+
+// ClusterRecord is the cluster record at ClusterKey (also the body of
+// cluster.json); every etcd user may read it.
+type ClusterRecord struct {
+	Name      string       `json:"name"`
+	UUID      string       `json:"uuid"`
+	CreatedAt time.Time    `json:"created_at"`
+	MACPrefix string       `json:"mac_prefix"`
+	Masters   []MasterSpec `json:"masters"`
+	// NodeLeaseTTL is the agents' lease TTL in seconds.
+	NodeLeaseTTL int `json:"node_lease_ttl"`
+}
+
+// MasterRecord is a running master's registration at MasterKey, bound to its
+// session lease.
+type MasterRecord struct {
+	Name      string    `json:"name"`
+	APIURL    string    `json:"api_url"`
+	Version   string    `json:"version"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// UserRecord is an API user at UserKey.
+type UserRecord struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TokenRecord is the metadata of an issued token at TokenKey (never the token
+// itself).
+type TokenRecord struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Role      string    `json:"role"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Revoked   bool      `json:"revoked,omitempty"`
+}
