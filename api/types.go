@@ -331,3 +331,11 @@ type Token struct {
 	// Revoked is true once revoked.
 	Revoked bool `json:"revoked,omitempty"`
 }
+
+// ---- health ----
+
+// Health is the answer of GET /api/v1/health (no authentication needed).
+type Health struct {
+	// Master is the name of the master that answered.
+	Master string `json:"master"`
+}
