@@ -1,0 +1,103 @@
+package libvirtd_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-project/drover/nodeagent/libvirtd"
+)
+
+// requireDaemon skips (or, with DROVER_REQUIRE_REAL set, fails) when a
+// private libvirtd cannot run here.
+func requireDaemon(t *testing.T) {
+	t.Helper()
+	if err := libvirtd.Check(); err != nil {
+		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
+			t.Fatalf("DROVER_REQUIRE_REAL is set but: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+}
+
+func shortDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("/tmp", "lvd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func virsh(t *testing.T, uri string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("virsh %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestTwoDaemonsIsolated starts two daemons and checks that a domain defined
+// on one is invisible on the other, that each has its own host UUID, and
+// that Stop leaves no process behind.
+func TestTwoDaemonsIsolated(t *testing.T) {
+	requireDaemon(t)
+	ctx := context.Background()
+	var ds []*libvirtd.Daemon
+	for i := range 2 {
+		d, err := libvirtd.Start(ctx, libvirtd.Options{
+			Dir: shortDir(t), ListenAddr: fmt.Sprintf("127.0.0.%d", 2+i), TCPPort: 16600 + i,
+			HostUUID: fmt.Sprintf("aaaaaaaa-0000-4000-8000-00000000000%d", i+1),
+			Logger:   slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Stop() })
+		ds = append(ds, d)
+	}
+	xml := filepath.Join(ds[0].Dir(), "d.xml")
+	os.WriteFile(xml, []byte(`<domain type="qemu"><name>iso1</name><memory unit="MiB">64</memory><os><type arch="x86_64">hvm</type></os></domain>`), 0o644)
+	virsh(t, ds[0].URI("qemu"), "define", xml)
+	if out := virsh(t, ds[0].URI("qemu"), "list", "--all", "--name"); !strings.Contains(out, "iso1") {
+		t.Errorf("daemon 0 lacks its domain: %q", out)
+	}
+	if out := virsh(t, ds[1].TCPURI("qemu"), "list", "--all", "--name"); strings.Contains(out, "iso1") {
+		t.Errorf("daemon 1 sees daemon 0's domain: %q", out)
+	}
+	if out := virsh(t, ds[1].TCPURI("qemu"), "uri"); !strings.Contains(out, "qemu:///system") {
+		t.Errorf("tcp uri: %q", out)
+	}
+	caps := virsh(t, ds[1].URI("qemu"), "capabilities")
+	if !strings.Contains(caps, ds[1].HostUUID()) {
+		t.Errorf("daemon 1 host uuid not %s", ds[1].HostUUID())
+	}
+	pid := ds[0].PID()
+	if err := ds[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("libvirtd pid %d still exists after Stop", pid)
+	}
+	// The host's own /run/libvirt is untouched by the namespaces.
+	if _, err := os.Stat("/var/lib/libvirt/qemu/iso1.xml"); err == nil {
+		t.Error("domain leaked to host /var/lib/libvirt")
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	if _, err := libvirtd.Start(context.Background(), libvirtd.Options{}); err == nil {
+		t.Fatal("Start without Dir succeeded")
+	}
+}
