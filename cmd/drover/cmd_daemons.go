@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-project/drover/master"
+	"github.com/drover-project/drover/nodeagent"
+)
+
+func daemonLogger(c *cli.Context) *slog.Logger {
+	lvl := slog.LevelInfo
+	_ = lvl.UnmarshalText([]byte(c.String("log-level")))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+func logLevelFlag() cli.Flag {
+	return &cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"}
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+func masterCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "master",
+		Usage: "run a master: embedded etcd member, election, job executor, HTTPS API",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dir", Required: true, Usage: "cluster directory (drover cluster init)"},
+			&cli.StringFlag{Name: "name", Required: true, Usage: "this master's name in cluster.json"},
+			&cli.StringFlag{Name: "etcd-endpoints", Usage: "use this etcd cluster instead of an embedded member (comma-separated)"},
+			&cli.IntFlag{Name: "session-ttl", Usage: "election session TTL in seconds (default 2)"},
+			&cli.UintFlag{Name: "etcd-tick-ms", Usage: "embedded etcd heartbeat interval"},
+			&cli.UintFlag{Name: "etcd-election-ms", Usage: "embedded etcd election timeout"},
+			&cli.StringFlag{Name: "api-listen", Usage: "API listen address (default from cluster.json)"},
+			&cli.DurationFlag{Name: "job-archive-age", Usage: "archive finished jobs older than this (default 6h)"},
+			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
+			logLevelFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			log := daemonLogger(c).With("master", c.String("name"))
+			if err := writePidFile(c.String("pid-file")); err != nil {
+				return err
+			}
+			m, err := master.New(master.Config{
+				Dir:           c.String("dir"),
+				Name:          c.String("name"),
+				EtcdEndpoints: splitList(c.String("etcd-endpoints")),
+				SessionTTL:    c.Int("session-ttl"),
+				TickMs:        c.Uint("etcd-tick-ms"),
+				ElectionMs:    c.Uint("etcd-election-ms"),
+				APIListen:     c.String("api-listen"),
+				JobArchiveAge: c.Duration("job-archive-age"),
+				Version:       version,
+			}, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(c.Context)
+			defer stop()
+			return m.Run(ctx)
+		},
+	}
+}
+
+func agentCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "run the node agent: hold the node's lease, publish its state, drive its hypervisor",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "credentials", Required: true, Usage: "credentials file from drover node add"},
+			&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "fake (more with the instance drivers)"},
+			&cli.DurationFlag{Name: "lease-ttl", Usage: "override the lease TTL from the credentials"},
+			&cli.Int64Flag{Name: "fake-memory-mib", Value: 16384, Usage: "memory the fake hypervisor offers"},
+			&cli.Int64Flag{Name: "fake-disk-mib", Value: 512000, Usage: "disk the fake hypervisor offers"},
+			&cli.IntFlag{Name: "fake-cpus", Value: 8, Usage: "CPUs the fake hypervisor offers"},
+			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
+			logLevelFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			log := daemonLogger(c)
+			cred, err := nodeagent.ReadCredentials(c.String("credentials"))
+			if err != nil {
+				return err
+			}
+			hv, err := openHypervisor(c)
+			if err != nil {
+				return err
+			}
+			if err := writePidFile(c.String("pid-file")); err != nil {
+				return err
+			}
+			a, err := nodeagent.New(nodeagent.Config{Credentials: cred, Hypervisor: hv, LeaseTTL: c.Duration("lease-ttl")}, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(c.Context)
+			defer stop()
+			log.Info("agent_started", "node", cred.Node, "hypervisor", hv.Name())
+			return a.Run(ctx)
+		},
+	}
+}
+
+func writePidFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.WriteFile(path, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
+}
+
+var _ = time.Second

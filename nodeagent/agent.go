@@ -1,0 +1,212 @@
+package nodeagent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/keys"
+)
+
+// Version is the agent version reported to the master.
+var Version = "0.1.0-dev"
+
+// Hypervisor is what the agent needs of a hypervisor driver to report on it.
+type Hypervisor interface {
+	// Name is the hypervisor kind: fake, kvm, lxc, xen, openvz, test.
+	Name() string
+	// Resources reports the host's capacity and what is free.
+	Resources(ctx context.Context) (api.NodeResources, error)
+}
+
+// Config configures an Agent.
+type Config struct {
+	// Credentials as issued by `drover node add` / node credentials.
+	Credentials api.NodeCredentials
+	// Hypervisor the node runs.
+	Hypervisor Hypervisor
+	// LeaseTTL overrides the credentials' TTL when non-zero.
+	LeaseTTL time.Duration
+	// PublishInterval is how often the status is republished (default TTL/2).
+	PublishInterval time.Duration
+	// Margin is how long before the lease's earliest possible expiry the agent
+	// considers it lost (default TTL/5).
+	Margin time.Duration
+}
+
+// Agent is the node daemon.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	started time.Time
+	cli     *clientv3.Client
+}
+
+// New returns an agent; Run starts it.
+func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	c := cfg.Credentials
+	if c.Node == "" || len(c.EtcdEndpoints) == 0 || c.EtcdUser == "" {
+		return nil, errors.New("nodeagent: incomplete credentials (node, etcd endpoints, user)")
+	}
+	if cfg.Hypervisor == nil {
+		return nil, errors.New("nodeagent: no hypervisor")
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = time.Duration(c.LeaseTTL) * time.Second
+	}
+	if cfg.LeaseTTL < 2*time.Second {
+		cfg.LeaseTTL = 5 * time.Second
+	}
+	if cfg.PublishInterval == 0 {
+		cfg.PublishInterval = cfg.LeaseTTL / 2
+	}
+	if cfg.Margin == 0 {
+		cfg.Margin = cfg.LeaseTTL / 5
+	}
+	return &Agent{cfg: cfg, log: log.With("node", c.Node), started: time.Now()}, nil
+}
+
+// ReadCredentials loads a credentials file written by `drover node add`.
+func ReadCredentials(path string) (api.NodeCredentials, error) {
+	var c api.NodeCredentials
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("read credentials: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("parse credentials %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (a *Agent) etcdConfig() (clientv3.Config, error) {
+	c := a.cfg.Credentials
+	cfg := clientv3.Config{
+		Endpoints:            c.EtcdEndpoints,
+		Username:             c.EtcdUser,
+		Password:             c.EtcdPassword,
+		DialTimeout:          3 * time.Second,
+		DialKeepAliveTime:    2 * time.Second,
+		DialKeepAliveTimeout: 2 * time.Second,
+		AutoSyncInterval:     0,
+		Logger:               nil,
+	}
+	if c.CACert != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(c.CACert)) {
+			return cfg, errors.New("nodeagent: credentials hold no valid CA certificate")
+		}
+		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return cfg, nil
+}
+
+// Run holds the lease and publishes the node's status until ctx ends; then it
+// revokes the lease so the node shows unreachable at once.
+func (a *Agent) Run(ctx context.Context) error {
+	ecfg, err := a.etcdConfig()
+	if err != nil {
+		return err
+	}
+	cli, err := clientv3.New(ecfg)
+	if err != nil {
+		return fmt.Errorf("nodeagent: etcd client: %w", err)
+	}
+	defer cli.Close()
+	a.cli = cli
+
+	k := &leaseKeeper{cli: cli, ttl: a.cfg.LeaseTTL, margin: a.cfg.Margin}
+	defer k.revoke()
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		err := a.session(ctx, k)
+		if ctx.Err() != nil {
+			return nil
+		}
+		a.log.Warn("lease_session_ended", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		if backoff < 2*time.Second {
+			backoff *= 2
+		}
+	}
+	return nil
+}
+
+// session grants a lease, publishes, and renews until the lease is lost.
+func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
+	id, err := k.grant(ctx)
+	if err != nil {
+		return err
+	}
+	a.log.Info("lease_granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl", a.cfg.LeaseTTL)
+	if err := a.publish(ctx, id); err != nil {
+		return err
+	}
+	renewEvery := a.cfg.LeaseTTL / 4
+	tick := time.NewTicker(renewEvery)
+	defer tick.Stop()
+	lastPublish := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if err := k.renew(ctx); err != nil {
+			if errors.Is(err, errLeaseLost) {
+				// Self-fencing point: from here on the master may treat this
+				// node as dead. Nothing runs on the fake hypervisor yet; the
+				// instance issue stops domains and demotes DRBD here.
+				a.log.Error("lease_lost_self_fence", "deadline", k.deadline())
+				return err
+			}
+			a.log.Warn("keepalive_failed", "err", err)
+			continue
+		}
+		if time.Since(lastPublish) >= a.cfg.PublishInterval {
+			if err := a.publish(ctx, id); err != nil {
+				a.log.Warn("publish_failed", "err", err)
+				continue
+			}
+			lastPublish = time.Now()
+		}
+	}
+}
+
+func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	res, rerr := a.cfg.Hypervisor.Resources(rctx)
+	cancel()
+	st := keys.NodeStatus{
+		Hypervisor:   a.cfg.Hypervisor.Name(),
+		HypervisorOK: rerr == nil,
+		Resources:    res,
+		AgentVersion: Version,
+		StartedAt:    a.started,
+		PublishedAt:  time.Now().UTC(),
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	key := keys.NodeStatusKey(a.cfg.Credentials.Node)
+	if _, err := a.cli.Put(pctx, key, string(b), clientv3.WithLease(id)); err != nil {
+		return fmt.Errorf("publish status: %w", err)
+	}
+	return nil
+}
