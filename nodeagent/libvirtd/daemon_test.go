@@ -76,7 +76,7 @@ func TestTwoDaemonsIsolated(t *testing.T) {
 	if out := virsh(t, ds[1].TCPURI("qemu"), "list", "--all", "--name"); strings.Contains(out, "iso1") {
 		t.Errorf("daemon 1 sees daemon 0's domain: %q", out)
 	}
-	if out := virsh(t, ds[1].TCPURI("qemu"), "uri"); !strings.Contains(out, "qemu:///system") {
+	if out := virsh(t, ds[1].TCPURI("qemu"), "uri"); !strings.Contains(out, "qemu+tcp://127.0.0.3") {
 		t.Errorf("tcp uri: %q", out)
 	}
 	caps := virsh(t, ds[1].URI("qemu"), "capabilities")
