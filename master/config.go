@@ -1,0 +1,87 @@
+package master
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults of a master process.
+const (
+	// DefaultSessionTTL is the TTL (seconds) of a master's election session.
+	DefaultSessionTTL = 2
+	// DefaultTickMs and DefaultElectionMs are the embedded etcd's raft timing:
+	// a dead etcd leader is replaced after about ElectionMs, and etcd's minimum
+	// lease TTL is about 1.5*ElectionMs, which must stay below the session TTL.
+	DefaultTickMs     = 100
+	DefaultElectionMs = 1000
+	// DefaultJobArchiveAge is how long finished jobs stay in the queue (Ganeti).
+	DefaultJobArchiveAge = 6 * time.Hour
+	// DefaultEtcdReadyTimeout bounds the wait for the embedded member.
+	DefaultEtcdReadyTimeout = 60 * time.Second
+	// DefaultRequestTimeout bounds each etcd request.
+	DefaultRequestTimeout = 5 * time.Second
+)
+
+// Config configures one master process.
+type Config struct {
+	// Dir is the cluster directory written by InitClusterDir.
+	Dir string
+	// Name of this master; must be in cluster.json.
+	Name string
+	// EtcdEndpoints, when set, makes the master use this external etcd cluster
+	// (with the cluster's root user) instead of running an embedded member.
+	EtcdEndpoints []string
+	// TickMs and ElectionMs tune the embedded etcd (0: defaults).
+	TickMs, ElectionMs uint
+	// SessionTTL is the election session TTL in seconds (0: DefaultSessionTTL).
+	SessionTTL int
+	// APIListen overrides the API listen address (default the master's IP and
+	// API port from cluster.json). "-" disables the HTTPS API (tests).
+	APIListen string
+	// JobArchiveAge: finished jobs older than this are archived (0: default).
+	JobArchiveAge time.Duration
+	// ArchiveInterval is how often the archiver runs (0: a minute).
+	ArchiveInterval time.Duration
+	// MaxRunningJobs caps the jobs the leader runs at once (0: 20).
+	MaxRunningJobs int
+	// Version is reported in the master registration and cluster info.
+	Version string
+	// EtcdReadyTimeout bounds the wait for the embedded member (0: default).
+	EtcdReadyTimeout time.Duration
+	// EtcdLogLevel is the embedded etcd's zap log level (default "error").
+	EtcdLogLevel string
+}
+
+func (c *Config) setDefaults() error {
+	if c.Dir == "" || c.Name == "" {
+		return fmt.Errorf("%w: Dir and Name are required", ErrClusterDir)
+	}
+	if c.TickMs == 0 {
+		c.TickMs = DefaultTickMs
+	}
+	if c.ElectionMs == 0 {
+		c.ElectionMs = DefaultElectionMs
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.JobArchiveAge <= 0 {
+		c.JobArchiveAge = DefaultJobArchiveAge
+	}
+	if c.ArchiveInterval <= 0 {
+		c.ArchiveInterval = time.Minute
+	}
+	if c.MaxRunningJobs <= 0 {
+		c.MaxRunningJobs = 20
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.EtcdReadyTimeout <= 0 {
+		c.EtcdReadyTimeout = DefaultEtcdReadyTimeout
+	}
+	if c.EtcdLogLevel == "" {
+		c.EtcdLogLevel = "error"
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// startEtcd starts this master's embedded etcd member and waits until it is
+// ready or the deadline passes.
+func startEtcd(ctx context.Context, d *ClusterDir, cfg Config) (*embed.Etcd, error) {
+	me, err := d.Master(cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	ec := embed.NewConfig()
+	ec.Name = me.Name
+	ec.Dir = d.DataDir(me.Name)
+	ec.TickMs, ec.ElectionMs = cfg.TickMs, cfg.ElectionMs
+	ec.LogLevel = cfg.EtcdLogLevel
+	ec.BcryptCost = uint(bcrypt.MinCost)
+	ec.InitialClusterToken = "drover-" + d.Cluster.UUID
+	ec.AutoCompactionMode = "periodic"
+	ec.AutoCompactionRetention = "1h"
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cu := mustURL("https://" + net.JoinHostPort(me.IP, fmt.Sprint(me.ClientPort)))
+	pu := mustURL("https://" + net.JoinHostPort(me.IP, fmt.Sprint(me.PeerPort)))
+	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	var initial []string
+	for _, m := range d.Cluster.Masters {
+		initial = append(initial, m.Name+"=https://"+net.JoinHostPort(m.IP, fmt.Sprint(m.PeerPort)))
+	}
+	ec.InitialCluster = strings.Join(initial, ",")
+	ec.ClientTLSInfo = transport.TLSInfo{
+		CertFile:      d.CertFile(me.Name),
+		KeyFile:       d.KeyFile(me.Name),
+		TrustedCAFile: d.CAFile(),
+	}
+	ec.PeerTLSInfo = transport.TLSInfo{
+		CertFile:       d.CertFile(me.Name),
+		KeyFile:        d.KeyFile(me.Name),
+		TrustedCAFile:  d.CAFile(),
+		ClientCertAuth: true,
+	}
+	e, err := embed.StartEtcd(ec)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded etcd %s: %w", me.Name, err)
+	}
+	t := time.NewTimer(cfg.EtcdReadyTimeout)
+	defer t.Stop()
+	select {
+	case <-e.Server.ReadyNotify():
+		return e, nil
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd %s: %w", me.Name, err)
+	case <-t.C:
+		e.Close()
+		return nil, fmt.Errorf("%w: %s after %v", ErrEtcdNotReady, me.Name, cfg.EtcdReadyTimeout)
+	case <-ctx.Done():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd %s: %w", me.Name, ctx.Err())
+	}
+}
+
+func mustURL(s string) url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err) // built from validated IPs and ports
+	}
+	return *u
+}
+
+// newClient connects to etcd as root. endpoints lists the local member first
+// so that reads are served nearby.
+func newClient(d *ClusterDir, endpoints []string, password string) (*clientv3.Client, error) {
+	tc, err := clientTLS(d.CAFile())
+	if err != nil {
+		return nil, err
+	}
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:            endpoints,
+		TLS:                  tc,
+		DialTimeout:          5 * time.Second,
+		DialKeepAliveTime:    2 * time.Second,
+		DialKeepAliveTimeout: 2 * time.Second,
+		Username:             "root",
+		Password:             password,
+		Logger:               zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	return c, nil
+}
