@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 	"unicode"
 )
@@ -247,7 +248,11 @@ func jsonError(err error) error {
 	}
 	// Unknown fields ("json: unknown field \"x\"") and invalid values (such as
 	// a bad time) come as plain errors from encoding/json.
-	return Errorf(CodeWrongInput, "malformed JSON: %s", trimJSONPrefix(err.Error()))
+	msg := trimJSONPrefix(err.Error())
+	if strings.HasPrefix(msg, "unknown field ") {
+		return Errorf(CodeWrongInput, "%s", msg)
+	}
+	return Errorf(CodeWrongInput, "malformed JSON: %s", msg)
 }
 
 // readerError marks errors raised by a request body reader (see
