@@ -1,0 +1,148 @@
+package allocator
+
+import "math"
+
+// Score components. The first nStd are spread statistics (population standard
+// deviation over online nodes); the rest are sums. README.md has the formula.
+const (
+	cFreeMem  = iota // free memory / total memory
+	cFreeDisk        // free disk / total disk
+	cVCPU            // used vcpus / physical cpus
+	cSpindle         // spindle use / (spindles * spindle ratio)
+	cResMem          // N+1 reserved memory / total memory
+	cLoadPri         // primary instance count (CPU, memory and network load)
+	cLoadDisk        // primary + secondary instance count (disk load)
+	nStd
+	sN1 = iota - 1 // instances on nodes failing N+1
+	sResMem        // sum of reserved memory / total memory
+	sTags          // primaries sharing an exclusion tag on one node
+	sLocation      // instances whose primary and secondary share a failure domain
+	sOffAll        // instances (primary or secondary) on offline or drained nodes
+	sOffPri        // primaries on offline or drained nodes
+	nComp
+)
+
+// weights of each component in the cluster score.
+var weights = [nComp]float64{
+	cFreeMem: 1, cFreeDisk: 1, cVCPU: 1, cSpindle: 1, cResMem: 1,
+	cLoadPri: 3, cLoadDisk: 1,
+	sN1: 1, sResMem: 0.25, sTags: 2, sLocation: 1, sOffAll: 4, sOffPri: 16,
+}
+
+// componentNames label the components in Score breakdowns.
+var componentNames = [nComp]string{
+	"free_mem_cv", "free_disk_cv", "vcpu_ratio_cv", "spindles_cv", "reserved_mem_cv",
+	"pri_load_cv", "disk_load_cv",
+	"n1_cnt", "reserved_mem_rtotal", "pri_tags_score", "location_score",
+	"offline_all_cnt", "offline_pri_cnt",
+}
+
+// nodeValues computes node n's contribution to every component.
+func (st *state) nodeValues(n int) (v [nComp]float64) {
+	if st.down(n) {
+		v[sOffAll] = float64(st.pCnt[n] + st.sCnt[n])
+		v[sOffPri] = float64(st.pCnt[n])
+		return v
+	}
+	v[cFreeMem] = ratio(float64(st.fMem[n]), float64(st.tMem[n]))
+	v[cFreeDisk] = ratio(float64(st.fDsk[n]), float64(st.tDsk[n]))
+	v[cVCPU] = ratio(float64(st.uCpu[n]), st.tCpu[n])
+	v[cSpindle] = ratio(float64(st.spn[n]), st.hiSpn[n])
+	rem := ratio(float64(st.rMem[n]), float64(st.tMem[n]))
+	v[cResMem] = rem
+	v[cLoadPri] = float64(st.pCnt[n])
+	v[cLoadDisk] = float64(st.pCnt[n] + st.sCnt[n])
+	if st.failN1(n) {
+		v[sN1] = float64(st.pCnt[n] + st.sCnt[n])
+	}
+	v[sResMem] = rem
+	v[sTags] = float64(st.conflicts[n])
+	v[sLocation] = float64(st.locBad[n])
+	return v
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// refresh replaces node n's contribution in the running sums.
+func (st *state) refresh(n int) {
+	old := &st.vals[n]
+	nv := st.nodeValues(n)
+	for k := range nComp {
+		st.sum[k] += nv[k] - old[k]
+		if k < nStd {
+			st.sq[k] += nv[k]*nv[k] - old[k]*old[k]
+		}
+	}
+	*old = nv
+}
+
+// recomputeStats rebuilds the sums from scratch (no floating-point drift).
+func (st *state) recomputeStats() {
+	st.sum, st.sq = [nComp]float64{}, [nComp]float64{}
+	st.nOnline = 0
+	for n := range st.nn {
+		st.vals[n] = st.nodeValues(n)
+		if !st.down(n) {
+			st.nOnline++
+		}
+		for k := range nComp {
+			st.sum[k] += st.vals[n][k]
+			if k < nStd {
+				st.sq[k] += st.vals[n][k] * st.vals[n][k]
+			}
+		}
+	}
+}
+
+// components returns the unweighted value of every component.
+func (st *state) components() (out [nComp]float64) {
+	n := float64(st.nOnline)
+	for k := range nComp {
+		if k >= nStd {
+			out[k] = st.sum[k]
+			continue
+		}
+		if n == 0 {
+			continue
+		}
+		mean := st.sum[k] / n
+		out[k] = math.Sqrt(math.Max(0, st.sq[k]/n-mean*mean))
+	}
+	return out
+}
+
+// score is the weighted cluster score: lower is better, 0 is perfect.
+func (st *state) score() float64 {
+	c := st.components()
+	var s float64
+	for k := range nComp {
+		s += weights[k] * c[k]
+	}
+	return s
+}
+
+// Score returns the snapshot's cluster score (lower is better).
+func (c *Cluster) Score() float64 { return newState(c, nil).score() }
+
+// ScoreBreakdown returns each component of the score, unweighted, by name,
+// with its weight.
+func (c *Cluster) ScoreBreakdown() []ScoreComponent {
+	vals := newState(c, nil).components()
+	out := make([]ScoreComponent, nComp)
+	for k := range nComp {
+		out[k] = ScoreComponent{Name: componentNames[k], Value: vals[k], Weight: weights[k]}
+	}
+	return out
+}
+
+// ScoreComponent is one term of the cluster score.
+type ScoreComponent struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Weight float64 `json:"weight"`
+}
