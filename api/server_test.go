@@ -351,3 +351,17 @@ func uitoa(v uint64) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func newReq(method, path, body string) *http.Request {
+	var r io.Reader
+	if body != "" && method != "GET" {
+		r = strings.NewReader(body)
+	}
+	return httptest.NewRequest(method, path, r)
+}
+
+func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}

@@ -355,19 +355,15 @@ func (b *Backend) RevokeToken(_ context.Context, id string) error {
 	return nil
 }
 
-// Token makes user (with role) if missing and returns a new signed token for
-// it, valid for ttl.
+// Token makes user (with role, which may be node too) if missing and returns
+// a new signed token for it, valid for ttl.
 func (b *Backend) Token(user, role string, ttl time.Duration) (string, error) {
-	ctx := context.Background()
 	b.mu.Lock()
-	_, exists := b.users[user]
-	b.mu.Unlock()
-	if !exists {
-		if _, err := b.AddUser(ctx, api.UserAdd{Name: user, Role: role}); err != nil {
-			return "", err
-		}
+	if _, exists := b.users[user]; !exists {
+		b.users[user] = api.User{Name: user, Role: role, CreatedAt: time.Now().UTC()}
 	}
-	t, err := b.IssueToken(ctx, user, ttl)
+	b.mu.Unlock()
+	t, err := b.IssueToken(context.Background(), user, ttl)
 	if err != nil {
 		return "", err
 	}
