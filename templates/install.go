@@ -1,0 +1,296 @@
+package templates
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultCmdline is the kernel command line for direct kernel boot of a disk
+// made by Install: root on the first virtio disk, serial console, classic NIC
+// names (eth0).
+const DefaultCmdline = "root=/dev/vda ro console=ttyS0 net.ifnames=0"
+
+// InstallOptions says what to install and how to make it this instance.
+type InstallOptions struct {
+	// Artifact is the path of the template tarball; Manifest its manifest
+	// (SHA256 is checked while unpacking; empty skips the check).
+	Artifact string
+	Manifest Manifest
+	// DiskPath is the raw disk file to make (Install only). An existing file
+	// is an error unless Overwrite; it is replaced only when the install
+	// succeeded.
+	DiskPath    string
+	DiskSizeMiB int64
+	Overwrite   bool
+	// Hostname (one label) and optional Domain of the instance.
+	Hostname string
+	Domain   string
+	// SSHKeys for root (authorized_keys lines).
+	SSHKeys []string
+	// Network of the first NIC.
+	Network NetworkConfig
+	// MachineID (32 lowercase hex digits); empty makes a fresh random one.
+	MachineID string
+	// KernelOut, if set, receives the template's kernel and initrd as
+	// KernelOut/vmlinuz and KernelOut/initrd.img for direct kernel boot.
+	KernelOut string
+	// StagingDir is where the root filesystem is unpacked before mkfs;
+	// default: the directory of DiskPath. A tmpfs makes Install faster.
+	StagingDir string
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// InstallResult tells the hypervisor driver how to boot what was installed.
+type InstallResult struct {
+	// Kernel and Initrd paths (in KernelOut), empty when not extracted: the
+	// template has no kernel (boot the node's kernel) or KernelOut was empty.
+	Kernel string `json:"kernel,omitempty"`
+	Initrd string `json:"initrd,omitempty"`
+	// Cmdline for direct kernel boot (DefaultCmdline for disks).
+	Cmdline string `json:"cmdline,omitempty"`
+	// CloudInitSeed is true when a NoCloud seed was written.
+	CloudInitSeed bool `json:"cloud_init_seed"`
+	// MachineID written to /etc/machine-id.
+	MachineID string `json:"machine_id"`
+	// Duration of the whole install.
+	Duration time.Duration `json:"duration"`
+}
+
+func (o *InstallOptions) validate(disk bool) error {
+	if o.Artifact == "" {
+		return fmt.Errorf("install: artifact required: %w", ErrInvalid)
+	}
+	if !validHostname(o.Hostname) {
+		return fmt.Errorf("install: hostname %q: %w", o.Hostname, ErrInvalid)
+	}
+	if o.Domain != "" && !validDomain(o.Domain) {
+		return fmt.Errorf("install: domain %q: %w", o.Domain, ErrInvalid)
+	}
+	for _, k := range o.SSHKeys {
+		if !sshKeyRE.MatchString(strings.TrimSpace(k)) || strings.ContainsAny(k, "\n\r") {
+			return fmt.Errorf("install: ssh key %.30q...: %w", k, ErrInvalid)
+		}
+	}
+	if err := o.Network.validate(); err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	if o.MachineID == "" {
+		id, err := newMachineID()
+		if err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+		o.MachineID = id
+	} else if !hex32RE.MatchString(o.MachineID) {
+		return fmt.Errorf("install: machine-id %q: %w", o.MachineID, ErrInvalid)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !disk {
+		return nil
+	}
+	if o.DiskPath == "" || o.DiskSizeMiB <= 0 {
+		return fmt.Errorf("install: disk path and size required: %w", ErrInvalid)
+	}
+	// ext4 metadata, journal and reserve need room beyond the files.
+	if need := o.Manifest.UnpackedSize*12/10 + 64<<20; o.Manifest.UnpackedSize > 0 && o.DiskSizeMiB<<20 < need {
+		return fmt.Errorf("install: disk of %d MiB too small for template %s (needs about %d MiB): %w",
+			o.DiskSizeMiB, o.Manifest.Name, need>>20, ErrInvalid)
+	}
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		return fmt.Errorf("install: mkfs.ext4 (Debian package e2fsprogs): %w", ErrToolMissing)
+	}
+	return nil
+}
+
+// Install makes a bootable raw disk file from a template: a sparse file of
+// DiskSizeMiB, the tarball unpacked into a staging directory, the instance's
+// identity written into it (see customize), then `mkfs.ext4 -d STAGING` fills
+// the new filesystem without mounting. The kernel and initrd are copied to
+// KernelOut. Every step is undone when a later one fails; the staging
+// directory is always removed. Needs root (ownership, device nodes).
+// Progress steps: unpack, customize, mkfs, kernel.
+func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (res *InstallResult, err error) {
+	start := time.Now()
+	if err := o.validate(true); err != nil {
+		return nil, err
+	}
+	log := o.Logger.With("disk", o.DiskPath, "template", o.Manifest.Ref(), "hostname", o.Hostname)
+	if _, err := os.Lstat(o.DiskPath); err == nil && !o.Overwrite {
+		return nil, fmt.Errorf("install: disk %s: %w", o.DiskPath, ErrExists)
+	}
+	r := newReverter(log)
+	defer r.Fail()
+
+	stageParent := o.StagingDir
+	if stageParent == "" {
+		stageParent = filepath.Dir(o.DiskPath)
+	}
+	stage, err := os.MkdirTemp(stageParent, ".drover-stage-")
+	if err != nil {
+		return nil, fmt.Errorf("install: staging: %w", err)
+	}
+	// Scratch in every case, not only on failure.
+	defer func() {
+		t := time.Now()
+		if err := os.RemoveAll(stage); err != nil {
+			log.Warn("install_staging_cleanup_failed", "dir", stage, "err", err)
+		}
+		log.Debug("install_staging_removed", "seconds", time.Since(t).Seconds())
+	}()
+
+	t := time.Now()
+	if err := unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, stage, progress); err != nil {
+		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
+	}
+	log.Debug("install_unpacked", "seconds", time.Since(t).Seconds())
+
+	report(progress, Progress{Step: "customize", Percent: -1})
+	seed, err := customize(ctx, stage, &o, guestVM, log)
+	if err != nil {
+		return nil, fmt.Errorf("install %s: customize: %w", o.Hostname, err)
+	}
+	res = &InstallResult{Cmdline: DefaultCmdline, CloudInitSeed: seed, MachineID: o.MachineID}
+
+	// Kernel first (cheap), to temp names renamed at the end.
+	var renames [][2]string
+	if o.KernelOut != "" {
+		k, i := findKernel(stage)
+		if k != "" {
+			report(progress, Progress{Step: "kernel", Percent: -1, Message: k})
+			if err := os.MkdirAll(o.KernelOut, 0o755); err != nil {
+				return nil, fmt.Errorf("install %s: kernel dir: %w", o.Hostname, err)
+			}
+			for _, f := range [][2]string{{k, "vmlinuz"}, {i, "initrd.img"}} {
+				if f[0] == "" {
+					continue
+				}
+				dst := filepath.Join(o.KernelOut, f[1])
+				tmp := dst + ".drover-new"
+				r.Add(func() error { return removeFile(tmp) })
+				if err := copyFileOut(stage, f[0], tmp); err != nil {
+					return nil, fmt.Errorf("install %s: kernel: %w", o.Hostname, err)
+				}
+				renames = append(renames, [2]string{tmp, dst})
+			}
+			res.Kernel = filepath.Join(o.KernelOut, "vmlinuz")
+			if i != "" {
+				res.Initrd = filepath.Join(o.KernelOut, "initrd.img")
+			}
+		} else {
+			log.Info("install_no_kernel_in_template")
+		}
+	}
+
+	tmpDisk := o.DiskPath + ".drover-new"
+	r.Add(func() error { return removeFile(tmpDisk) })
+	if err := makeSparse(tmpDisk, o.DiskSizeMiB<<20); err != nil {
+		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
+	}
+	t = time.Now()
+	report(progress, Progress{Step: "mkfs", Percent: -1, Message: "mkfs.ext4 -d"})
+	if err := mkfsExt4(ctx, stage, tmpDisk); err != nil {
+		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
+	}
+	log.Debug("install_mkfs_done", "seconds", time.Since(t).Seconds())
+	renames = append(renames, [2]string{tmpDisk, o.DiskPath})
+
+	for _, rn := range renames {
+		if err := os.Rename(rn[0], rn[1]); err != nil {
+			return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
+		}
+		r.Add(func() error { return removeFile(rn[1]) })
+	}
+	r.Success()
+	res.Duration = time.Since(start)
+	log.Info("install_done", "seconds", res.Duration.Seconds(), "kernel", res.Kernel != "", "cloud_init_seed", seed)
+	return res, nil
+}
+
+// InstallDir unpacks a template into dir (which must not exist, or be empty)
+// and customises it as the root filesystem of an LXC container: no fstab
+// root, no serial getty; the container runtime provides the console. On
+// failure dir is removed. Progress steps: unpack, customize.
+func InstallDir(ctx context.Context, dir string, o InstallOptions, progress func(Progress)) (*InstallResult, error) {
+	start := time.Now()
+	if err := o.validate(false); err != nil {
+		return nil, err
+	}
+	log := o.Logger.With("dir", dir, "template", o.Manifest.Ref(), "hostname", o.Hostname)
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("install: directory %s not empty: %w", dir, ErrExists)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("install: %w", err)
+	}
+	r := newReverter(log)
+	defer r.Fail()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("install: %w", err)
+	}
+	r.Add(func() error { return os.RemoveAll(dir) })
+	if err := unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, dir, progress); err != nil {
+		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
+	}
+	report(progress, Progress{Step: "customize", Percent: -1})
+	seed, err := customize(ctx, dir, &o, guestContainer, log)
+	if err != nil {
+		return nil, fmt.Errorf("install %s: customize: %w", o.Hostname, err)
+	}
+	r.Success()
+	res := &InstallResult{CloudInitSeed: seed, MachineID: o.MachineID, Duration: time.Since(start)}
+	log.Info("install_dir_done", "seconds", res.Duration.Seconds())
+	return res, nil
+}
+
+// findKernel returns the newest boot/vmlinuz-* and its initrd in root.
+func findKernel(root string) (kernel, initrd string) {
+	var f rootfsFacts
+	ents, _ := os.ReadDir(filepath.Join(root, "boot"))
+	for _, e := range ents {
+		f.add("boot/" + e.Name())
+	}
+	var m Manifest
+	f.apply(&m)
+	return m.Kernel, m.Initrd
+}
+
+// makeSparse creates a sparse file of size bytes.
+func makeSparse(p string, size int64) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create disk: %w", err)
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return fmt.Errorf("create disk: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create disk: %w", err)
+	}
+	return nil
+}
+
+// mkfsExt4 makes an ext4 filesystem on disk filled from dir, without mounting.
+func mkfsExt4(ctx context.Context, dir, disk string) error {
+	cmd := command(ctx, "mkfs.ext4", "-q", "-F", "-L", "root", "-d", dir,
+		"-E", "lazy_itable_init=1,lazy_journal_init=1", disk)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("mkfs.ext4: %w", ctx.Err())
+		}
+		return fmt.Errorf("mkfs.ext4 -d: %w: %s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
