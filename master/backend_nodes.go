@@ -1,0 +1,120 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/master/store"
+)
+
+// nodeView joins a node's record with its agent's status (nil: no lease).
+func nodeView(r keys.NodeRecord, st *keys.NodeStatus) api.Node {
+	n := api.Node{
+		Name: r.Name, UUID: r.UUID, PrimaryIP: r.PrimaryIP, SecondaryIP: r.SecondaryIP,
+		Group: r.Group, MasterCapable: r.MasterCapable, VMCapable: r.VMCapable,
+		Drained: r.Drained, Offline: r.Offline, Tags: r.Tags, AddedAt: r.AddedAt,
+	}
+	switch {
+	case r.Offline:
+		n.Status = api.NodeOffline
+	case st != nil:
+		n.Status = api.NodeOnline
+	default:
+		n.Status = api.NodeUnreachable
+	}
+	if st != nil {
+		res, started, seen := st.Resources, st.StartedAt, st.PublishedAt
+		n.Hypervisor, n.HypervisorOK, n.AgentVersion = st.Hypervisor, st.HypervisorOK, st.AgentVersion
+		n.Resources, n.AgentStartedAt, n.LastSeen = &res, &started, &seen
+	}
+	return n
+}
+
+// ListNodes implements api.Backend.
+func (m *Master) ListNodes(ctx context.Context) ([]api.Node, error) {
+	tctx, cancel := store.WithTimeout(ctx)
+	defer cancel()
+	nr, err := m.client.Get(tctx, keys.NodesPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, unavailable("list nodes", err)
+	}
+	sr, err := m.client.Get(tctx, keys.NodeStateRoot, clientv3.WithPrefix(), clientv3.WithRev(nr.Header.Revision))
+	if err != nil {
+		return nil, unavailable("list node states", err)
+	}
+	status := map[string]*keys.NodeStatus{}
+	for _, kv := range sr.Kvs {
+		if n := keys.NodeFromStatusKey(string(kv.Key)); n != "" {
+			st := &keys.NodeStatus{}
+			if json.Unmarshal(kv.Value, st) == nil {
+				status[n] = st
+			}
+		}
+	}
+	out := make([]api.Node, 0, len(nr.Kvs))
+	for _, kv := range nr.Kvs {
+		var r keys.NodeRecord
+		if err := json.Unmarshal(kv.Value, &r); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
+		}
+		out = append(out, nodeView(r, status[r.Name]))
+	}
+	return out, nil
+}
+
+// GetNode implements api.Backend.
+func (m *Master) GetNode(ctx context.Context, name string) (*api.Node, error) {
+	r, err := m.nodeRecord(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var st keys.NodeStatus
+	_, err = store.GetJSON(ctx, m.client, keys.NodeStatusKey(name), &st)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		n := nodeView(*r, nil)
+		return &n, nil
+	case err != nil:
+		return nil, unavailable("read node status", err)
+	}
+	n := nodeView(*r, &st)
+	return &n, nil
+}
+
+// nodeRecord reads a node's record (unknown_entity if absent).
+func (m *Master) nodeRecord(ctx context.Context, name string) (*keys.NodeRecord, error) {
+	var r keys.NodeRecord
+	if _, err := store.GetJSON(ctx, m.client, keys.NodeKey(name), &r); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, api.Errorf(api.CodeUnknownEntity, "node %q not found", name)
+		}
+		return nil, unavailable("read node", err)
+	}
+	return &r, nil
+}
+
+// NodeCredentials implements api.Backend: it rotates the node's etcd password.
+func (m *Master) NodeCredentials(ctx context.Context, name string) (*api.NodeCredentials, error) {
+	if _, err := m.nodeRecord(ctx, name); err != nil {
+		return nil, err
+	}
+	pw := randomSecret(16)
+	if err := ensureNodeUser(ctx, m.client, name, pw); err != nil {
+		return nil, unavailable("node credentials", err)
+	}
+	ca, err := m.dir.readFile(m.dir.CAFile())
+	if err != nil {
+		return nil, err
+	}
+	return &api.NodeCredentials{
+		Node: name, EtcdEndpoints: m.dir.ClientURLs(),
+		EtcdUser: keys.NodeEtcdUser(name), EtcdPassword: pw,
+		CACert: string(ca), APIURLs: m.dir.APIURLs(), LeaseTTL: m.dir.Cluster.NodeLeaseTTL,
+	}, nil
+}

@@ -1,0 +1,41 @@
+package master
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/jobs"
+)
+
+// registerOps registers the opcode kinds of this version.
+func (m *Master) registerOps() error {
+	for _, k := range []jobs.Kind{m.opNodeAdd(), m.opNodeRemove(), m.opNodeModify(), opDebugDelay()} {
+		if err := m.reg.Register(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeParams decodes an opcode's parameters strictly (unknown fields refused).
+func decodeParams(raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		raw = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return api.Errorf(api.CodeWrongInput, "bad parameters: %v", err)
+	}
+	return nil
+}
+
+// validIP accepts "" or an IP address.
+func validIP(what, ip string) error {
+	if ip != "" && net.ParseIP(ip) == nil {
+		return api.Errorf(api.CodeWrongInput, "%s %q is not an IP address", what, ip)
+	}
+	return nil
+}
