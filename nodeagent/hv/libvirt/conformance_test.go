@@ -1,0 +1,119 @@
+package libvirt_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-project/drover/nodeagent/hv"
+	"github.com/drover-project/drover/nodeagent/hv/hvtest"
+	"github.com/drover-project/drover/nodeagent/hv/libvirt"
+	"github.com/drover-project/drover/nodeagent/libvirtd"
+)
+
+func newDriver(t *testing.T, opts libvirt.Options) *libvirt.Driver {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = hvtest.Logger(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := libvirt.New(ctx, opts)
+	if err != nil {
+		t.Fatalf("libvirt.New(%s): %v", opts.URI, err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// TestConformanceTest runs the suite on libvirt's test hypervisor through a
+// real private libvirtd.
+func TestConformanceTest(t *testing.T) {
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{})
+	hvtest.Run(t, func(t *testing.T) hv.Driver {
+		return newDriver(t, libvirt.Options{Kind: hv.KindTest, URI: dmn.URI("test")})
+	}, hvtest.Caps{
+		Spec: func(t *testing.T, name string) hv.DomainSpec {
+			return hv.DomainSpec{Name: name, Kind: hv.KindTest, VCPUs: 2, MemoryMiB: 256,
+				Disks: []hv.Disk{{Path: "/nonexistent/" + name + ".img"}}, NICs: []hv.NIC{{MAC: hvtest.MAC(1), Bridge: "br0"}}}
+		},
+		GracefulShutdown: true, Reboot: true, Console: false, Events: true,
+	})
+}
+
+// TestConformanceKVM runs the suite on QEMU through a private libvirtd; on
+// hosts whose KVM cannot run ordinary guests the driver picks TCG by itself.
+// The Console case boots a real kernel with a busybox initramfs.
+func TestConformanceKVM(t *testing.T) {
+	hvtest.NeedBinaries(t, "qemu-system-x86_64")
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{})
+	kernel, initrd := hvtest.Kernel(t), hvtest.Initramfs(t)
+	hvtest.Run(t, func(t *testing.T) hv.Driver {
+		d := newDriver(t, libvirt.Options{Kind: hv.KindKVM, URI: dmn.URI("qemu")})
+		if libvirt.ProbeKVM() != nil && d.DomainType() != "qemu" {
+			t.Fatalf("kvm unusable here but domain type %q", d.DomainType())
+		}
+		return d
+	}, hvtest.Caps{
+		Spec: func(t *testing.T, name string) hv.DomainSpec {
+			dir := t.TempDir()
+			disk := filepath.Join(dir, "disk0.img")
+			if err := os.WriteFile(disk, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(disk, 16<<20); err != nil {
+				t.Fatal(err)
+			}
+			return hv.DomainSpec{Name: name, Kind: hv.KindKVM, VCPUs: 1, MemoryMiB: 160,
+				Disks: []hv.Disk{{Path: disk}}, NICs: []hv.NIC{{MAC: hvtest.MAC(2)}},
+				ConsoleLog: filepath.Join(dir, "console.log"),
+				Kernel:     kernel, Initrd: initrd, Cmdline: "console=ttyS0 quiet panic=-1 drover.hostname=" + name}
+		},
+		// The busybox guest does not listen to the ACPI power button.
+		GracefulShutdown: false, Reboot: true, Events: true,
+		Console: true, ConsoleWant: hvtest.GuestMarker + " hvt-console", ConsoleTimeout: 120 * time.Second,
+	})
+}
+
+// TestConformanceLXC runs the suite on libvirt's LXC driver with busybox
+// containers, in a private libvirtd that works around mixed cgroup layouts.
+func TestConformanceLXC(t *testing.T) {
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{LXC: true})
+	hvtest.Run(t, func(t *testing.T) hv.Driver {
+		return newDriver(t, libvirt.Options{Kind: hv.KindLXC, URI: dmn.URI("lxc")})
+	}, hvtest.Caps{
+		Spec: func(t *testing.T, name string) hv.DomainSpec {
+			return hv.DomainSpec{Name: name, Kind: hv.KindLXC, VCPUs: 1, MemoryMiB: 64, RootDir: hvtest.ContainerRoot(t)}
+		},
+		GracefulShutdown: true, ShutdownTimeout: 20 * time.Second, ReadyWait: 300 * time.Millisecond,
+		Reboot: true, Console: false, Events: true,
+	})
+}
+
+// TestUnavailableHypervisors checks the operator-facing error on hosts
+// without Xen or OpenVZ.
+func TestUnavailableHypervisors(t *testing.T) {
+	for _, c := range []struct {
+		kind hv.Kind
+		proc string
+	}{{hv.KindXen, "/proc/xen"}, {hv.KindOpenVZ, "/proc/vz"}} {
+		if _, err := os.Stat(c.proc); err == nil {
+			t.Logf("%s exists: not checking the %s error", c.proc, c.kind)
+			continue
+		}
+		_, err := libvirt.New(context.Background(), libvirt.Options{Kind: c.kind})
+		if !errors.Is(err, hv.ErrUnsupported) || !strings.Contains(err.Error(), c.proc) {
+			t.Errorf("%s: err = %v, want ErrUnsupported naming %s", c.kind, err, c.proc)
+		}
+	}
+	if _, err := libvirt.New(context.Background(), libvirt.Options{Kind: hv.KindFake}); !errors.Is(err, hv.ErrUnsupported) {
+		t.Errorf("fake through libvirt: %v", err)
+	}
+	if _, err := libvirt.New(context.Background(), libvirt.Options{Kind: hv.KindTest, URI: "test+ssh://h/default"}); !errors.Is(err, hv.ErrUnsupported) {
+		t.Errorf("ssh transport: %v", err)
+	}
+}
