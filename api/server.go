@@ -25,11 +25,14 @@ const (
 	DefaultWaitTimeout = 30e9 // 30s
 )
 
-// RouteInfo is one route of the server, as gin registered it (path parameters
-// written ":name").
+// RouteInfo is one route of the server, as gin registered it.
 type RouteInfo struct {
+	// Method is the HTTP method.
 	Method string
-	Path   string
+	// Path is the full path, parameters written ":name" (gin's syntax).
+	Path string
+	// Role is the least role the route needs; "" when it needs no token.
+	Role string
 }
 
 // server serves the REST API over a Backend.
@@ -94,9 +97,13 @@ func Routes(h http.Handler) []RouteInfo {
 	if !ok {
 		return nil
 	}
+	roles := map[string]string{}
+	for _, r := range s.routes() {
+		roles[r.method+" "+APIPrefix+r.path] = r.role
+	}
 	var out []RouteInfo
 	for _, r := range s.engine.Routes() {
-		out = append(out, RouteInfo{Method: r.Method, Path: r.Path})
+		out = append(out, RouteInfo{Method: r.Method, Path: r.Path, Role: roles[r.Method+" "+r.Path]})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Path != out[j].Path {
