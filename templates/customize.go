@@ -133,7 +133,7 @@ func customize(ctx context.Context, root string, o *InstallOptions, kind guestKi
 			return false, err
 		}
 	}
-	if err := sshHostKeys(ctx, root, log); err != nil {
+	if err := sshHostKeys(ctx, root, o.Hostname, log); err != nil {
 		return false, err
 	}
 	if err := writeNetwork(root, o.Network, kind); err != nil {
@@ -162,8 +162,10 @@ func customize(ctx context.Context, root string, o *InstallOptions, kind guestKi
 }
 
 // sshHostKeys removes host keys a template may carry and, if the template
-// has an SSH server, makes fresh ones with the host's ssh-keygen (-A -f ROOT).
-func sshHostKeys(ctx context.Context, root string, log *slog.Logger) error {
+// has an SSH server, makes fresh ed25519 and ECDSA keys with the host's
+// ssh-keygen. No RSA key: generating one takes seconds, and sshd runs with
+// the keys it finds.
+func sshHostKeys(ctx context.Context, root, hostname string, log *slog.Logger) error {
 	keys, _ := filepath.Glob(filepath.Join(root, "etc/ssh/ssh_host_*"))
 	for _, k := range keys {
 		if err := removeFile(k); err != nil {
@@ -177,9 +179,17 @@ func sshHostKeys(ctx context.Context, root string, log *slog.Logger) error {
 		log.Warn("ssh_host_keys_not_made", "reason", "ssh-keygen not installed on this node (openssh-client)")
 		return nil
 	}
-	cmd := command(ctx, "ssh-keygen", "-A", "-f", root)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ssh-keygen -A: %w: %s", err, strings.TrimSpace(string(out)))
+	dir, err := resolveIn(root, "etc/ssh/x")
+	if err != nil {
+		return err
+	}
+	dir = filepath.Dir(dir)
+	for _, typ := range []string{"ed25519", "ecdsa"} {
+		cmd := command(ctx, "ssh-keygen", "-q", "-t", typ, "-N", "", "-C", "root@"+hostname,
+			"-f", filepath.Join(dir, "ssh_host_"+typ+"_key"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("ssh-keygen -t %s: %w: %s", typ, err, strings.TrimSpace(string(out)))
+		}
 	}
 	return nil
 }

@@ -103,7 +103,7 @@ func (o *InstallOptions) validate(disk bool) error {
 		return fmt.Errorf("install: disk path and size required: %w", ErrInvalid)
 	}
 	// ext4 metadata, journal and reserve need room beyond the files.
-	if need := o.Manifest.UnpackedSize*12/10 + 64<<20; o.Manifest.UnpackedSize > 0 && o.DiskSizeMiB<<20 < need {
+	if need := o.Manifest.UnpackedSize*115/100 + 32<<20; o.Manifest.UnpackedSize > 0 && o.DiskSizeMiB<<20 < need {
 		return fmt.Errorf("install: disk of %d MiB too small for template %s (needs about %d MiB): %w",
 			o.DiskSizeMiB, o.Manifest.Name, need>>20, ErrInvalid)
 	}
