@@ -3,6 +3,8 @@ package master
 import (
 	"fmt"
 	"time"
+
+	"github.com/drover-project/drover/master/jobs"
 )
 
 // Defaults of a master process.
@@ -48,6 +50,9 @@ type Config struct {
 	Version string
 	// EtcdReadyTimeout bounds the wait for the embedded member (0: default).
 	EtcdReadyTimeout time.Duration
+	// ExtraOps are opcode kinds registered besides the built-in ones (tests use
+	// them for jobs that hold locks for a while).
+	ExtraOps []jobs.Kind
 	// EtcdLogLevel is the embedded etcd's zap log level (default "error").
 	EtcdLogLevel string
 }

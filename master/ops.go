@@ -11,7 +11,8 @@ import (
 
 // registerOps registers the opcode kinds of this version.
 func (m *Master) registerOps() error {
-	for _, k := range []jobs.Kind{m.opNodeAdd(), m.opNodeRemove(), m.opNodeModify(), opDebugDelay()} {
+	kinds := []jobs.Kind{m.opNodeAdd(), m.opNodeRemove(), m.opNodeModify(), opDebugDelay()}
+	for _, k := range append(kinds, m.cfg.ExtraOps...) {
 		if err := m.reg.Register(k); err != nil {
 			return err
 		}
