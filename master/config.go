@@ -14,8 +14,11 @@ const (
 	// DefaultTickMs and DefaultElectionMs are the embedded etcd's raft timing:
 	// a dead etcd leader is replaced after about ElectionMs, and etcd's minimum
 	// lease TTL is about 1.5*ElectionMs, which must stay below the session TTL.
+	// A new etcd leader extends every lease by ElectionMs, so the worst
+	// handover after kill -9 of the master that hosts the etcd leader is about
+	// 2*ElectionMs (detection) + ElectionMs + SessionTTL: 3.5 s.
 	DefaultTickMs     = 100
-	DefaultElectionMs = 1000
+	DefaultElectionMs = 500
 	// DefaultJobArchiveAge is how long finished jobs stay in the queue (Ganeti).
 	DefaultJobArchiveAge = 6 * time.Hour
 	// DefaultEtcdReadyTimeout bounds the wait for the embedded member.

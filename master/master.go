@@ -217,3 +217,16 @@ func (m *Master) apiURL() string {
 	}
 	return apiURL(m.me)
 }
+
+// Crash simulates kill -9 for in-process tests: the embedded etcd member
+// stops without telling its peers (no leadership transfer) and the etcd client
+// is closed, so the master neither resigns nor revokes its session lease. The
+// caller then cancels Run's context.
+func (m *Master) Crash() {
+	if m.client != nil {
+		_ = m.client.Close()
+	}
+	if m.etcd != nil {
+		m.etcd.Server.HardStop()
+	}
+}

@@ -161,9 +161,9 @@ func (in *Instance) Running() bool {
 // Stop stops master i cleanly (it resigns, its etcd member stops).
 func (c *Cluster) Stop(i int) { c.stop(i, false) }
 
-// Kill stops master i as a crash would as far as the election is concerned:
-// its etcd client is closed first, so it neither resigns nor revokes its
-// lease; the others take over when the lease expires.
+// Kill stops master i as kill -9 would, as far as the others can tell: its
+// etcd member stops without a leadership transfer and it neither resigns nor
+// revokes its lease; the others take over when the lease expires.
 func (c *Cluster) Kill(i int) { c.stop(i, true) }
 
 func (c *Cluster) stop(i int, crash bool) {
@@ -176,7 +176,7 @@ func (c *Cluster) stop(i int, crash bool) {
 		return
 	}
 	if crash {
-		_ = m.Client().Close()
+		m.Crash()
 	}
 	cancel()
 	select {
