@@ -89,7 +89,7 @@ func TestConformanceLXC(t *testing.T) {
 		Spec: func(t *testing.T, name string) hv.DomainSpec {
 			return hv.DomainSpec{Name: name, Kind: hv.KindLXC, VCPUs: 1, MemoryMiB: 64, RootDir: hvtest.ContainerRoot(t)}
 		},
-		GracefulShutdown: true, ShutdownTimeout: 20 * time.Second, ReadyWait: 300 * time.Millisecond,
+		GracefulShutdown: true, ShutdownTimeout: 8 * time.Second, ReadyWait: 300 * time.Millisecond,
 		Reboot: true, Console: false, Events: true,
 	})
 }

@@ -289,8 +289,9 @@ func (d *Driver) Reboot(ctx context.Context, name string) error {
 	})
 }
 
-// Shutdown implements hv.Driver: a graceful request (ACPI for VMs, the init
-// signal for containers), then a wait of up to timeout.
+// Shutdown implements hv.Driver: a graceful request (ACPI for VMs; for
+// containers initctl, then SIGTERM to init after half the timeout), then a
+// wait of up to timeout.
 func (d *Driver) Shutdown(ctx context.Context, name string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	err := d.onDomain(ctx, "shutdown", name, d.opts.CallTimeout, hv.DomainState.Active, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
@@ -299,7 +300,20 @@ func (d *Driver) Shutdown(ctx context.Context, name string, timeout time.Duratio
 	if err != nil {
 		return err
 	}
+	// LXC: libvirt first asks the container's init through initctl (systemd,
+	// sysvinit); an init without initctl gets SIGTERM half-way through.
+	escalate := d.opts.Kind == hv.KindLXC
+	half := time.Now().Add(timeout / 2)
 	for {
+		if escalate && time.Now().After(half) {
+			escalate = false
+			err := d.onDomain(ctx, "shutdown", name, d.opts.CallTimeout, hv.DomainState.Active, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
+				return l.DomainShutdownFlags(dom, golibvirt.DomainShutdownSignal)
+			})
+			if err != nil && !errors.Is(err, hv.ErrWrongState) && !errors.Is(err, hv.ErrNotFound) {
+				return err
+			}
+		}
 		st, err := d.State(ctx, name)
 		if errors.Is(err, hv.ErrNotFound) {
 			return nil // a transient domain vanishes when it stops
