@@ -77,6 +77,14 @@ func (d *Driver) dial(ctx context.Context) (*conn, error) {
 	return c, nil
 }
 
+// attempt is one connection attempt in progress; callers that find no
+// connection wait for it instead of starting their own.
+type attempt struct {
+	done chan struct{}
+	c    *conn
+	err  error
+}
+
 // current returns a live connection, connecting now if there is none.
 func (d *Driver) current(ctx context.Context) (*conn, error) {
 	d.mu.Lock()
@@ -92,50 +100,65 @@ func (d *Driver) current(ctx context.Context) (*conn, error) {
 	return d.connect(ctx)
 }
 
-// connect makes a new connection (one attempt at a time), then resubscribes
-// to events.
+// connect joins the connection attempt in progress or starts one, and waits
+// for it within ctx. A new connection is subscribed to events before use.
 func (d *Driver) connect(ctx context.Context) (*conn, error) {
-	select {
-	case d.connecting <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for connection: %w: %w", hv.ErrHypervisorDown, ctx.Err())
-	}
-	defer func() { <-d.connecting }()
-	d.mu.Lock()
-	if c := d.cur; c != nil || d.closed {
-		d.mu.Unlock()
-		if c == nil {
-			return nil, fmt.Errorf("driver closed: %w", hv.ErrHypervisorDown)
-		}
-		return c, nil
-	}
-	d.mu.Unlock()
-
-	c, err := d.dial(ctx)
-	if err != nil {
-		d.setErr(err)
-		return nil, fmt.Errorf("%w: %w", hv.ErrHypervisorDown, err)
-	}
-	if err := d.subscribe(c); err != nil {
-		c.kill(err)
-		d.setErr(err)
-		return nil, fmt.Errorf("%w: subscribe to events: %w", hv.ErrHypervisorDown, err)
-	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		c.kill(errors.New("driver closed"))
 		return nil, fmt.Errorf("driver closed: %w", hv.ErrHypervisorDown)
+	}
+	if c := d.cur; c != nil {
+		d.mu.Unlock()
+		return c, nil
+	}
+	a := d.attempt
+	if a == nil {
+		a = &attempt{done: make(chan struct{})}
+		d.attempt = a
+		go d.runAttempt(a)
+	}
+	d.mu.Unlock()
+	select {
+	case <-a.done:
+		return a.c, a.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for connection: %w: %w", hv.ErrHypervisorDown, ctx.Err())
+	}
+}
+
+func (d *Driver) runAttempt(a *attempt) {
+	defer close(a.done)
+	c, err := d.dial(context.Background())
+	if err == nil {
+		if err = d.subscribe(c); err != nil {
+			c.kill(err)
+			err = fmt.Errorf("subscribe to events: %w", err)
+		}
+	}
+	d.mu.Lock()
+	d.attempt = nil
+	if err != nil {
+		d.lastErr = err
+		d.mu.Unlock()
+		a.err = fmt.Errorf("%w: %w", hv.ErrHypervisorDown, err)
+		return
+	}
+	if d.closed {
+		d.mu.Unlock()
+		c.kill(errors.New("driver closed"))
+		a.err = fmt.Errorf("driver closed: %w", hv.ErrHypervisorDown)
+		return
 	}
 	first := d.connects == 0
 	d.cur, d.lastErr = c, nil
 	d.connects++
 	d.mu.Unlock()
+	a.c = c
 	d.log.Info("hypervisor_connected", "uri", string(d.ep.remote), "address", d.ep.address)
 	if !first {
 		d.broadcast(hv.Event{Type: hv.EventReconnected, Time: time.Now()})
 	}
-	return c, nil
 }
 
 // lost is called once per connection when it dies; it starts reconnecting.
@@ -239,7 +262,7 @@ func (d *Driver) do(ctx context.Context, c *conn, timeout time.Duration, fn func
 	case <-c.dead:
 		return fmt.Errorf("%w: %w", hv.ErrHypervisorDown, c.why)
 	case <-t.C:
-		err := fmt.Errorf("libvirtd at %s did not answer within %s", d.ep.address, timeout)
+		err := fmt.Errorf("libvirtd at %s did not answer within %s", d.ep.address, timeout.Round(time.Millisecond))
 		c.kill(err)
 		return fmt.Errorf("%w: %w", hv.ErrHypervisorDown, err)
 	case <-ctx.Done():
@@ -259,11 +282,17 @@ func (d *Driver) call(ctx context.Context, fn func(*golibvirt.Libvirt) error) er
 }
 
 func (d *Driver) callTimeout(ctx context.Context, timeout time.Duration, fn func(*golibvirt.Libvirt) error) error {
-	c, err := d.current(ctx)
+	deadline := time.Now().Add(timeout)
+	cctx, cancel := context.WithDeadline(ctx, deadline)
+	c, err := d.current(cctx)
+	cancel()
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: no connection to libvirtd at %s within %s", hv.ErrHypervisorDown, d.ep.address, timeout)
+		}
 		return err
 	}
-	return d.do(ctx, c, timeout, fn)
+	return d.do(ctx, c, time.Until(deadline), fn)
 }
 
 // Health implements hv.HealthReporter: nil while connected.

@@ -59,10 +59,10 @@ type Driver struct {
 	closed   bool
 	subs     map[chan hv.Event]struct{}
 
-	connecting chan struct{} // semaphore: one connection attempt at a time
-	reconnect  chan struct{}
-	stop       chan struct{}
-	loopDone   chan struct{}
+	attempt   *attempt // connection attempt in progress
+	reconnect chan struct{}
+	stop      chan struct{}
+	loopDone  chan struct{}
 }
 
 var (
@@ -110,7 +110,7 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 	}
 	d := &Driver{
 		opts: opts, ep: ep, log: lg.With("hypervisor", string(opts.Kind)),
-		subs: map[chan hv.Event]struct{}{}, connecting: make(chan struct{}, 1),
+		subs:      map[chan hv.Event]struct{}{},
 		reconnect: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 	}
 	if opts.Kind == hv.KindKVM {
