@@ -22,7 +22,10 @@ const exhaustiveBalance = 48
 // Balance returns moves that lower the cluster score, greedily: each step
 // takes the single move (failover, replace secondary, or their combinations)
 // that lowers it most, as hbal does, and every move passes the filters, so N+1
-// holds after each step on nodes that held it before.
+// holds after each step on nodes that held it before. To stay fast it keeps
+// each instance's best move between steps and re-evaluates only what a step
+// changed (a lazy greedy); when that finds nothing, an exhaustive pass checks
+// that no single improving move is left.
 func (c *Cluster) Balance(opt BalanceOptions) Plan {
 	if opt.MinGain <= 0 {
 		opt.MinGain = 1e-9
@@ -32,27 +35,187 @@ func (c *Cluster) Balance(opt BalanceOptions) Plan {
 	}
 	st := newState(c, moveFilters())
 	plan := Plan{InitialScore: st.score()}
-	cur := plan.InitialScore
-	for opt.MaxMoves == 0 || len(plan.Moves) < opt.MaxMoves {
-		if opt.MaxMoves < 0 {
-			break
-		}
-		i, p, s, sc := st.bestMove(opt.Shortlist, st.nn <= exhaustiveBalance)
-		if i < 0 || cur-sc < opt.MinGain {
-			if st.nn > exhaustiveBalance && st.nn <= 4*exhaustiveBalance {
-				// the shortlist found nothing: look at every move once more
-				i, p, s, sc = st.bestMove(opt.Shortlist, true)
-			}
-			if i < 0 || cur-sc < opt.MinGain {
-				break
-			}
-		}
-		plan.Moves = append(plan.Moves, st.commit(i, p, s, ""))
-		cur = st.score()
-	}
-	plan.FinalScore = cur
+	b := balancer{st: st, opt: opt}
+	b.plan = &plan
+	b.run()
+	plan.FinalScore = st.score()
 	plan.Cluster = st.snapshot()
 	return plan
+}
+
+// candidate is an instance's best known move and the score after it.
+type candidate struct {
+	p, s  int
+	score float64
+	base  float64 // cluster score when it was computed
+	ok    bool
+	step  int // step at which it was computed
+}
+
+func (c candidate) gain() float64 { return c.base - c.score }
+
+type balancer struct {
+	st      *state
+	opt     BalanceOptions
+	plan    *Plan
+	best    []candidate
+	targets []int // nodes worth moving to this step (nil: all)
+	step    int
+	passes  int
+}
+
+// maxExhaustivePasses bounds the exhaustive checks after the lazy search.
+const maxExhaustivePasses = 3
+
+func (b *balancer) full() bool { return b.st.nn <= exhaustiveBalance }
+
+func (b *balancer) done() bool {
+	return b.opt.MaxMoves < 0 || (b.opt.MaxMoves > 0 && len(b.plan.Moves) >= b.opt.MaxMoves)
+}
+
+func (b *balancer) run() {
+	st := b.st
+	for !b.done() {
+		b.refreshTargets()
+		b.best = make([]candidate, len(st.inst))
+		for i := range st.inst {
+			b.best[i] = b.evalInstance(i, b.targets)
+		}
+		for !b.done() && b.lazyStep() {
+		}
+		if b.done() {
+			return
+		}
+		// nothing left by the lazy search: one exhaustive pass to be sure
+		b.passes++
+		if st.nn > 4*exhaustiveBalance || b.passes > maxExhaustivePasses {
+			return
+		}
+		i, p, s, sc := st.bestMove(0, true)
+		if i < 0 || st.score()-sc < b.opt.MinGain {
+			return
+		}
+		b.commit(i, p, s)
+	}
+}
+
+// lazyStep commits the best move and reports whether there was one.
+func (b *balancer) lazyStep() bool {
+	st := b.st
+	cur := st.score()
+	b.step++
+	for {
+		bi := -1
+		for i, c := range b.best {
+			if c.ok && (bi < 0 || c.gain() > b.best[bi].gain()) {
+				bi = i
+			}
+		}
+		if bi < 0 || b.best[bi].gain() < b.opt.MinGain {
+			return false
+		}
+		c := b.best[bi]
+		if c.step == b.step && c.base == cur {
+			b.commit(bi, c.p, c.s)
+			return true
+		}
+		fresh := b.evalInstance(bi, b.targets)
+		fresh.step = b.step
+		b.best[bi] = fresh
+	}
+}
+
+func (b *balancer) commit(i, p, s int) {
+	st := b.st
+	op, os := st.ipri[i], st.isec[i]
+	b.plan.Moves = append(b.plan.Moves, st.commit(i, p, s, ""))
+	if b.best == nil {
+		return
+	}
+	touched := []int{op, os, p, s}
+	var freed []int // nodes that lost load: better targets now
+	for _, n := range []int{op, os} {
+		if n >= 0 && n != p && n != s {
+			freed = append(freed, n)
+		}
+	}
+	src := b.refreshTargets()
+	for j := range st.inst {
+		c := b.best[j]
+		if slices.Contains(touched, st.ipri[j]) || slices.Contains(touched, st.isec[j]) {
+			b.best[j] = b.evalInstance(j, b.targets)
+			continue
+		}
+		// moves towards the touched nodes may have become better; a stale
+		// best move is re-evaluated by lazyStep before it is taken
+		if len(freed) == 0 || (src != nil && !src[st.ipri[j]] && !src[st.isec[j]]) {
+			continue
+		}
+		if t := b.evalTowards(j, freed); t.ok && (!c.ok || t.gain() > c.gain()) {
+			b.best[j] = t
+		}
+	}
+}
+
+// refreshTargets recomputes the target shortlist and returns the source one
+// (nil when every node is both).
+func (b *balancer) refreshTargets() []bool {
+	if b.full() {
+		b.targets = nil
+		return nil
+	}
+	src, dst := b.st.shortlists(b.opt.Shortlist)
+	b.targets = b.targets[:0]
+	for n, ok := range dst {
+		if ok {
+			b.targets = append(b.targets, n)
+		}
+	}
+	return src
+}
+
+// evalInstance returns instance i's best move towards targets (nil: all nodes),
+// failover included.
+func (b *balancer) evalInstance(i int, targets []int) candidate { return b.evalMoves(i, targets, true) }
+
+// evalTowards returns instance i's best move towards targets, failover excluded.
+func (b *balancer) evalTowards(i int, targets []int) candidate { return b.evalMoves(i, targets, false) }
+
+func (b *balancer) evalMoves(i int, targets []int, failover bool) candidate {
+	st := b.st
+	c := candidate{base: st.score(), step: b.step}
+	P, S := st.ipri[i], st.isec[i]
+	if S < 0 || P < 0 || !st.inst[i].Template.Mirrored() {
+		return c
+	}
+	try := func(p, s int) {
+		sc, rej := st.eval(i, p, s)
+		if rej == nil && (!c.ok || sc < c.score) {
+			c.ok, c.p, c.s, c.score = true, p, s, sc
+		}
+	}
+	if failover {
+		try(S, P)
+	}
+	visit := func(n int) {
+		if n < 0 || n == P || n == S {
+			return
+		}
+		try(P, n)
+		try(S, n)
+		try(n, P)
+		try(n, S)
+	}
+	if targets == nil {
+		for n := range st.nn {
+			visit(n)
+		}
+	} else {
+		for _, n := range targets {
+			visit(n)
+		}
+	}
+	return c
 }
 
 // bestMove returns the instance and placement of the best single move, or i=-1.

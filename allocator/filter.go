@@ -30,36 +30,46 @@ func allocFilters() []Filter { return append([]Filter{policyFilter{}}, moveFilte
 // first rejection.
 func (st *state) eval(i, p, s int) (float64, *Rejection) {
 	op, os := st.ipri[i], st.isec[i]
-	rej := st.apply(i, p, s)
+	st.unplace(i)
+	st.place(i, p, s)
+	st.prevP, st.prevS = op, os
+	rej := st.checkAll(i, p, s, op, os)
 	sc := 0.0
 	if rej == nil {
+		// score the move, then put the statistics back as they were
+		sum, sq := st.sum, st.sq
+		touched := [4]int{op, os, p, s}
+		var saved [4][nComp]float64
+		for k, n := range touched {
+			if n >= 0 {
+				saved[k] = st.vals[n]
+			}
+		}
+		for _, n := range touched {
+			if n >= 0 {
+				st.refresh(n)
+			}
+		}
 		sc = st.score()
+		for k := 3; k >= 0; k-- {
+			if n := touched[k]; n >= 0 {
+				st.vals[n] = saved[k]
+			}
+		}
+		st.sum, st.sq = sum, sq
 	}
-	st.apply(i, op, os)
+	st.unplace(i)
+	st.place(i, op, os)
 	return sc, rej
 }
 
-// apply moves instance i to (p, s), updates the statistics, and checks the
-// filters. The move stays applied even when rejected; callers undo it.
-func (st *state) apply(i, p, s int) *Rejection {
-	op, os := st.ipri[i], st.isec[i]
-	touched := [4]int{op, os, p, s}
-	clear(st.prevFail)
-	clear(st.prevConf)
-	for _, n := range touched {
-		if n >= 0 {
-			st.prevFail[n] = st.failN1(n)
-			st.prevConf[n] = st.conflicts[n]
-		}
-	}
-	st.prevP, st.prevS = op, os
-	st.unplace(i)
-	st.place(i, p, s)
-	for _, n := range touched {
-		if n >= 0 {
-			st.refresh(n)
-		}
-	}
+// checkAll runs the filters for instance i, now on (p, s), which was on (op, os).
+// The N+1 and tag state of the nodes before the move is recomputed by
+// undoing it for a moment only when a filter needs it.
+func (st *state) checkAll(i, p, s, op, os int) *Rejection {
+	st.prevN = [4]int{op, os, p, s}
+	st.prevKnown = false
+	st.prevInst = i
 	if p >= 0 {
 		if r := st.check(i, p, rolePrimary); r != nil {
 			return r
@@ -69,6 +79,71 @@ func (st *state) apply(i, p, s int) *Rejection {
 		return st.check(i, s, roleSecondary)
 	}
 	return nil
+}
+
+// loadPrev computes the N+1 and conflict state of the touched nodes before
+// the move being checked, by undoing and redoing it.
+func (st *state) loadPrev() {
+	if st.prevKnown {
+		return
+	}
+	i := st.prevInst
+	p, s := st.ipri[i], st.isec[i]
+	st.unplace(i)
+	st.place(i, st.prevP, st.prevS)
+	for k, n := range st.prevN {
+		if n >= 0 {
+			st.prevFail[k] = st.failN1(n)
+			st.prevConf[k] = st.conflicts[n]
+		}
+	}
+	st.unplace(i)
+	st.place(i, p, s)
+	st.prevKnown = true
+}
+
+// apply moves instance i to (p, s) for good (statistics included) and checks
+// the filters. The move stays applied even when rejected.
+func (st *state) apply(i, p, s int) *Rejection {
+	op, os := st.ipri[i], st.isec[i]
+	st.move(i, p, s)
+	st.prevP, st.prevS = op, os
+	return st.checkAll(i, p, s, op, os)
+}
+
+// move places instance i on (p, s) and refreshes the statistics of the nodes
+// involved, without any check.
+func (st *state) move(i, p, s int) {
+	op, os := st.ipri[i], st.isec[i]
+	st.unplace(i)
+	st.place(i, p, s)
+	for _, n := range [4]int{op, os, p, s} {
+		if n >= 0 {
+			st.refresh(n)
+		}
+	}
+}
+
+// wasFailingN1 reports whether node n failed N+1 before the move being checked.
+func (st *state) wasFailingN1(n int) bool {
+	st.loadPrev()
+	for k, m := range st.prevN {
+		if m == n {
+			return st.prevFail[k]
+		}
+	}
+	return false
+}
+
+// prevConflicts returns node n's exclusion-tag conflicts before the move.
+func (st *state) prevConflicts(n int) int {
+	st.loadPrev()
+	for k, m := range st.prevN {
+		if m == n {
+			return st.prevConf[k]
+		}
+	}
+	return st.conflicts[n]
 }
 
 func (st *state) check(i, n int, r role) *Rejection {

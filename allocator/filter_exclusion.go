@@ -7,7 +7,7 @@ type exclusionFilter struct{}
 func (exclusionFilter) Name() string { return "exclusion-tags" }
 
 func (exclusionFilter) Check(st *state, i, n int, r role) string {
-	if r != rolePrimary || st.conflicts[n] <= st.prevConf[n] {
+	if r != rolePrimary || st.conflicts[n] == 0 || st.conflicts[n] <= st.prevConflicts(n) {
 		return ""
 	}
 	for _, t := range st.iexcl[i] {

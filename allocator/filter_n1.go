@@ -10,7 +10,7 @@ type n1Filter struct{}
 func (n1Filter) Name() string { return "n+1" }
 
 func (n1Filter) Check(st *state, _, n int, _ role) string {
-	if !st.failN1(n) || st.prevFail[n] {
+	if !st.failN1(n) || st.wasFailingN1(n) {
 		return ""
 	}
 	return fmt.Sprintf("N+1: %d MiB free, %d MiB needed for a failed peer", st.fMem[n], st.rMem[n])

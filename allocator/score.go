@@ -13,12 +13,12 @@ const (
 	cLoadPri         // primary instance count (CPU, memory and network load)
 	cLoadDisk        // primary + secondary instance count (disk load)
 	nStd
-	sN1 = iota - 1 // instances on nodes failing N+1
-	sResMem        // sum of reserved memory / total memory
-	sTags          // primaries sharing an exclusion tag on one node
-	sLocation      // instances whose primary and secondary share a failure domain
-	sOffAll        // instances (primary or secondary) on offline or drained nodes
-	sOffPri        // primaries on offline or drained nodes
+	sN1       = iota - 1 // instances on nodes failing N+1
+	sResMem              // sum of reserved memory / total memory
+	sTags                // primaries sharing an exclusion tag on one node
+	sLocation            // instances whose primary and secondary share a failure domain
+	sOffAll              // instances (primary or secondary) on offline or drained nodes
+	sOffPri              // primaries on offline or drained nodes
 	nComp
 )
 

@@ -66,14 +66,17 @@ type state struct {
 	// per evaluation: the instance's placement before the move, and the
 	// N+1 / tag state of the touched nodes before it.
 	prevP, prevS int
-	prevFail     map[int]bool
-	prevConf     map[int]int
+	prevN        [4]int
+	prevKnown    bool
+	prevInst     int
+	prevFail     [4]bool
+	prevConf     [4]int
 }
 
 func newState(c *Cluster, filters []Filter) *state {
 	nodes := c.spec.Nodes
 	nn := len(nodes)
-	st := &state{c: c, nn: nn, filter: filters, prevFail: map[int]bool{}, prevConf: map[int]int{}}
+	st := &state{c: c, nn: nn, filter: filters}
 	for _, t := range c.spec.Tags {
 		if p, ok := strings.CutPrefix(t, "htools:iextags:"); ok {
 			st.exclPrefixes = append(st.exclPrefixes, p)
