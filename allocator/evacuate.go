@@ -53,22 +53,18 @@ func (c *Cluster) Evacuate(node string) (EvacuateResult, error) {
 				Error: fmt.Sprintf("%v: disk template %s cannot leave its node", ErrNotMovable, in.Template)})
 			continue
 		}
-		n, rej := st.evacTarget(i, x, skip)
+		p, s, rej := st.evacTarget(i, x, skip)
 		note := ""
-		if n < 0 {
+		if p < 0 {
 			strict := st.filter
 			st.filter = relaxed
-			n, _ = st.evacTarget(i, x, skip)
+			p, s, _ = st.evacTarget(i, x, skip)
 			st.filter = strict
 			note = "N+1 cannot be kept for this step"
 		}
-		if n < 0 {
+		if p < 0 {
 			res.Unmovable = append(res.Unmovable, Failure{Instance: in.Name, Error: ErrNoFit.Error(), Rejected: rej})
 			continue
-		}
-		p, s := st.ipri[i], n
-		if st.ipri[i] == x {
-			p = st.isec[i]
 		}
 		res.Moves = append(res.Moves, st.commit(i, p, s, note))
 	}
@@ -77,26 +73,38 @@ func (c *Cluster) Evacuate(node string) (EvacuateResult, error) {
 	return res, nil
 }
 
-// evacTarget finds the best new secondary for instance i leaving node x.
-func (st *state) evacTarget(i, x int, skip []bool) (int, []Rejection) {
-	p := st.ipri[i]
-	if p == x {
-		p = st.isec[i]
+// evacTarget finds the best new placement for instance i leaving node x: its
+// other node keeps its copy, as primary (p=other) or secondary (s=other).
+func (st *state) evacTarget(i, x int, skip []bool) (bp, bs int, rejected []Rejection) {
+	other := st.ipri[i]
+	if other == x {
+		other = st.isec[i]
 	}
-	best, bestSc := -1, 0.0
+	bp, bs = -1, -1
+	var best float64
 	why := map[int]*Rejection{}
 	for n := range st.nn {
-		if skip[n] || n == p {
+		if skip[n] || n == other {
 			continue
 		}
-		sc, rej := st.eval(i, p, n)
-		if rej != nil {
-			why[n] = rej
-			continue
+		var last *Rejection
+		fits := false
+		for _, ps := range [2][2]int{{other, n}, {n, other}} {
+			sc, rej := st.eval(i, ps[0], ps[1])
+			if rej != nil {
+				if last == nil || rej.Node == st.name[n] {
+					last = rej
+				}
+				continue
+			}
+			fits = true
+			if bp < 0 || sc < best {
+				bp, bs, best = ps[0], ps[1], sc
+			}
 		}
-		if best < 0 || sc < bestSc {
-			best, bestSc = n, sc
+		if !fits {
+			why[n] = last
 		}
 	}
-	return best, rejections(st, why)
+	return bp, bs, rejections(st, why)
 }
