@@ -46,14 +46,20 @@ func (p *mmdebstrapParser) line(line string) (Progress, bool) {
 		f := strings.Fields(line)
 		if len(f) > 2 {
 			if n, err := strconv.Atoi(f[2]); err == nil {
-				p.total += n
+				p.total, p.done = n, 0
 			}
 		}
 		return Progress{}, false
 	case strings.HasPrefix(line, "Setting up "):
 		p.done++
+		// The essential set is set up first, then the rest (--include), each
+		// announced by its own "newly installed" line.
+		lo, hi := 20.0, 55.0
+		if strings.Contains(p.phase, "remaining") {
+			lo, hi = 55, 96
+		}
 		if p.total > 0 {
-			p.pct = max(p.pct, min(96, 20+76*float64(p.done)/float64(p.total)))
+			p.pct = max(p.pct, min(hi, lo+(hi-lo)*float64(p.done)/float64(p.total)))
 		}
 		return Progress{Step: "bootstrap", Percent: p.pct, Message: strings.TrimSuffix(line, " ...")}, true
 	}

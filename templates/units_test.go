@@ -177,7 +177,7 @@ func TestBootstrapParsers(t *testing.T) {
 			last = p
 		}
 	}
-	if last.Percent != 97 || mm.total != 4 || mm.done != 2 {
+	if last.Percent != 97 || mm.total != 2 || mm.done != 1 {
 		t.Errorf("mmdebstrap: last %+v total %d done %d", last, mm.total, mm.done)
 	}
 	db := &debootstrapParser{}
