@@ -108,7 +108,8 @@ type scored struct {
 }
 
 // bestPlacement finds the best (p, s) for instance i, skipping nodes in skip.
-// p is -1 when nothing fits. Rejections list each node that fit no role.
+// p is -1 when nothing fits. Rejections list each node that cannot take a
+// role (for DRBD: the primary's reason first).
 func (st *state) bestPlacement(i int, skip []bool) (bestP, bestS int, best float64, rejected []Rejection) {
 	bestP, bestS = -1, -1
 	mirrored := st.inst[i].Template.Mirrored()
@@ -132,8 +133,11 @@ func (st *state) bestPlacement(i int, skip []bool) (bestP, bestS int, best float
 		if rejS == nil {
 			sec = append(sec, scored{n, scS})
 		}
-		if rejP != nil && rejS != nil {
+		switch {
+		case rejP != nil:
 			why[n] = rejP
+		case rejS != nil:
+			why[n] = rejS
 		}
 	}
 	byScore := func(a, b scored) int { return cmp.Or(cmp.Compare(a.score, b.score), cmp.Compare(a.node, b.node)) }
