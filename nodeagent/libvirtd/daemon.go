@@ -38,6 +38,11 @@ type Options struct {
 	// LXC unmounts /sys/fs/cgroup/unified inside the namespace, which
 	// libvirt 9's LXC driver needs on hosts with mixed cgroup v1/v2.
 	LXC bool
+	// CapsCache, when set, is a directory shared between daemons (and
+	// runs) that keeps libvirt's QEMU capabilities cache: each fresh daemon
+	// would otherwise probe QEMU for ~10 s on its first QEMU call. libvirt
+	// revalidates the cached files against the QEMU and libvirtd binaries.
+	CapsCache string
 	// StartTimeout bounds the wait for the socket to answer; default 60 s.
 	StartTimeout time.Duration
 	// Logger receives progress; nil discards.
@@ -169,7 +174,7 @@ func (d *Daemon) LogPath() string { return filepath.Join(d.opts.Dir, "libvirtd.l
 
 func (d *Daemon) writeConfig() error {
 	dir := d.opts.Dir
-	for _, sub := range []string{"run", "log", "etc/qemu/networks/autostart", "etc/lxc", "etc/storage", "etc/nwfilter"} {
+	for _, sub := range []string{"run", "log", "cache/qemu/capabilities", "etc/qemu/networks/autostart", "etc/lxc", "etc/storage", "etc/nwfilter"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return fmt.Errorf("libvirtd: %w", err)
 		}
@@ -201,6 +206,9 @@ func (d *Daemon) writeConfig() error {
 			return fmt.Errorf("libvirtd: write %s: %w", name, err)
 		}
 	}
+	if d.opts.CapsCache != "" {
+		copyXML(d.opts.CapsCache, filepath.Join(dir, "cache/qemu/capabilities"))
+	}
 	nw, err := filepath.Glob("/etc/libvirt/nwfilter/*.xml")
 	if err == nil {
 		for _, f := range nw {
@@ -221,9 +229,10 @@ func (d *Daemon) startHolder() error {
 	if d.opts.LXC {
 		script.WriteString("if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi\n")
 	}
-	for _, m := range []string{"/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt"} {
+	for _, m := range []string{"/run/libvirt", "/var/lib/libvirt"} {
 		fmt.Fprintf(&script, "mkdir -p %s\nmount -t tmpfs tmpfs %s\n", m, m)
 	}
+	fmt.Fprintf(&script, "mkdir -p /var/cache/libvirt\nmount --bind %q /var/cache/libvirt\n", filepath.Join(dir, "cache"))
 	fmt.Fprintf(&script, "mkdir -p /var/log/libvirt /etc/libvirt\nmount --bind %q /etc/libvirt\nmount --bind %q /var/log/libvirt\n",
 		filepath.Join(dir, "etc"), filepath.Join(dir, "log"))
 	script.WriteString("mkdir -p /var/lib/libvirt/qemu /var/lib/libvirt/lxc /var/cache/libvirt/qemu\n")
@@ -407,6 +416,10 @@ func (d *Daemon) Stop() error {
 	if d.holder != nil {
 		_ = d.holder.Wait()
 	}
+	if d.opts.CapsCache != "" {
+		_ = os.MkdirAll(d.opts.CapsCache, 0o755)
+		copyXML(filepath.Join(d.opts.Dir, "cache/qemu/capabilities"), d.opts.CapsCache)
+	}
 	if left := d.namespacePIDs(); len(left) > 0 {
 		errs = append(errs, fmt.Errorf("libvirtd: processes left in namespace: %v", left))
 	}
@@ -485,4 +498,25 @@ func randomUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// copyXML copies *.xml files from one directory to another, each atomically
+// (temporary file and rename), so concurrent daemons never read half a file.
+func copyXML(from, to string) {
+	files, _ := filepath.Glob(filepath.Join(from, "*.xml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		tmp, err := os.CreateTemp(to, ".caps*")
+		if err != nil {
+			return
+		}
+		_, werr := tmp.Write(b)
+		cerr := tmp.Close()
+		if werr != nil || cerr != nil || os.Rename(tmp.Name(), filepath.Join(to, filepath.Base(f))) != nil {
+			_ = os.Remove(tmp.Name())
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/nodeagent/hv/hvtest"
 	"github.com/drover-project/drover/nodeagent/libvirtd"
 )
 
@@ -58,8 +59,9 @@ func TestTwoDaemonsIsolated(t *testing.T) {
 	for i := range 2 {
 		d, err := libvirtd.Start(ctx, libvirtd.Options{
 			Dir: shortDir(t), ListenAddr: fmt.Sprintf("127.0.0.%d", 2+i), TCPPort: 16600 + i,
-			HostUUID: fmt.Sprintf("aaaaaaaa-0000-4000-8000-00000000000%d", i+1),
-			Logger:   slog.New(slog.NewTextHandler(os.Stderr, nil)),
+			HostUUID:  fmt.Sprintf("aaaaaaaa-0000-4000-8000-00000000000%d", i+1),
+			Logger:    slog.New(slog.NewTextHandler(os.Stderr, nil)),
+			CapsCache: filepath.Join(hvtest.CacheDir(t), "libvirt-qemu-caps"),
 		})
 		if err != nil {
 			t.Fatal(err)

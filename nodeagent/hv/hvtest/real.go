@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/drover-project/drover/nodeagent/libvirtd"
@@ -56,6 +57,9 @@ func StartDaemon(t testing.TB, opts libvirtd.Options) *libvirtd.Daemon {
 	}
 	if opts.Dir == "" {
 		opts.Dir = ShortTempDir(t)
+	}
+	if opts.CapsCache == "" {
+		opts.CapsCache = filepath.Join(CacheDir(t), "libvirt-qemu-caps")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
