@@ -299,16 +299,46 @@ func unpackBlob(ctx context.Context, blob, wantSHA string, dir string, progress 
 		return fmt.Errorf("unpack: %w", err)
 	}
 	hr := &hashingReader{r: f, h: sha256.New(), c: &countingWriter{step: "unpack", total: st.Size(), progress: progress}}
-	dr, err := decompressReader(ctx, detectCompression(head), hr)
-	if err != nil {
-		return fmt.Errorf("unpack %s: %w", blob, err)
-	}
 	tarCmd := command(ctx, "tar", append(append([]string{}, tarExtractArgs...), "--directory="+dir)...)
-	tarCmd.Stdin = dr
-	var stderr bytes.Buffer
+	var stderr, zerr bytes.Buffer
 	tarCmd.Stderr = &stderr
-	terr := tarCmd.Run()
-	derr := dr.Close()
+	var terr, derr error
+	if detectCompression(head) == CompressionZstd {
+		// zstd's output goes straight into tar through a pipe; Go only
+		// hashes the compressed bytes on their way into zstd.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("unpack: %w", err)
+		}
+		z := command(ctx, "zstd", "-q", "-d", "-c")
+		z.Stdin, z.Stdout, z.Stderr = hr, pw, &zerr
+		tarCmd.Stdin = pr
+		if err := z.Start(); err != nil {
+			pr.Close()
+			pw.Close()
+			if errors.Is(err, exec.ErrNotFound) {
+				return fmt.Errorf("unpack: zstd (install Debian package zstd): %w", ErrToolMissing)
+			}
+			return fmt.Errorf("unpack: start zstd: %w", err)
+		}
+		pw.Close()
+		terr = tarCmd.Start()
+		pr.Close()
+		if terr == nil {
+			terr = tarCmd.Wait()
+		}
+		if derr = z.Wait(); derr != nil {
+			derr = fmt.Errorf("zstd: %w: %s", derr, strings.TrimSpace(zerr.String()))
+		}
+	} else {
+		dr, err := decompressReader(ctx, detectCompression(head), hr)
+		if err != nil {
+			return fmt.Errorf("unpack %s: %w", blob, err)
+		}
+		tarCmd.Stdin = dr
+		terr = tarCmd.Run()
+		derr = dr.Close()
+	}
 	// Hash what tar did not need (padding after the end marker).
 	if _, err := io.Copy(io.Discard, hr); err != nil {
 		return fmt.Errorf("unpack %s: read: %w", blob, err)
