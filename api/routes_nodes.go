@@ -1,11 +1,11 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -37,8 +37,8 @@ func (s *server) listNodes(c *gin.Context) {
 			}
 			continue
 		}
-		kind, ok := nodeFields()[key]
-		if !ok || kind == fieldOther {
+		nf, ok := nodeFields()[key]
+		if !ok || nf.kind == fieldOther {
 			s.fail(c, Errorf(CodeWrongInput, "cannot filter nodes on %s", quoteShort(key)))
 			return
 		}
@@ -51,28 +51,20 @@ func (s *server) listNodes(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var kept []map[string]json.RawMessage
 	out := []Node{}
-	for _, n := range nodes {
-		m, err := nodeMap(n)
-		if err != nil {
-			s.fail(c, fmt.Errorf("list nodes: %w", err))
-			return
-		}
-		if !matchNode(m, filters) {
+	var kept []map[string]any
+	for i := range nodes {
+		n := reflect.ValueOf(&nodes[i]).Elem()
+		if !matchNode(n, filters) {
 			continue
 		}
 		if len(fields) == 0 {
-			out = append(out, n)
+			out = append(out, nodes[i])
 			continue
 		}
-		sel := make(map[string]json.RawMessage, len(fields))
+		sel := make(map[string]any, len(fields))
 		for _, f := range fields {
-			if v, ok := m[f]; ok {
-				sel[f] = v
-			} else {
-				sel[f] = json.RawMessage("null")
-			}
+			sel[f] = n.FieldByIndex(nodeFields()[f].index).Interface()
 		}
 		kept = append(kept, sel)
 	}
@@ -81,7 +73,7 @@ func (s *server) listNodes(c *gin.Context) {
 		return
 	}
 	if kept == nil {
-		kept = []map[string]json.RawMessage{}
+		kept = []map[string]any{}
 	}
 	s.ok(c, http.StatusOK, kept)
 }
@@ -184,16 +176,22 @@ const (
 	fieldOther                   // selectable only
 )
 
+// nodeField is a field of Node found by its JSON name.
+type nodeField struct {
+	index []int
+	kind  fieldKind
+}
+
 var (
 	nodeFieldsOnce sync.Once
-	nodeFieldsMap  map[string]fieldKind
+	nodeFieldsMap  map[string]nodeField
 	nodeFieldList  []string
 )
 
-// nodeFields maps the JSON names of Node's fields to their kind.
-func nodeFields() map[string]fieldKind {
+// nodeFields maps the JSON names of Node's fields to the fields.
+func nodeFields() map[string]nodeField {
 	nodeFieldsOnce.Do(func() {
-		nodeFieldsMap = map[string]fieldKind{}
+		nodeFieldsMap = map[string]nodeField{}
 		t := reflect.TypeFor[Node]()
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
@@ -210,7 +208,7 @@ func nodeFields() map[string]fieldKind {
 					k = fieldTags
 				}
 			}
-			nodeFieldsMap[name] = k
+			nodeFieldsMap[name] = nodeField{index: f.Index, kind: k}
 			nodeFieldList = append(nodeFieldList, name)
 		}
 	})
@@ -224,38 +222,27 @@ func NodeFieldNames() []string {
 	return slices.Clone(nodeFieldList)
 }
 
-func nodeMap(n Node) (map[string]json.RawMessage, error) {
-	b, err := json.Marshal(n)
-	if err != nil {
-		return nil, fmt.Errorf("marshal node %q: %w", n.Name, err)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("unmarshal node %q: %w", n.Name, err)
-	}
-	return m, nil
-}
-
-// matchNode reports whether the node (as a JSON map) passes every filter.
-func matchNode(m map[string]json.RawMessage, filters map[string][]string) bool {
+// matchNode reports whether node n (a reflect.Value of a Node) passes every
+// filter.
+func matchNode(n reflect.Value, filters map[string][]string) bool {
 	for key, want := range filters {
-		raw := m[key]
-		if nodeFields()[key] == fieldTags {
-			var tags []string
-			_ = json.Unmarshal(raw, &tags)
+		f := nodeFields()[key]
+		v := n.FieldByIndex(f.index)
+		if f.kind == fieldTags {
+			tags, _ := v.Interface().([]string)
 			if !slices.ContainsFunc(want, func(w string) bool { return slices.Contains(tags, w) }) {
 				return false
 			}
 			continue
 		}
-		got := ""
-		if len(raw) > 0 {
-			var sv string
-			if json.Unmarshal(raw, &sv) == nil {
-				got = sv
-			} else {
-				got = string(raw)
-			}
+		var got string
+		switch v.Kind() {
+		case reflect.String:
+			got = v.String()
+		case reflect.Bool:
+			got = strconv.FormatBool(v.Bool())
+		case reflect.Int, reflect.Int64:
+			got = strconv.FormatInt(v.Int(), 10)
 		}
 		if !slices.Contains(want, got) {
 			return false
