@@ -74,7 +74,7 @@ func (m *Master) mastersHealth(ctx context.Context, leader string) ([]api.Master
 				out[i].Healthy = registered[spec.Name].Name != ""
 				return
 			}
-			sctx, scancel := context.WithTimeout(ctx, time.Second)
+			sctx, scancel := context.WithTimeout(ctx, 400*time.Millisecond)
 			defer scancel()
 			_, err := m.client.Status(sctx, urls[i])
 			out[i].Healthy = err == nil && registered[spec.Name].Name != ""

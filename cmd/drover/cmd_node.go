@@ -221,7 +221,7 @@ func nodeList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	nodes, err := cl.ListNodes(c.Context)
+	nodes, err := cl.ListNodes(c.Context, api.NodeQuery{})
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func nodeInfo(c *cli.Context) error {
 	}
 	var nodes []api.Node
 	if c.NArg() == 0 {
-		if nodes, err = cl.ListNodes(c.Context); err != nil {
+		if nodes, err = cl.ListNodes(c.Context, api.NodeQuery{}); err != nil {
 			return err
 		}
 	} else {

@@ -133,7 +133,7 @@ func userToken(c *cli.Context) error {
 		}
 		return printList(c, tokenFields, ts)
 	}
-	t, err := cl.IssueToken(c.Context, user, api.TokenRequest{TTL: c.Duration("ttl").String()})
+	t, err := cl.IssueToken(c.Context, user, c.Duration("ttl"))
 	if err != nil {
 		return err
 	}

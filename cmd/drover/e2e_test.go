@@ -185,6 +185,10 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) t
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The condition may have turned true during a slow check: count that too.
+	if d := time.Since(start); d > limit {
+		t.Fatalf("%s: observed after %s, limit %s", what, d, limit)
+	}
 	return time.Since(start)
 }
 

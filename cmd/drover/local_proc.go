@@ -24,13 +24,13 @@ type procSpec struct {
 
 type localDir string
 
-func (d localDir) run(p string) string  { return filepath.Join(string(d), "run", p) }
+func (d localDir) run(p string) string     { return filepath.Join(string(d), "run", p) }
 func (d localDir) pidFile(n string) string { return d.run(n + ".pid") }
 func (d localDir) specFile(n string) string {
 	return d.run(n + ".json")
 }
 func (d localDir) logFile(n string) string { return filepath.Join(string(d), "log", n+".log") }
-func (d localDir) supervisorPid() string  { return d.run("local.pid") }
+func (d localDir) supervisorPid() string   { return d.run("local.pid") }
 
 func (d localDir) saveSpec(s procSpec) error {
 	b, err := json.MarshalIndent(s, "", "  ")

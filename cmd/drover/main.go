@@ -54,10 +54,18 @@ var gntNouns = map[string]string{
 	"gnt-instance": "instance", "gnt-debug": "debug",
 }
 
-func run(ctx context.Context, args []string) int {
-	if noun, ok := gntNouns[filepath.Base(args[0])]; ok {
-		args = append([]string{args[0], noun}, args[1:]...)
+// mapArgv0 turns "gnt-node list" into "drover node list".
+func mapArgv0(args []string) []string {
+	if len(args) > 0 {
+		if noun, ok := gntNouns[filepath.Base(args[0])]; ok {
+			return append([]string{args[0], noun}, args[1:]...)
+		}
 	}
+	return args
+}
+
+func run(ctx context.Context, args []string) int {
+	args = mapArgv0(args)
 	app := newApp()
 	err := app.RunContext(ctx, args)
 	if err == nil {
