@@ -251,6 +251,37 @@ func Run(t *testing.T, newDriver func(t *testing.T) hv.Driver, caps Caps) {
 			}
 		}
 	})
+	t.Run("Concurrent", func(t *testing.T) {
+		d := newDriver(t)
+		ctx := ctxT(t)
+		const n = 4
+		errs := make(chan error, n)
+		for i := range n {
+			spec := caps.Spec(t, fmt.Sprintf("hvt-conc%d", i))
+			t.Cleanup(func() { removeDomain(d, spec.Name) })
+			go func() {
+				errs <- func() error {
+					if err := d.Define(ctx, spec); err != nil {
+						return err
+					}
+					for range 5 {
+						if _, err := d.List(ctx); err != nil {
+							return err
+						}
+						if st, err := d.State(ctx, spec.Name); err != nil || st != hv.StateStopped {
+							return fmt.Errorf("state of %s: %s, %v", spec.Name, st, err)
+						}
+					}
+					return d.Undefine(ctx, spec.Name)
+				}()
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	})
 	t.Run("ContextCanceled", func(t *testing.T) {
 		d := newDriver(t)
 		ctx, cancel := context.WithCancel(context.Background())

@@ -3,6 +3,9 @@ package libvirt_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -154,5 +157,46 @@ func TestHungDaemon(t *testing.T) {
 	d.Close()
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("Close with a hung libvirtd took %s", took)
+	}
+}
+
+// TestNoGoroutineLeak checks that Close ends every goroutine the driver
+// started: call goroutines, the reconnect loop, event pumps, go-libvirt's
+// reader.
+func TestNoGoroutineLeak(t *testing.T) {
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{})
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	d, err := libvirt.New(context.Background(), libvirt.Options{Kind: hv.KindTest, URI: dmn.URI("test"), HealthInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := d.Events(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("leak%d", i)
+			_ = d.Define(ctx, testSpec(name))
+			_, _ = d.List(ctx)
+			_, _ = d.State(ctx, name)
+			_ = d.Undefine(ctx, name)
+		}()
+	}
+	wg.Wait()
+	time.Sleep(200 * time.Millisecond) // a few health pings
+	cancel()
+	d.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
