@@ -1,0 +1,154 @@
+package keys
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/drover-project/drover/api"
+)
+
+// Instance keys. The leader writes InstanceRecords (desired state) and
+// NodeCommands; agents write NodeCommandResults and DomainStatus under their
+// own lease-bound state prefix.
+const (
+	// InstancesPrefix holds one InstanceRecord per instance.
+	InstancesPrefix = KeyPrefix + "instances/"
+	// TemplatesPrefix holds one TemplateRecord per template version.
+	TemplatesPrefix = KeyPrefix + "templates/"
+	// MACSeqKey holds the last MAC suffix handed out (decimal, CAS).
+	MACSeqKey = KeyPrefix + "macseq"
+)
+
+// InstanceKey is the record of instance name.
+func InstanceKey(name string) string { return InstancesPrefix + name }
+
+// TemplateKey is the record of template name at version.
+func TemplateKey(name string, version int) string {
+	return fmt.Sprintf("%s%s/%010d", TemplatesPrefix, name, version)
+}
+
+// NodeCommandKey is where the leader writes command id for node.
+func NodeCommandKey(node, id string) string { return NodeCmdPrefix(node) + id }
+
+// NodeResultKey is where node's agent writes the result of command id (bound to
+// the agent's lease).
+func NodeResultKey(node, id string) string { return NodeStatePrefix(node) + "results/" + id }
+
+// NodeDomainKey is where node's agent publishes the observed state of the
+// domain of instance (bound to the agent's lease).
+func NodeDomainKey(node, instance string) string {
+	return NodeStatePrefix(node) + "domains/" + instance
+}
+
+// DiskSpec is one disk of an instance.
+type DiskSpec struct {
+	// SizeMiB is the disk's size.
+	SizeMiB int64 `json:"size_mib"`
+}
+
+// NICSpec is one network interface of an instance.
+type NICSpec struct {
+	// MAC is allocated by the master from the cluster MAC prefix.
+	MAC string `json:"mac"`
+	// Link is the bridge (kvm, xen, lxc) the NIC is attached to; "" for none.
+	Link string `json:"link,omitempty"`
+}
+
+// InstanceRecord is an instance's configuration and desired state at
+// InstanceKey; written by the leader only.
+type InstanceRecord struct {
+	Name         string     `json:"name"`
+	UUID         string     `json:"uuid"`
+	PrimaryNode  string     `json:"primary_node"`
+	OS           string     `json:"os"`            // template name
+	OSVersion    int        `json:"os_version"`    // template version installed
+	OSDigest     string     `json:"os_digest"`     // sha256 of the template artifact
+	Hypervisor   string     `json:"hypervisor"`    // kvm, lxc, xen, openvz, test, fake
+	DiskTemplate string     `json:"disk_template"` // file, diskless (plain, drbd later)
+	Disks        []DiskSpec `json:"disks,omitempty"`
+	NICs         []NICSpec  `json:"nics,omitempty"`
+	VCPUs        int        `json:"vcpus"`
+	MemoryMiB    int64      `json:"memory_mib"`
+	SSHKeys      []string   `json:"ssh_keys,omitempty"`
+	// AdminUp is the desired run state (Ganeti's admin_state up/down).
+	AdminUp   bool      `json:"admin_up"`
+	CreatedAt time.Time `json:"created_at"`
+	// Restarts counts automatic restarts since the last admin action; the
+	// watcher gives up after MaxAutoRestarts (status ERROR_down).
+	Restarts int `json:"restarts,omitempty"`
+	// GaveUp is set when the watcher stopped restarting the instance.
+	GaveUp bool `json:"gave_up,omitempty"`
+}
+
+// MaxAutoRestarts is how often the watcher restarts an instance that should run
+// but died, before it reports ERROR_down (Ganeti's watcher tries 5 times).
+const MaxAutoRestarts = 5
+
+// TemplateRecord is a template version registered with the cluster.
+type TemplateRecord struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	// Digest is the sha256 of the artifact (hex); agents fetch by digest.
+	Digest string `json:"digest"`
+	// Manifest is the templates package's manifest JSON.
+	Manifest json.RawMessage `json:"manifest"`
+	// Master is the master whose store holds the artifact.
+	Master    string    `json:"master"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Node command kinds: each is idempotent on the agent (running it twice has
+// the effect of running it once).
+const (
+	CmdInstanceCreate    = "instance.create"   // create disks, install OS, define domain
+	CmdInstanceStart     = "instance.start"    // start the domain (no-op if running)
+	CmdInstanceShutdown  = "instance.shutdown" // graceful shutdown with timeout, then destroy
+	CmdInstanceReboot    = "instance.reboot"
+	CmdInstanceRemove    = "instance.remove" // destroy, undefine, delete disks
+	CmdInstanceReinstall = "instance.reinstall"
+	CmdInstanceGrowDisk  = "instance.grow-disk"
+	CmdInstanceModify    = "instance.modify" // redefine with new vcpus/memory (stopped)
+	CmdInstanceRename    = "instance.rename" // Params: {"new_name": ...}
+)
+
+// NodeCommand is a command of the leader to one agent, at NodeCommandKey. The
+// agent refuses commands older than the highest epoch it has seen.
+type NodeCommand struct {
+	// ID is unique per job step: "<job id>-<op>-<step>".
+	ID string `json:"id"`
+	// Epoch of the leader that wrote it.
+	Epoch int64 `json:"epoch"`
+	// Kind is one of the Cmd* constants.
+	Kind string `json:"kind"`
+	// Instance is the instance as the leader sees it when writing the command.
+	Instance InstanceRecord `json:"instance"`
+	// Params holds kind-specific parameters (shutdown timeout, disk index and
+	// amount, new name...).
+	Params json.RawMessage `json:"params,omitempty"`
+	// Template tells the agent where to fetch the OS template: the master API
+	// URLs and the digest (create, reinstall).
+	TemplateDigest string    `json:"template_digest,omitempty"`
+	TemplateURLs   []string  `json:"template_urls,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// NodeCommandResult is the agent's answer at NodeResultKey.
+type NodeCommandResult struct {
+	ID    string `json:"id"`
+	Epoch int64  `json:"epoch"`
+	// Done is false while the command runs (Progress says how far it is).
+	Done     bool            `json:"done"`
+	Progress string          `json:"progress,omitempty"`
+	Error    *api.Error      `json:"error,omitempty"`
+	Output   json.RawMessage `json:"output,omitempty"`
+	At       time.Time       `json:"at"`
+}
+
+// DomainStatus is what an agent observes of an instance's domain.
+type DomainStatus struct {
+	Instance string `json:"instance"`
+	// State: running, stopped, paused, crashed, missing.
+	State      string    `json:"state"`
+	ObservedAt time.Time `json:"observed_at"`
+}
