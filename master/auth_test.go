@@ -61,7 +61,7 @@ func TestNodeEtcdUserIsConfined(t *testing.T) {
 			_, err := nc.Put(cx, keys.NodeStatusKey("n2"), "{}")
 			return err
 		},
-		"write own record": func(cx context.Context) error { _, err := nc.Put(cx, keys.NodeKey("n1"), "{}"); return err },
+		"write own record":  func(cx context.Context) error { _, err := nc.Put(cx, keys.NodeKey("n1"), "{}"); return err },
 		"read other record": func(cx context.Context) error { _, err := nc.Get(cx, keys.NodeKey("n2")); return err },
 		"read jwt key":      func(cx context.Context) error { _, err := nc.Get(cx, keys.JWTKey); return err },
 		"read jobs": func(cx context.Context) error {

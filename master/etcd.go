@@ -82,8 +82,7 @@ func mustURL(s string) url.URL {
 	return *u
 }
 
-// newClient connects to etcd as root. endpoints lists the local member first
-// so that reads are served nearby.
+// newClient connects to etcd as root.
 func newClient(d *ClusterDir, endpoints []string, password string) (*clientv3.Client, error) {
 	tc, err := clientTLS(d.CAFile())
 	if err != nil {

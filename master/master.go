@@ -121,13 +121,10 @@ func (m *Master) Run(ctx context.Context) error {
 		}
 		m.etcd = e
 		defer e.Close()
-		own := e.Clients[0].Addr().String()
-		endpoints = append(endpoints, "https://"+own)
-		for _, u := range m.dir.ClientURLs() {
-			if u != "https://"+own {
-				endpoints = append(endpoints, u)
-			}
-		}
+		// Only the local member: a master shares the fate of its member (one
+		// cut off from the quorum cannot lead), and its requests and watches
+		// never hang on a dead peer's connection.
+		endpoints = append(endpoints, "https://"+e.Clients[0].Addr().String())
 	}
 	pw, err := m.dir.RootPassword()
 	if err != nil {

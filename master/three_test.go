@@ -46,9 +46,10 @@ func TestThreeMastersElectionFencingResume(t *testing.T) {
 		id := mastertest.Submit(t, follower, 0, mastertest.Op(t, api.OpDebugDelay, api.DebugDelay{Duration: "3s", Steps: 6}))
 		mastertest.WaitJobState(t, follower, id, 10*time.Second, func(j *api.Job) bool { return j.OpStatus[0].StepsDone >= 2 })
 		start := time.Now()
-		c.Kill(l)
+		c.Masters[l].M.Crash()
 		nl := c.WaitLeaderOther(l, 10*time.Second)
-		t.Logf("handover after kill: %v", time.Since(start))
+		t.Logf("handover after crash: %v", time.Since(start))
+		c.Kill(l)
 		j := mastertest.WaitJob(t, c.Masters[nl].M, id, 20*time.Second)
 		if j.State != api.JobSuccess || j.Runs != 2 || j.OpStatus[0].StepsDone != 6 {
 			t.Fatalf("job %+v", j)

@@ -231,10 +231,15 @@ func (c *Cluster) WaitLeaderOther(not int, timeout time.Duration) int {
 	c.tb.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if l := c.Leader(); l >= 0 && l != not {
-			return l
+		for i, in := range c.Masters {
+			if i == not || !in.Running() {
+				continue
+			}
+			if ok, _ := in.M.Leading(); ok {
+				return i
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	c.tb.Fatalf("no leader (other than %d) after %v", not, timeout)
 	return -1
