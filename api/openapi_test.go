@@ -70,18 +70,33 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		served[r.Method+" "+p] = role
 	}
 	documented := map[string]string{}
+	ids := map[string]bool{}
 	for path, ops := range doc.Paths {
 		for m, raw := range ops {
 			if !httpMethods[m] {
 				continue
 			}
 			var op struct {
-				Role string `json:"x-drover-role"`
+				ID        string                     `json:"operationId"`
+				Role      string                     `json:"x-drover-role"`
+				Responses map[string]json.RawMessage `json:"responses"`
 			}
 			if err := json.Unmarshal(raw, &op); err != nil {
 				t.Fatalf("%s %s: %v", m, path, err)
 			}
-			documented[strings.ToUpper(m)+" "+path] = op.Role
+			key := strings.ToUpper(m) + " " + path
+			documented[key] = op.Role
+			if op.ID == "" || ids[op.ID] {
+				t.Errorf("%s: operationId %q missing or not unique", key, op.ID)
+			}
+			ids[op.ID] = true
+			if op.Role != "none" {
+				for _, code := range []string{"401", "403"} {
+					if _, ok := op.Responses[code]; !ok {
+						t.Errorf("%s needs a token but does not document %s", key, code)
+					}
+				}
+			}
 		}
 	}
 	for k, role := range served {
