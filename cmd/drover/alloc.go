@@ -55,6 +55,7 @@ func allocCommand() *cli.Command {
 				Flags: []cli.Flag{file, output, tmpl,
 					&cli.StringFlag{Name: "spec", Required: true, Usage: "DISK,MEM,CPU as hspace --standard-alloc (100G,4g,2)"},
 					&cli.BoolFlag{Name: "tiered", Usage: "shrink the spec along the failing resource and go on"},
+					&cli.StringFlag{Name: "save", Aliases: []string{"S"}, Usage: "write the filled cluster to this file"},
 				},
 				Action: allocCapacity,
 			},
@@ -242,6 +243,11 @@ func allocCapacity(c *cli.Context) error {
 		Mem: mem, Disk: disk, VCPUs: cpus, Tiered: c.Bool("tiered")})
 	if err != nil {
 		return err
+	}
+	if out := c.String("save"); out != "" {
+		if err := saveCluster(out, res.Cluster); err != nil {
+			return err
+		}
 	}
 	w := c.App.Writer
 	if asJSON {

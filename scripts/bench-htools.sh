@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Benchmark drover's allocator against Ganeti htools (hbal, hspace, hail) on
+# the same generated clusters. Usage:
+#
+#   scripts/bench-htools.sh [SIZE...]        # default sizes: 20 100 400 1000
+#
+# Environment: CAP   timeout in seconds for each htools run (default 120)
+#              WORK  directory for the cluster files (default: a temp dir)
+#              SPEC  capacity spec DISK,MEM,CPU in MiB (default 102400,8192,4)
+#
+# Each cluster has SIZE nodes (128 GiB, 4 TiB, 32 CPUs) and 10 DRBD instances
+# per node, 75% of them crowded on 30% of the nodes. Every placement is judged
+# by hbal itself: free memory and disk are re-derived from the placement
+# (hbal -S keeps the original free memory after moving primaries), then
+# "hbal -t FILE -l 0" prints the "Initial score". Times are CPU seconds
+# (user+sys), as the machine may be shared; "t/o" marks a run stopped by CAP.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HT=/usr/lib/ganeti/3.0/usr/bin
+HAIL=/usr/lib/ganeti/3.0/usr/lib/ganeti/iallocators/hail
+CAP=${CAP:-120}
+SPEC=${SPEC:-102400,8192,4}
+SIZES=${*:-20 100 400 1000}
+WORK=${WORK:-$(mktemp -d /tmp/bench-htools.XXXXXX)}
+mkdir -p "$WORK"
+
+if [ ! -x "$HT/hbal" ] || [ ! -x "$HAIL" ]; then
+	echo "installing ganeti-htools-3.0..." >&2
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq && $SUDO apt-get install -y -qq ganeti-htools-3.0 >&2
+fi
+
+cd "$ROOT"
+go build -o "$WORK/htbench" ./allocator/cmd/htbench
+if ! go build -o "$WORK/drover" ./cmd/drover 2>"$WORK/build.log"; then
+	# the rest of cmd/drover does not build: build "drover alloc" alone
+	echo "cmd/drover does not build (see $WORK/build.log); building alloc.go alone" >&2
+	mkdir -p "$WORK/alloccli"
+	cat >"$WORK/alloccli/main.go" <<'GO'
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	app := &cli.App{Name: "drover", Commands: []*cli.Command{allocCommand()}}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "drover:", err)
+		os.Exit(1)
+	}
+}
+GO
+	printf '{"Replace":{"%s/allocator/cmd/benchalloc/main.go":"%s/alloccli/main.go","%s/allocator/cmd/benchalloc/alloc.go":"%s/cmd/drover/alloc.go"}}\n' \
+		"$ROOT" "$WORK" "$ROOT" "$ROOT" >"$WORK/overlay.json"
+	go build -overlay "$WORK/overlay.json" -o "$WORK/drover" ./allocator/cmd/benchalloc
+fi
+D="$WORK/drover"
+B="$WORK/htbench"
+
+# timed OUT CMD...: runs CMD with stdout to OUT, capped by CAP; sets CPU and RC.
+timed() {
+	local out=$1
+	shift
+	RC=0
+	/usr/bin/time -f "%U %S" -o "$WORK/time" timeout "$CAP" "$@" >"$out" 2>&1 || RC=$?
+	CPU=$(awk 'END{printf "%.3f", $1+$2}' "$WORK/time")
+}
+
+# judge FILE: hbal's own score of the placement in FILE, free space re-derived.
+judge() {
+	"$B" rederive "$1" >"$1.judge"
+	"$HT/hbal" -t "$1.judge" -l 0 2>&1 | awk '/^Initial score/{print $3}'
+}
+
+ratio() { awk -v h="$1" -v d="$2" -v to="$3" 'BEGIN{ if (d < 0.001) d = 0.001; r = h/d; printf (to ? ">%.0fx" : "%.0fx"), r }'; }
+
+REQ="$WORK/req.json"
+cat >"$REQ" <<'JSON'
+{"version": 2, "cluster_name": "bench", "cluster_tags": [], "enabled_hypervisors": ["kvm"],
+ "nodegroups": {}, "nodes": {}, "instances": {},
+ "ipolicy": {"std": {"nic-count": 1, "disk-size": 1024, "disk-count": 1, "memory-size": 128, "cpu-count": 1, "spindle-use": 1},
+   "minmax": [{"min": {"nic-count": 1, "disk-size": 128, "disk-count": 1, "memory-size": 128, "cpu-count": 1, "spindle-use": 1},
+               "max": {"nic-count": 8, "disk-size": 2097152, "disk-count": 16, "memory-size": 65536, "cpu-count": 16, "spindle-use": 12}}],
+   "vcpu-ratio": 4.0, "disk-templates": ["drbd", "plain"], "spindle-ratio": 32.0},
+ "request": {"type": "allocate", "name": "bench-new", "disk_template": "drbd", "tags": [], "os": "debian",
+   "hypervisor": "kvm", "vcpus": 2, "memory": 4096, "spindle_use": 1, "required_nodes": 2,
+   "disks": [{"size": 51200, "mode": "rw", "spindles": 1}], "disk_space_total": 51200,
+   "nics": [{"ip": null, "mac": "00:11:22:33:44:55", "bridge": null}]}}
+JSON
+
+echo "machine: $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), htools cap ${CAP}s, work dir $WORK" >&2
+ROWS=()
+for n in $SIZES; do
+	G="$WORK/g$n.data"
+	"$B" gen -nodes "$n" -seed 1 >"$G"
+	inst=$(awk 'BEGIN{s=0} /^$/{s++; next} s==2{c++} END{print c+0}' "$G")
+	init=$(judge "$G")
+
+	# balance
+	timed "$WORK/d$n.bal.out" "$D" alloc balance -t "$G" -S "$WORK/d$n.bal"
+	dbal_cpu=$CPU
+	dmoves=$(awk -F= '/^Solution length=/{print $2}' "$WORK/d$n.bal.out")
+	dscore=$(judge "$WORK/d$n.bal")
+	timed "$WORK/h$n.bal.out" "$HT/hbal" -t "$G" -S "$WORK/h$n"
+	hbal_cpu=$CPU
+	if [ "$RC" -eq 0 ]; then
+		hmoves=$(awk -F= '/^Solution length=/{print $2}' "$WORK/h$n.bal.out")
+		hscore=$(judge "$WORK/h$n.balanced")
+		hbal_to=0
+	else
+		hmoves="t/o"; hscore="t/o"; hbal_to=1; hbal_cpu=$CAP
+	fi
+
+	# capacity and allocate, both on drover's balanced cluster
+	C="$WORK/d$n.bal.judge"
+	timed "$WORK/d$n.cap.out" "$D" alloc capacity -t "$C" --disk-template drbd --spec "$SPEC" -S "$WORK/d$n.cap"
+	dcap_cpu=$CPU
+	dcap=$(awk '/^Instances allocated:/{print $3}' "$WORK/d$n.cap.out")
+	dcapwhy=$(awk '/^Failure reason:/{print $3}' "$WORK/d$n.cap.out")
+	dcapbad=$("$HT/hbal" -t "$WORK/d$n.cap" -l 0 2>&1 | awk '/Initial check done/{print $4}')
+	timed "$WORK/h$n.cap.out" "$HT/hspace" -t "$C" --disk-template drbd --standard-alloc "$SPEC" --machine-readable
+	hcap_cpu=$CPU
+	if [ "$RC" -eq 0 ]; then
+		hcap=$(awk -F= '/^HTS_ALLOC_INSTANCES=/{print $2}' "$WORK/h$n.cap.out")
+		hcapwhy=$(awk -F= '/^HTS_ALLOC_FAIL_REASON=/{print $2}' "$WORK/h$n.cap.out")
+		hcap_to=0
+	else
+		hcap="t/o"; hcapwhy="-"; hcap_to=1; hcap_cpu=$CAP
+	fi
+
+	timed "$WORK/d$n.alloc.out" "$D" alloc allocate -t "$C" --disk-template drbd --memory 4096 --disk 51200 --vcpus 2 -o json
+	dal_cpu=$CPU
+	read -r dp ds < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["primary"], r.get("secondary",""))' "$WORK/d$n.alloc.out")
+	"$B" add "$C" bench-new 4096 51200 2 "$dp" "$ds" >"$WORK/d$n.alloc.data"
+	dalscore=$(judge "$WORK/d$n.alloc.data")
+	timed "$WORK/h$n.alloc.out" "$HAIL" -t "$C" "$REQ"
+	hal_cpu=$CPU
+	if [ "$RC" -eq 0 ] && grep -q '"success":true' "$WORK/h$n.alloc.out"; then
+		read -r hp hs < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(*r["result"])' "$WORK/h$n.alloc.out")
+		"$B" add "$C" bench-new 4096 51200 2 "$hp" "$hs" >"$WORK/h$n.alloc.data"
+		halscore=$(judge "$WORK/h$n.alloc.data")
+		hal_to=0
+	else
+		halscore="t/o"; hal_to=1; hal_cpu=$CAP
+	fi
+
+	ROWS+=("$(printf '| %5s | %6s | %8s | %s / %s | %s / %s | %s | %s (%s) / %s (%s), bad nodes %s | %s | %s / %s | %s |' \
+		"$n" "$inst" "$init" "$dscore" "$dmoves" "$hscore" "$hmoves" "$(ratio "$hbal_cpu" "$dbal_cpu" "$hbal_to") ($dbal_cpu s vs $hbal_cpu s)" \
+		"$dcap" "$dcapwhy" "$hcap" "$hcapwhy" "$dcapbad" "$(ratio "$hcap_cpu" "$dcap_cpu" "$hcap_to") ($dcap_cpu s vs $hcap_cpu s)" \
+		"$dalscore" "$halscore" "$(ratio "$hal_cpu" "$dal_cpu" "$hal_to") ($dal_cpu s vs $hal_cpu s)")")
+	echo "done: $n nodes" >&2
+done
+
+echo "| nodes | instances | initial score | balance drover score / moves | hbal score / moves | balance speed-up (CPU) | capacity drover / hspace ($SPEC) | capacity speed-up | allocate score drover / hail | allocate speed-up |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for r in "${ROWS[@]}"; do echo "$r"; done
