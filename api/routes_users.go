@@ -37,7 +37,6 @@ func (s *server) addUser(c *gin.Context) {
 		s.fail(c, fmt.Errorf("add user %s: %w", quoteShort(req.Name), err))
 		return
 	}
-	c.Header("Location", APIPrefix+"/users/"+u.Name)
 	s.ok(c, http.StatusCreated, u)
 }
 
