@@ -311,3 +311,53 @@ func TestClientTLS(t *testing.T) {
 		t.Fatalf("without CA: %v", err)
 	}
 }
+
+// TestWaitForJobSurvivesMasterLoss runs two "masters" over one backend (as
+// masters share etcd) and kills the one the client long-polls: WaitForJob
+// moves on to the other and sees the job finish.
+func TestWaitForJobSurvivesMasterLoss(t *testing.T) {
+	b, err := apitest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	h := api.NewServer(b, b.Verifier(), nil)
+	m1, m2 := httptest.NewServer(h), httptest.NewServer(h)
+	defer m2.Close()
+	tok, err := b.Token("op", api.RoleOperate, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := api.NewClient([]string{m1.URL, m2.URL}, tok, nil, api.WithDialTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	id, err := c.DebugDelay(ctx, api.DebugDelay{Duration: "600ms", Steps: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan struct{})
+	var once sync.Once
+	type result struct {
+		j   *api.Job
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		j, err := c.WaitForJob(ctx, id, func(*api.Job) { once.Do(func() { close(first) }) })
+		done <- result{j, err}
+	}()
+	<-first
+	time.Sleep(50 * time.Millisecond) // let the long poll start on m1
+	m1.CloseClientConnections()
+	m1.Close()
+	r := <-done
+	if r.err != nil || r.j.State != api.JobSuccess {
+		t.Fatalf("WaitForJob: %+v %v", r.j, r.err)
+	}
+	if c.Endpoint() != m2.URL {
+		t.Fatalf("endpoint %s, want %s", c.Endpoint(), m2.URL)
+	}
+}
