@@ -102,3 +102,12 @@ func TestBackendCloseStopsRunner(t *testing.T) {
 		t.Fatalf("submit after close: %v", err)
 	}
 }
+
+func TestConformance(t *testing.T) {
+	b, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	Conformance(t, b, b.Verifier())
+}
