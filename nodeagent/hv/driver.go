@@ -37,7 +37,9 @@ type Driver interface {
 	// Resources reports the node's capacity and what running domains use.
 	Resources(ctx context.Context) (NodeResources, error)
 	// Console opens the domain's serial console log for reading (from the
-	// start of the log). ErrUnsupported where the hypervisor has no log file.
+	// start of the log; EOF at its current end). Where the hypervisor has
+	// only a pty (lxc), it is a live stream of what the guest prints from now
+	// on, until Close. ErrUnsupported where there is no console (test).
 	Console(ctx context.Context, name string) (io.ReadCloser, error)
 	// Close releases the driver's connections. It does not stop domains.
 	Close() error

@@ -196,20 +196,10 @@ func Run(t *testing.T, newDriver func(t *testing.T) hv.Driver, caps Caps) {
 			return
 		}
 		must(t, d.Start(ctx, spec.Name), "start")
-		deadline := time.Now().Add(caps.ConsoleTimeout)
-		var text string
-		for time.Now().Before(deadline) {
-			rc, err := d.Console(ctx, spec.Name)
-			must(t, err, "console")
-			b, err := io.ReadAll(rc)
-			rc.Close()
-			must(t, err, "read console")
-			if text = string(b); strings.Contains(text, caps.ConsoleWant) {
-				return
-			}
-			time.Sleep(500 * time.Millisecond)
+		text, ok := watchConsole(t, d, spec.Name, caps.ConsoleWant, caps.ConsoleTimeout)
+		if !ok {
+			t.Errorf("console lacks %q after %s; it holds:\n%s", caps.ConsoleWant, caps.ConsoleTimeout, tail(text, 3000))
 		}
-		t.Errorf("console lacks %q after %s; it holds:\n%s", caps.ConsoleWant, caps.ConsoleTimeout, tail(text, 3000))
 	})
 	t.Run("Events", func(t *testing.T) {
 		if !caps.Events {
@@ -290,6 +280,49 @@ func Run(t *testing.T, newDriver func(t *testing.T) hv.Driver, caps Caps) {
 			t.Error("List with a cancelled context succeeded")
 		}
 	})
+}
+
+// watchConsole reads the domain's console until want shows up or timeout
+// passes. It works for log files (read to EOF, reopened) and live streams.
+func watchConsole(t *testing.T, d hv.Driver, name, want string, timeout time.Duration) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last string
+	for ctx.Err() == nil {
+		rc, err := d.Console(ctx, name)
+		if err != nil {
+			t.Fatalf("console: %v", err)
+		}
+		found := make(chan string, 1)
+		go func() {
+			var sb strings.Builder
+			buf := make([]byte, 4096)
+			for {
+				n, err := rc.Read(buf)
+				sb.Write(buf[:n])
+				if strings.Contains(sb.String(), want) || err != nil {
+					if err != nil && !errors.Is(err, io.EOF) {
+						t.Logf("console read: %v", err)
+					}
+					found <- sb.String()
+					return
+				}
+			}
+		}()
+		select {
+		case last = <-found:
+		case <-ctx.Done():
+		}
+		rc.Close()
+		if strings.Contains(last, want) {
+			return last, true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return last, false
 }
 
 // removeDomain destroys and undefines name, ignoring errors (cleanup).

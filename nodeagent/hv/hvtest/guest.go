@@ -186,12 +186,12 @@ func Initramfs(t testing.TB) string {
 	return out
 }
 
-// containerInit is a container's /sbin/init: it prints the marker and exits
-// cleanly on SIGTERM (libvirt's LXC shutdown signal).
+// containerInit is a container's /sbin/init: it prints the marker every
+// second (a pty console has no history) and exits cleanly on SIGTERM
+// (libvirt's LXC shutdown signal).
 const containerInit = `#!/bin/sh
 trap 'echo stopping; exit 0' TERM INT
-echo "` + GuestMarker + ` $(hostname)"
-while :; do /bin/busybox sleep 1; done
+while :; do echo "` + GuestMarker + ` $(hostname)"; /bin/busybox sleep 1; done
 `
 
 // ContainerRoot makes a busybox root filesystem for LXC test containers

@@ -90,7 +90,8 @@ func TestConformanceLXC(t *testing.T) {
 			return hv.DomainSpec{Name: name, Kind: hv.KindLXC, VCPUs: 1, MemoryMiB: 64, RootDir: hvtest.ContainerRoot(t)}
 		},
 		GracefulShutdown: true, ShutdownTimeout: 8 * time.Second, ReadyWait: 300 * time.Millisecond,
-		Reboot: true, Console: false, Events: true,
+		Reboot: true, Events: true,
+		Console: true, ConsoleWant: hvtest.GuestMarker + " hvt-console", ConsoleTimeout: 30 * time.Second,
 	})
 }
 

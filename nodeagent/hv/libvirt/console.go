@@ -17,11 +17,16 @@ import (
 )
 
 // Console implements hv.Driver: it opens the file the domain's serial console
-// writes to (DomainSpec.ConsoleLog). Domains with only a pty console (lxc),
-// and the test hypervisor, which runs no guest, have no log: ErrUnsupported.
+// writes to (DomainSpec.ConsoleLog). LXC containers have only a pty console:
+// for them Console streams what the container prints from now on, over a
+// connection of its own, until Close (ErrWrongState if it is not running).
+// The test hypervisor runs no guest: ErrUnsupported.
 func (d *Driver) Console(ctx context.Context, name string) (io.ReadCloser, error) {
-	if d.opts.Kind == hv.KindTest {
+	switch d.opts.Kind {
+	case hv.KindTest:
 		return nil, fmt.Errorf("libvirt: console %q: the test hypervisor runs no guest: %w", name, hv.ErrUnsupported)
+	case hv.KindLXC:
+		return d.liveConsole(ctx, name)
 	}
 	var x string
 	err := d.call(ctx, func(l *golibvirt.Libvirt) error {
@@ -50,6 +55,51 @@ func (d *Driver) Console(ctx context.Context, name string) (io.ReadCloser, error
 		return nil, fmt.Errorf("libvirt: console %q: %w", name, err)
 	}
 	return f, nil
+}
+
+// liveConsole streams a running domain's pty console over a dedicated
+// connection: go-libvirt streams cannot be cancelled, so Close kills that
+// connection.
+func (d *Driver) liveConsole(ctx context.Context, name string) (io.ReadCloser, error) {
+	if st, err := d.State(ctx, name); err != nil {
+		return nil, err
+	} else if !st.Active() {
+		return nil, fmt.Errorf("libvirt: console %q: domain is %s: %w", name, st, hv.ErrWrongState)
+	}
+	c, err := d.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("libvirt: console %q: %w: %w", name, hv.ErrHypervisorDown, err)
+	}
+	var dom golibvirt.Domain
+	err = d.do(ctx, c, d.opts.CallTimeout, func(l *golibvirt.Libvirt) error {
+		var err error
+		dom, err = l.DomainLookupByName(name)
+		return err
+	})
+	if err != nil {
+		c.kill(err)
+		return nil, mapErr("console", name, err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		err := c.l.DomainOpenConsole(dom, nil, pw, 0)
+		if err == nil {
+			err = io.EOF
+		}
+		pw.CloseWithError(err)
+		c.kill(errors.New("console closed"))
+	}()
+	return &streamReader{PipeReader: pr, conn: c}, nil
+}
+
+type streamReader struct {
+	*io.PipeReader
+	conn *conn
+}
+
+func (r *streamReader) Close() error {
+	r.conn.kill(errors.New("console closed by reader"))
+	return r.PipeReader.Close()
 }
 
 func sortInfos(s []hv.DomainInfo) {
