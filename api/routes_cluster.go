@@ -33,6 +33,9 @@ func (s *server) clusterVerify(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if rep == nil {
+		rep = &VerifyReport{OK: true}
+	}
 	if rep.Findings == nil {
 		rep.Findings = []VerifyFinding{}
 	}
