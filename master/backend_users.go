@@ -90,10 +90,20 @@ func (m *Master) RemoveUser(ctx context.Context, name string) error {
 	if u.Role == api.RoleAdmin && admins <= 1 {
 		return api.Errorf(api.CodeWrongState, "user %q is the last admin", name)
 	}
+	// The user's tokens go with the user, in the same transaction, so a user
+	// added again under the same name does not inherit the old tokens.
+	ops := []clientv3.Op{clientv3.OpDelete(keys.UserKey(name))}
+	toks, err := m.ListTokens(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		ops = append(ops, clientv3.OpDelete(keys.TokenKey(t.ID)))
+	}
 	tctx, cancel := store.WithTimeout(ctx)
 	defer cancel()
 	resp, err := m.client.Txn(tctx).If(store.Unchanged(keys.UserKey(name), rev)).
-		Then(clientv3.OpDelete(keys.UserKey(name))).Commit()
+		Then(ops...).Commit()
 	if err != nil {
 		return unavailable("remove user", err)
 	}
