@@ -22,7 +22,7 @@ type Options struct {
 	MemoryMiB int64
 	// Overcommit lets running domains use more memory than the node has.
 	Overcommit bool
-	// Logger, default slog.Default() is NOT used: nil discards.
+	// Logger; nil discards.
 	Logger *slog.Logger
 }
 

@@ -197,6 +197,12 @@ func (d *Driver) kickReconnect() {
 // nobody calls.
 func (d *Driver) loop() {
 	defer close(d.loopDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-d.stop
+		cancel()
+	}()
 	backoff := d.opts.ReconnectMin
 	tick := time.NewTicker(d.opts.HealthInterval)
 	defer tick.Stop()
@@ -212,27 +218,18 @@ func (d *Driver) loop() {
 		d.mu.Unlock()
 		if c != nil {
 			// Health ping; a failure kills the connection and kicks us.
-			_ = d.do(context.Background(), c, d.opts.CallTimeout, func(l *golibvirt.Libvirt) error {
+			_ = d.do(ctx, c, d.opts.CallTimeout, func(l *golibvirt.Libvirt) error {
 				_, err := l.ConnectGetLibVersion()
 				return err
 			})
 			continue
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-d.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		_, err := d.connect(ctx)
-		cancel()
-		if err == nil {
+		if _, err := d.connect(ctx); err == nil {
 			backoff = d.opts.ReconnectMin
 			continue
+		} else {
+			d.log.Debug("hypervisor_reconnect_failed", "err", err, "retry_in", backoff)
 		}
-		d.log.Debug("hypervisor_reconnect_failed", "err", err, "retry_in", backoff)
 		select {
 		case <-d.stop:
 			return

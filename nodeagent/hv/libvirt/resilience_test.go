@@ -200,3 +200,24 @@ func TestNoGoroutineLeak(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCloseWhileHung checks that Close returns promptly while a health ping
+// to a hung libvirtd is in flight, even with a long call timeout.
+func TestCloseWhileHung(t *testing.T) {
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{})
+	d, err := libvirt.New(context.Background(), libvirt.Options{Kind: hv.KindTest, URI: dmn.URI("test"),
+		CallTimeout: time.Minute, HealthInterval: 100 * time.Millisecond, Logger: hvtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dmn.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dmn.Signal(syscall.SIGCONT) })
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	d.Close()
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("Close took %s", took)
+	}
+}
