@@ -129,6 +129,16 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		}
 	}
 	if _, err := d.connect(ctx); err != nil {
+		// The attempt may still finish after ctx ended: make it clean up.
+		d.mu.Lock()
+		d.closed = true
+		c := d.cur
+		d.cur = nil
+		d.mu.Unlock()
+		close(d.stop)
+		if c != nil {
+			c.kill(errors.New("driver not opened"))
+		}
 		return nil, d.explain(err)
 	}
 	go d.loop()
