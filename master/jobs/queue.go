@@ -230,7 +230,10 @@ func (q *Queue) Wait(ctx context.Context, id uint64, knownState api.JobState, kn
 	if err != nil || rev == 0 || changed(j) {
 		return j, err
 	}
-	wch := q.c.Watch(clientv3.WithRequireLeader(ctx), keys.JobKey(id), clientv3.WithRev(rev+1))
+	// The watch starts at the store's head (a watch that starts behind it is
+	// caught up by etcd only every 100 ms); once it exists, read again, so that
+	// a change made before the watch started is not missed.
+	wch := q.c.Watch(clientv3.WithRequireLeader(ctx), keys.JobKey(id), clientv3.WithCreatedNotify())
 	for {
 		select {
 		case <-ctx.Done():
@@ -244,7 +247,18 @@ func (q *Queue) Wait(ctx context.Context, id uint64, knownState api.JobState, kn
 				// Watch broken (compaction, no leader): fall back to a read.
 				return q.Get(context.WithoutCancel(ctx), id)
 			}
+			if wr.Created {
+				nj, nrev, err := q.get(ctx, id)
+				if err != nil || nrev == 0 || changed(nj) {
+					return nj, err
+				}
+				rev = nrev
+				continue
+			}
 			for _, ev := range wr.Events {
+				if ev.Kv.ModRevision <= rev {
+					continue // already seen by the read
+				}
 				if ev.Type == clientv3.EventTypeDelete {
 					return q.Get(context.WithoutCancel(ctx), id) // archived
 				}
