@@ -53,7 +53,7 @@ func lock(t testing.TB, path string) func() {
 // Kernel returns a Linux kernel image for direct-boot test guests: the
 // host's /boot/vmlinuz-* if any, else one extracted from Debian's
 // linux-image-6.1.0-N-amd64 package (downloaded once with apt-get download
-// into CacheDir/kernel).
+// into CacheDir/kernel; the package is removed once its vmlinuz is kept).
 func Kernel(t testing.TB) string {
 	t.Helper()
 	if ks, _ := filepath.Glob("/boot/vmlinuz-*"); len(ks) > 0 {
@@ -111,6 +111,9 @@ func Kernel(t testing.TB) string {
 	}
 	if err := os.Rename(ks[0], out); err != nil {
 		t.Fatal(err)
+	}
+	for _, deb := range debs {
+		_ = os.Remove(deb) // only the kernel image is needed
 	}
 	return out
 }
