@@ -9,12 +9,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/nodeagent/hv"
+	"github.com/drover-project/drover/nodeagent/storage"
+	"github.com/drover-project/drover/templates"
 )
 
 // Version is the agent version reported to the master.
@@ -32,8 +36,25 @@ type Hypervisor interface {
 type Config struct {
 	// Credentials as issued by `drover node add` / node credentials.
 	Credentials api.NodeCredentials
-	// Hypervisor the node runs.
+	// Hypervisor the node runs, for status reports. Default: Driver with
+	// the storage directory's disk space.
 	Hypervisor Hypervisor
+	// Driver runs the node's domains. With a Driver the agent executes the
+	// leader's NodeCommands, publishes DomainStatus and self-fences (destroys
+	// its running domains) when it loses its lease. Without one it only
+	// publishes its status.
+	Driver hv.Driver
+	// StorageDir holds file disks, kernels, container roots and the template
+	// cache (required with Driver).
+	StorageDir string
+	// StagingDir is where templates are unpacked before mkfs (default: next
+	// to the disk; a tmpfs is faster).
+	StagingDir string
+	// APIToken authenticates template downloads from the masters (a JWT of
+	// role node, from the credentials).
+	APIToken string
+	// DomainResync is how often domain states are re-read (default 3 s).
+	DomainResync time.Duration
 	// LeaseTTL overrides the credentials' TTL when non-zero.
 	LeaseTTL time.Duration
 	// PublishInterval is how often the status is republished (default TTL/2).
@@ -49,6 +70,13 @@ type Agent struct {
 	log     *slog.Logger
 	started time.Time
 	cli     *clientv3.Client
+
+	store *storage.Manager
+	exec  *Executor
+
+	mu       sync.Mutex
+	maxEpoch int64
+	domains  *domainPublisher
 }
 
 // New returns an agent; Run starts it.
@@ -56,6 +84,29 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	c := cfg.Credentials
 	if c.Node == "" || len(c.EtcdEndpoints) == 0 || c.EtcdUser == "" {
 		return nil, errors.New("nodeagent: incomplete credentials (node, etcd endpoints, user)")
+	}
+	a := &Agent{log: log.With("node", c.Node), started: time.Now()}
+	if cfg.Driver != nil {
+		if cfg.StorageDir == "" {
+			return nil, errors.New("nodeagent: a storage directory is required with a hypervisor driver")
+		}
+		st, err := storage.New(cfg.StorageDir)
+		if err != nil {
+			return nil, fmt.Errorf("nodeagent: %w", err)
+		}
+		cache, err := templates.NewCache(st.TemplateCacheDir(), a.log)
+		if err != nil {
+			return nil, fmt.Errorf("nodeagent: template cache: %w", err)
+		}
+		f, err := newTemplateFetcher(cache, c, cfg.APIToken)
+		if err != nil {
+			return nil, err
+		}
+		a.store = st
+		a.exec = NewExecutor(cfg.Driver, st, f.Fetch, cfg.StagingDir, a.log)
+		if cfg.Hypervisor == nil {
+			cfg.Hypervisor = &DriverHypervisor{Driver: cfg.Driver, Storage: st}
+		}
 	}
 	if cfg.Hypervisor == nil {
 		return nil, errors.New("nodeagent: no hypervisor")
@@ -72,7 +123,8 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if cfg.Margin == 0 {
 		cfg.Margin = cfg.LeaseTTL / 5
 	}
-	return &Agent{cfg: cfg, log: log.With("node", c.Node), started: time.Now()}, nil
+	a.cfg = cfg
+	return a, nil
 }
 
 // ReadCredentials loads a credentials file written by `drover node add`.
@@ -86,6 +138,18 @@ func ReadCredentials(path string) (api.NodeCredentials, error) {
 		return c, fmt.Errorf("parse credentials %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// ReadAPIToken returns the "api_token" of a credentials file ("" if none):
+// the node's API token for template downloads.
+func ReadAPIToken(path string) string {
+	var t struct {
+		APIToken string `json:"api_token"`
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &t)
+	}
+	return t.APIToken
 }
 
 func (a *Agent) etcdConfig() (clientv3.Config, error) {
@@ -155,6 +219,9 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
 	if err := a.publish(ctx, id); err != nil {
 		return err
 	}
+	sctx, stopLoops := context.WithCancel(ctx)
+	wait := a.startLoops(sctx, id)
+	defer func() { stopLoops(); wait() }()
 	renewEvery := a.cfg.LeaseTTL / 4
 	tick := time.NewTicker(renewEvery)
 	defer tick.Stop()
@@ -168,9 +235,16 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
 		if err := k.renew(ctx); err != nil {
 			if errors.Is(err, errLeaseLost) {
 				// Self-fencing point: from here on the master may treat this
-				// node as dead. Nothing runs on the fake hypervisor yet; the
-				// instance issue stops domains and demotes DRBD here.
+				// node as dead, so no domain may keep running here (never
+				// two running copies). Commands in flight are cancelled
+				// first, then every active domain is destroyed; once the
+				// commands have wound down, once more. (DRBD demotion
+				// comes with the DRBD issue.)
 				a.log.Error("lease_lost_self_fence", "deadline", k.deadline())
+				stopLoops()
+				a.fence()
+				wait()
+				a.fence()
 				return err
 			}
 			a.log.Warn("keepalive_failed", "err", err)

@@ -76,36 +76,37 @@ func agentCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "agent",
 		Usage: "run the node agent: hold the node's lease, publish its state, drive its hypervisor",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "credentials", Required: true, Usage: "credentials file from drover node add"},
-			&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "fake (more with the instance drivers)"},
 			&cli.DurationFlag{Name: "lease-ttl", Usage: "override the lease TTL from the credentials"},
-			&cli.Int64Flag{Name: "fake-memory-mib", Value: 16384, Usage: "memory the fake hypervisor offers"},
-			&cli.Int64Flag{Name: "fake-disk-mib", Value: 512000, Usage: "disk the fake hypervisor offers"},
-			&cli.IntFlag{Name: "fake-cpus", Value: 8, Usage: "CPUs the fake hypervisor offers"},
 			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
 			logLevelFlag(),
-		},
+		}, hypervisorFlags()...),
 		Action: func(c *cli.Context) error {
 			log := daemonLogger(c)
 			cred, err := nodeagent.ReadCredentials(c.String("credentials"))
 			if err != nil {
 				return err
 			}
-			hv, err := openHypervisor(c)
+			drv, err := openDriver(c, log)
 			if err != nil {
 				return err
 			}
+			defer drv.Close()
 			if err := writePidFile(c.String("pid-file")); err != nil {
 				return err
 			}
-			a, err := nodeagent.New(nodeagent.Config{Credentials: cred, Hypervisor: hv, LeaseTTL: c.Duration("lease-ttl")}, log)
+			a, err := nodeagent.New(nodeagent.Config{
+				Credentials: cred, Driver: drv, LeaseTTL: c.Duration("lease-ttl"),
+				StorageDir: c.String("storage-dir"), StagingDir: c.String("staging-dir"),
+				APIToken: nodeagent.ReadAPIToken(c.String("credentials")),
+			}, log)
 			if err != nil {
 				return err
 			}
 			ctx, stop := signalContext(c.Context)
 			defer stop()
-			log.Info("agent_started", "node", cred.Node, "hypervisor", hv.Name())
+			log.Info("agent_started", "node", cred.Node, "hypervisor", drv.Name(), "storage", c.String("storage-dir"))
 			return a.Run(ctx)
 		},
 	}

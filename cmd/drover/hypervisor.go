@@ -3,45 +3,51 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/nodeagent/hv"
 	"github.com/drover-project/drover/nodeagent/hv/fake"
+	"github.com/drover-project/drover/nodeagent/hv/libvirt"
 )
 
-// agentHypervisor adapts an hv.Driver to what the agent reports: the driver's
-// CPU and memory plus the node's storage.
-type agentHypervisor struct {
-	drv     hv.Driver
-	diskMiB int64
+// hypervisorFlags are the agent's flags that choose and reach its hypervisor.
+func hypervisorFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "fake, kvm, lxc, xen, openvz or test"},
+		&cli.StringFlag{Name: "libvirt-uri", Usage: "libvirtd URI (default per hypervisor: qemu:///system, lxc:///system, xen:///system, openvz:///system, test:///default; e.g. test+unix:///default?socket=/x/libvirt-sock)"},
+		&cli.StringFlag{Name: "kvm-domain-type", Value: "auto", Usage: "kvm: kvm, qemu (TCG) or auto (kvm when /dev/kvm can run a guest)"},
+		&cli.StringFlag{Name: "storage-dir", Value: "/var/lib/drover/storage", Usage: "file disks, kernels, container roots and the template cache"},
+		&cli.StringFlag{Name: "staging-dir", Usage: "where templates are unpacked before mkfs (default: next to the disk; a tmpfs such as /dev/shm is faster)"},
+		&cli.Int64Flag{Name: "fake-memory-mib", Value: 16384, Usage: "memory the fake hypervisor offers"},
+		&cli.IntFlag{Name: "fake-cpus", Value: 8, Usage: "CPUs the fake hypervisor offers"},
+	}
 }
 
-func (h *agentHypervisor) Name() string { return string(h.drv.Name()) }
-
-func (h *agentHypervisor) Resources(ctx context.Context) (api.NodeResources, error) {
-	r, err := h.drv.Resources(ctx)
+// openDriver opens the hypervisor driver the flags name. Hypervisors that
+// cannot run on this host (xen without /proc/xen, openvz without /proc/vz,
+// no libvirtd) fail here with an error that says what is missing.
+func openDriver(c *cli.Context, log *slog.Logger) (hv.Driver, error) {
+	kind, err := hv.ParseKind(c.String("hypervisor"))
 	if err != nil {
-		return api.NodeResources{}, err
+		return nil, usagef("%v", err)
 	}
-	return api.NodeResources{
-		MemoryTotalMiB: r.MemoryMiB,
-		MemoryFreeMiB:  r.FreeMemoryMiB,
-		DiskTotalMiB:   h.diskMiB,
-		DiskFreeMiB:    h.diskMiB,
-		CPUs:           r.CPUs,
-	}, nil
-}
-
-func openHypervisor(c *cli.Context) (*agentHypervisor, error) {
-	switch k := c.String("hypervisor"); k {
-	case "fake":
-		d := fake.New(fake.Options{CPUs: c.Int("fake-cpus"), MemoryMiB: c.Int64("fake-memory-mib")})
-		return &agentHypervisor{drv: d, diskMiB: c.Int64("fake-disk-mib")}, nil
-	default:
-		return nil, usagef("unknown hypervisor %q (this build offers: fake)", k)
+	if kind == hv.KindFake {
+		return fake.New(fake.Options{CPUs: c.Int("fake-cpus"), MemoryMiB: c.Int64("fake-memory-mib")}), nil
 	}
+	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
+	defer cancel()
+	d, err := libvirt.New(ctx, libvirt.Options{
+		Kind: kind, URI: c.String("libvirt-uri"), DomainType: c.String("kvm-domain-type"), Logger: log,
+	})
+	if err != nil {
+		uri := c.String("libvirt-uri")
+		if uri == "" {
+			uri = libvirt.DefaultURI(kind)
+		}
+		return nil, fmt.Errorf("hypervisor %s at %s: %w (is libvirtd running with the %s driver? see docs/hypervisors.md)", kind, uri, err, kind)
+	}
+	return d, nil
 }
-
-var _ = fmt.Sprintf

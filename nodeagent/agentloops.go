@@ -1,0 +1,120 @@
+package nodeagent
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/nodeagent/hv"
+	"github.com/drover-project/drover/nodeagent/storage"
+)
+
+// DriverHypervisor reports an hv.Driver's CPU and memory plus the storage
+// directory's disk space as the node's resources.
+type DriverHypervisor struct {
+	Driver  hv.Driver
+	Storage *storage.Manager
+}
+
+// Name is the driver's kind.
+func (h *DriverHypervisor) Name() string { return string(h.Driver.Name()) }
+
+// Resources asks the driver (failing while it reports itself unhealthy) and
+// the storage filesystem. Disk free is what the filesystem has left minus
+// what sparse file disks may still claim.
+func (h *DriverHypervisor) Resources(ctx context.Context) (api.NodeResources, error) {
+	if hr, ok := h.Driver.(hv.HealthReporter); ok {
+		if err := hr.Health(); err != nil {
+			return api.NodeResources{}, err
+		}
+	}
+	r, err := h.Driver.Resources(ctx)
+	if err != nil {
+		return api.NodeResources{}, err
+	}
+	out := api.NodeResources{MemoryTotalMiB: r.MemoryMiB, MemoryFreeMiB: r.FreeMemoryMiB, CPUs: r.CPUs}
+	if h.Storage != nil {
+		total, free, err := h.Storage.Usage()
+		if err != nil {
+			return out, err
+		}
+		out.DiskTotalMiB, out.DiskFreeMiB = total, max(0, free-h.Storage.UnclaimedMiB())
+	}
+	return out, nil
+}
+
+// startLoops starts the command runner and the domain publisher of one
+// lease session; the returned func waits until they have stopped (after ctx
+// ends).
+func (a *Agent) startLoops(ctx context.Context, lease clientv3.LeaseID) (wait func()) {
+	if a.exec == nil {
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	node := a.cfg.Credentials.Node
+	dp := newDomainPublisher(a.cli, node, lease, a.cfg.Driver, a.exec, filepath.Join(a.store.Dir(), "instances"), a.cfg.DomainResync, a.log)
+	a.mu.Lock()
+	a.domains = dp
+	a.mu.Unlock()
+	wg.Go(func() { dp.run(ctx) })
+	wg.Go(func() {
+		backoff := 200 * time.Millisecond
+		for ctx.Err() == nil {
+			a.mu.Lock()
+			epoch := a.maxEpoch
+			a.mu.Unlock()
+			r := newCommandRunner(a.cli, node, lease, a.exec, epoch, a.log)
+			r.after = func(string) { dp.Kick() }
+			err := r.run(ctx)
+			a.mu.Lock()
+			a.maxEpoch = max(a.maxEpoch, r.MaxEpoch())
+			a.mu.Unlock()
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.Warn("command_runner_restart", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	})
+	return wg.Wait
+}
+
+// fence destroys every active domain at once, in parallel, within a few
+// seconds.
+func (a *Agent) fence() {
+	if a.cfg.Driver == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	doms, err := a.cfg.Driver.List(ctx)
+	if err != nil {
+		a.log.Error("self_fence_list_failed", "err", err)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, d := range doms {
+		if !d.State.Active() {
+			continue
+		}
+		wg.Go(func() {
+			if err := a.cfg.Driver.Destroy(ctx, d.Name); err != nil {
+				a.log.Error("self_fence_destroy_failed", "instance", d.Name, "err", err)
+				return
+			}
+			a.log.Warn("self_fence_destroyed", "instance", d.Name)
+		})
+	}
+	wg.Wait()
+}
+
+// Executor is the agent's command executor (nil without a driver).
+func (a *Agent) Executor() *Executor { return a.exec }

@@ -1,0 +1,135 @@
+package nodeagent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/templates"
+)
+
+// blobURL is where the master serves the blob with hex digest h: base may be
+// a blob URL already (".../blobs/..."), an API base (".../api/v1") or a
+// master's root URL ("https://127.0.0.1:5080").
+func blobURL(base, h string) string {
+	base = strings.TrimSuffix(base, "/")
+	switch {
+	case strings.Contains(base, "/blobs/"):
+		return base
+	case strings.HasSuffix(base, "/templates/blobs"):
+		return base + "/sha256:" + h
+	case strings.HasSuffix(base, "/api/v1"):
+		return base + "/templates/blobs/sha256:" + h
+	}
+	return base + "/api/v1/templates/blobs/sha256:" + h
+}
+
+// templateFetcher downloads template blobs from the masters into cache,
+// authenticating with the node's API token and trusting the cluster CA.
+type templateFetcher struct {
+	cache   *templates.Cache
+	apiURLs []string
+	token   string
+	http    *http.Client
+}
+
+func newTemplateFetcher(cache *templates.Cache, cred api.NodeCredentials, token string) (*templateFetcher, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if cred.CACert != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(cred.CACert)) {
+			return nil, errors.New("nodeagent: credentials hold no valid CA certificate")
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	tr.ResponseHeaderTimeout = 30 * time.Second
+	return &templateFetcher{cache: cache, apiURLs: cred.APIURLs, token: token, http: &http.Client{Transport: tr}}, nil
+}
+
+// Fetch is a TemplateFetcher: the cached blob, or a download from urls (or
+// the masters' API URLs), each tried in turn; the cache checks the sha256.
+func (f *templateFetcher) Fetch(ctx context.Context, digest string, urls []string, progress func(string)) (string, error) {
+	h, err := templates.ParseDigest(digest)
+	if err != nil {
+		return "", api.Errorf(api.CodeWrongInput, "template digest %q: %v", digest, err)
+	}
+	if p, ok := f.cache.Path(h); ok {
+		return p, nil
+	}
+	if len(urls) == 0 {
+		urls = f.apiURLs
+	}
+	if len(urls) == 0 {
+		return "", api.Errorf(api.CodeUnavailable, "template sha256:%s is not cached and no master URL is known", h)
+	}
+	var errs []error
+	for _, u := range urls {
+		target := blobURL(u, h)
+		p, err := f.cache.Fetch(ctx, h, func(w io.Writer) error { return f.download(ctx, target, w, progress) })
+		if err == nil {
+			return p, nil
+		}
+		errs = append(errs, err)
+		if errors.Is(err, templates.ErrChecksum) || ctx.Err() != nil {
+			break
+		}
+	}
+	err = errors.Join(errs...)
+	if errors.Is(err, templates.ErrChecksum) {
+		return "", api.Errorf(api.CodeWrongInput, "template sha256:%s: %v", h, err)
+	}
+	return "", api.Errorf(api.CodeUnavailable, "fetch template sha256:%s: %v", h, err)
+}
+
+func (f *templateFetcher) download(ctx context.Context, url string, w io.Writer, progress func(string)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+	}
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
+	}
+	pw := &progressWriter{w: w, total: resp.ContentLength, report: progress, last: time.Now()}
+	if _, err := io.Copy(pw, resp.Body); err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	return nil
+}
+
+type progressWriter struct {
+	w      io.Writer
+	n      int64
+	total  int64
+	report func(string)
+	last   time.Time
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.n += int64(n)
+	if p.report != nil && time.Since(p.last) > time.Second {
+		p.last = time.Now()
+		if p.total > 0 {
+			p.report(fmt.Sprintf("fetch: %d/%d MiB", p.n>>20, p.total>>20))
+		} else {
+			p.report(fmt.Sprintf("fetch: %d MiB", p.n>>20))
+		}
+	}
+	return n, err
+}
