@@ -65,7 +65,7 @@ func NewServer(b Backend, v *Verifier, log *slog.Logger) http.Handler {
 	if err := e.SetTrustedProxies(nil); err != nil {
 		log.Warn("set trusted proxies", "err", err)
 	}
-	e.Use(s.logRequests, s.recoverPanics, s.limitBody)
+	e.Use(s.logRequests, s.recoverPanics, s.limitBodyRoute)
 	e.NoRoute(func(c *gin.Context) {
 		s.fail(c, Errorf(CodeUnknownEntity, "no route %s %s", c.Request.Method, quoteShort(c.Request.URL.Path)))
 	})
@@ -75,7 +75,11 @@ func NewServer(b Backend, v *Verifier, log *slog.Logger) http.Handler {
 	g := e.Group(APIPrefix)
 	for _, r := range s.routes() {
 		handlers := []gin.HandlerFunc{}
-		if r.role != "" {
+		switch r.role {
+		case "":
+		case RoleNode:
+			handlers = append(handlers, s.authenticateNode)
+		default:
 			handlers = append(handlers, s.authenticate(r.role))
 		}
 		handlers = append(handlers, r.h)
@@ -122,6 +126,11 @@ type route struct {
 
 // routes is the one table of the API's routes and the role each needs.
 func (s *server) routes() []route {
+	return append(append(s.baseRoutes(), s.instanceRoutes()...), s.templateRoutes()...)
+}
+
+// baseRoutes are the routes of the cluster core.
+func (s *server) baseRoutes() []route {
 	return []route{
 		{http.MethodGet, "/health", "", s.health},
 		{http.MethodGet, "/cluster", RoleRead, s.clusterInfo},

@@ -162,6 +162,9 @@ type NodeCredentials struct {
 	APIURLs []string `json:"api_urls"`
 	// LeaseTTL in seconds the agent must use.
 	LeaseTTL int `json:"lease_ttl"`
+	// APIToken is a bearer token of role node (subject "node.<name>") with
+	// which the agent fetches templates from the API.
+	APIToken string `json:"api_token,omitempty"`
 }
 
 // ---- jobs ----

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -112,9 +113,41 @@ func (m *Master) NodeCredentials(ctx context.Context, name string) (*api.NodeCre
 	if err != nil {
 		return nil, err
 	}
+	tok, err := m.issueNodeToken(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	return &api.NodeCredentials{
 		Node: name, EtcdEndpoints: m.dir.ClientURLs(),
 		EtcdUser: keys.NodeEtcdUser(name), EtcdPassword: pw,
 		CACert: string(ca), APIURLs: m.dir.APIURLs(), LeaseTTL: m.dir.Cluster.NodeLeaseTTL,
+		APIToken: tok,
 	}, nil
+}
+
+// issueNodeToken signs and records a token of role node for node name
+// (subject "node.<name>", valid MaxTokenTTL); CheckNodeToken admits it while
+// it is not revoked and the node exists.
+func (m *Master) issueNodeToken(ctx context.Context, name string) (string, error) {
+	now := time.Now().UTC().Truncate(time.Second)
+	rec := keys.TokenRecord{ID: newTokenID(), User: keys.NodeEtcdUser(name), Role: api.RoleNode, IssuedAt: now, ExpiresAt: now.Add(MaxTokenTTL)}
+	tok, err := m.signer.Sign(rec.User, rec.Role, rec.ID, rec.IssuedAt, rec.ExpiresAt)
+	if err != nil {
+		return "", fmt.Errorf("sign node token: %w", err)
+	}
+	put, err := store.PutJSON(keys.TokenKey(rec.ID), rec)
+	if err != nil {
+		return "", err
+	}
+	tctx, cancel := store.WithTimeout(ctx)
+	defer cancel()
+	resp, err := m.client.Txn(tctx).
+		If(clientv3.Compare(clientv3.CreateRevision(keys.NodeKey(name)), ">", 0)).Then(put).Commit()
+	if err != nil {
+		return "", unavailable("record node token", err)
+	}
+	if !resp.Succeeded {
+		return "", api.Errorf(api.CodeUnknownEntity, "node %q removed meanwhile", name)
+	}
+	return tok, nil
 }
