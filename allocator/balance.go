@@ -12,7 +12,8 @@ type BalanceOptions struct {
 	// MinGain is the smallest score gain a move must bring; 0 means 1e-9.
 	MinGain float64
 	// Shortlist is how many nodes per criterion are taken as move sources and
-	// targets on clusters bigger than exhaustiveBalance nodes; 0 means 8.
+	// targets on clusters bigger than exhaustiveBalance nodes; 0 means 8, or 4
+	// above 96 nodes.
 	Shortlist int
 }
 
@@ -30,10 +31,13 @@ func (c *Cluster) Balance(opt BalanceOptions) Plan {
 	if opt.MinGain <= 0 {
 		opt.MinGain = 1e-9
 	}
+	st := newState(c, moveFilters())
 	if opt.Shortlist <= 0 {
 		opt.Shortlist = 8
+		if st.nn > 2*exhaustiveBalance {
+			opt.Shortlist = 4
+		}
 	}
-	st := newState(c, moveFilters())
 	plan := Plan{InitialScore: st.score()}
 	b := balancer{st: st, opt: opt}
 	b.plan = &plan
@@ -62,6 +66,7 @@ type balancer struct {
 	targets []int // nodes worth moving to this step (nil: all)
 	step    int
 	passes  int
+	src     []bool // nodes worth moving from (nil: all)
 }
 
 // maxExhaustivePasses bounds the exhaustive checks after the lazy search.
@@ -132,17 +137,29 @@ func (b *balancer) commit(i, p, s int) {
 	if b.best == nil {
 		return
 	}
-	touched := []int{op, os, p, s}
+	// Instances on the nodes that gained load may now gain more by leaving:
+	// re-evaluate them. Instances on nodes that lost load gain less now; their
+	// stale, optimistic candidates are re-checked by lazyStep when they surface.
+	gained := []int{p, s}
+	if b.full() {
+		gained = []int{op, os, p, s}
+	}
 	var freed []int // nodes that lost load: better targets now
 	for _, n := range []int{op, os} {
 		if n >= 0 && n != p && n != s {
 			freed = append(freed, n)
 		}
 	}
-	src := b.refreshTargets()
+	var src []bool
+	if len(b.plan.Moves)%8 == 0 || b.targets == nil {
+		src = b.refreshTargets()
+		b.src = src
+	} else {
+		src = b.src
+	}
 	for j := range st.inst {
 		c := b.best[j]
-		if slices.Contains(touched, st.ipri[j]) || slices.Contains(touched, st.isec[j]) {
+		if slices.Contains(gained, st.ipri[j]) || slices.Contains(gained, st.isec[j]) {
 			b.best[j] = b.evalInstance(j, b.targets)
 			continue
 		}

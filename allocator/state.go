@@ -48,7 +48,9 @@ type state struct {
 	pCnt, sCnt []int
 	spn        []int
 	rMem       []int64
-	peers      []int64 // peers[s*nn+p]: memory of p's instances mirrored on s
+	peers      []int64   // peers[s*nn+p]: memory of p's instances mirrored on s
+	peerList   [][]int32 // per s: the p with peers[s*nn+p] > 0 (and maybe some zeros)
+	inList     []bool    // inList[s*nn+p]: p is in peerList[s]
 	excl       []map[string]int
 	conflicts  []int
 	locBad     []int
@@ -93,6 +95,8 @@ func newState(c *Cluster, filters []Filter) *state {
 	st.fMem, st.fDsk, st.rMem = make([]int64, nn), make([]int64, nn), make([]int64, nn)
 	st.uCpu, st.pCnt, st.sCnt, st.spn = make([]int, nn), make([]int, nn), make([]int, nn), make([]int, nn)
 	st.peers = make([]int64, nn*nn)
+	st.peerList = make([][]int32, nn)
+	st.inList = make([]bool, nn*nn)
 	st.excl = make([]map[string]int, nn)
 	st.conflicts, st.locBad = make([]int, nn), make([]int, nn)
 	st.vals = make([][nComp]float64, nn)
@@ -212,8 +216,13 @@ func (st *state) place(i, p, s int) {
 		st.sCnt[s]++
 		st.spn[s] += in.SpindleUse
 		if p >= 0 && st.usesSecMem(in) {
-			v := st.peers[s*st.nn+p] + in.Mem
+			old := st.peers[s*st.nn+p]
+			v := old + in.Mem
 			st.peers[s*st.nn+p] = v
+			if !st.inList[s*st.nn+p] {
+				st.inList[s*st.nn+p] = true
+				st.peerList[s] = append(st.peerList[s], int32(p))
+			}
 			if v > st.rMem[s] {
 				st.rMem[s] = v
 			}
@@ -255,11 +264,31 @@ func (st *state) unplace(i int) {
 			old := st.peers[s*st.nn+p]
 			st.peers[s*st.nn+p] = old - in.Mem
 			if old == st.rMem[s] {
-				st.rMem[s] = slices.Max(st.peers[s*st.nn : (s+1)*st.nn])
+				st.rMem[s] = st.maxPeer(s)
 			}
 		}
 	}
 	st.ipri[i], st.isec[i] = -1, -1
+}
+
+// maxPeer recomputes node s's reserved memory from its peer list, dropping
+// peers it no longer mirrors.
+func (st *state) maxPeer(s int) int64 {
+	row := st.peers[s*st.nn : (s+1)*st.nn]
+	list := st.peerList[s]
+	var m int64
+	k := 0
+	for _, p := range list {
+		if v := row[p]; v > 0 {
+			list[k] = p
+			k++
+			m = max(m, v)
+		} else {
+			st.inList[s*st.nn+int(p)] = false
+		}
+	}
+	st.peerList[s] = list[:k]
+	return m
 }
 
 // failN1 reports whether node n cannot absorb the primaries of its worst peer.
