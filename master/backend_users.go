@@ -110,6 +110,7 @@ func (m *Master) RemoveUser(ctx context.Context, name string) error {
 	if !resp.Succeeded {
 		return api.Errorf(api.CodeWrongState, "user %q changed meanwhile; retry", name)
 	}
+	m.tokens.waitFor(ctx, resp.Header.Revision)
 	return nil
 }
 
@@ -149,6 +150,7 @@ func (m *Master) IssueToken(ctx context.Context, user string, ttl time.Duration)
 	if !resp.Succeeded {
 		return nil, api.Errorf(api.CodeUnknownEntity, "user %q removed meanwhile", user)
 	}
+	m.tokens.waitFor(ctx, resp.Header.Revision)
 	return &api.Token{ID: rec.ID, User: rec.User, Role: rec.Role, ExpiresAt: rec.ExpiresAt, Token: tok}, nil
 }
 
@@ -199,6 +201,7 @@ func (m *Master) RevokeToken(ctx context.Context, id string) error {
 			return unavailable("revoke token", err)
 		}
 		if resp.Succeeded {
+			m.tokens.waitFor(ctx, resp.Header.Revision)
 			return nil
 		}
 	}

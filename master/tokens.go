@@ -26,10 +26,12 @@ type tokenCache struct {
 	users  map[string]keys.UserRecord
 	tokens map[string]keys.TokenRecord
 	rev    int64
+	// changed is closed and replaced whenever rev moves.
+	changed chan struct{}
 }
 
 func newTokenCache(c *clientv3.Client, log *slog.Logger) *tokenCache {
-	return &tokenCache{c: c, log: log}
+	return &tokenCache{c: c, log: log, changed: make(chan struct{})}
 }
 
 // load reads both prefixes at one revision.
@@ -59,6 +61,7 @@ func (t *tokenCache) load(ctx context.Context) error {
 	}
 	t.mu.Lock()
 	t.users, t.tokens, t.rev = users, tokens, tr.Header.Revision
+	t.notifyLocked()
 	t.mu.Unlock()
 	return nil
 }
@@ -69,18 +72,7 @@ func (t *tokenCache) run(ctx context.Context) {
 		t.mu.RLock()
 		rev := t.rev
 		t.mu.RUnlock()
-		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		// One watch over users/ and tokens/ would include every job; two small ones.
-		ch := mergeWatch(wctx,
-			t.c.Watch(wctx, keys.UsersPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)),
-			t.c.Watch(wctx, keys.TokensPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)))
-		for wr := range ch {
-			if wr.Err() != nil {
-				break
-			}
-			t.apply(wr.Events)
-		}
-		cancel()
+		t.follow(ctx, rev)
 		if ctx.Err() != nil {
 			return
 		}
@@ -90,6 +82,51 @@ func (t *tokenCache) run(ctx context.Context) {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
 			}
+		}
+	}
+}
+
+// follow applies the changes after rev until a watch breaks or ctx ends. One
+// watch over users/ and tokens/ would carry every job change; two small ones.
+func (t *tokenCache) follow(ctx context.Context, rev int64) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	uw := t.c.Watch(wctx, keys.UsersPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	tw := t.c.Watch(wctx, keys.TokensPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	for {
+		var wr clientv3.WatchResponse
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return
+		case wr, ok = <-uw:
+		case wr, ok = <-tw:
+		}
+		if !ok || wr.Err() != nil {
+			return
+		}
+		t.apply(wr.Events)
+	}
+}
+
+// waitFor waits (briefly) until the cache has seen revision rev, so that a
+// master answers its own writes (revocation, removal) at once.
+func (t *tokenCache) waitFor(ctx context.Context, rev int64) {
+	timer := time.NewTimer(2 * time.Second)
+	defer timer.Stop()
+	for {
+		t.mu.RLock()
+		seen, ch := t.rev, t.changed
+		t.mu.RUnlock()
+		if seen >= rev {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
 		}
 	}
 }
@@ -116,42 +153,12 @@ func (t *tokenCache) apply(evs []*clientv3.Event) {
 		}
 		t.rev = max(t.rev, ev.Kv.ModRevision)
 	}
+	t.notifyLocked()
 }
 
-// mergeWatch forwards two watch channels into one, ending when either ends.
-func mergeWatch(ctx context.Context, a, b clientv3.WatchChan) <-chan clientv3.WatchResponse {
-	out := make(chan clientv3.WatchResponse)
-	fwd := func(in clientv3.WatchChan, done func()) {
-		defer done()
-		for wr := range in {
-			select {
-			case out <- wr:
-			case <-ctx.Done():
-				return
-			}
-			if wr.Err() != nil {
-				return
-			}
-		}
-	}
-	var once sync.Once
-	stop := make(chan struct{})
-	closeOnce := func() { once.Do(func() { close(stop) }) }
-	go fwd(a, closeOnce)
-	go fwd(b, closeOnce)
-	go func() {
-		select {
-		case <-stop:
-		case <-ctx.Done():
-		}
-		// Tell the reader to stop; it cancels ctx, which ends both forwarders.
-		select {
-		case out <- clientv3.WatchResponse{Canceled: true, CompactRevision: 0}:
-		case <-ctx.Done():
-		}
-		close(out)
-	}()
-	return out
+func (t *tokenCache) notifyLocked() {
+	close(t.changed)
+	t.changed = make(chan struct{})
 }
 
 var errTokenRefused = api.Errorf(api.CodeUnauthorized, "token revoked or user removed")
