@@ -79,6 +79,10 @@ type InstanceRecord struct {
 	Restarts int `json:"restarts,omitempty"`
 	// GaveUp is set when the watcher stopped restarting the instance.
 	GaveUp bool `json:"gave_up,omitempty"`
+	// CreatingJob is the id of the instance.add job while the instance is
+	// being created (additive): such records are not listed, not restarted,
+	// and removed again when the add fails.
+	CreatingJob uint64 `json:"creating_job,omitempty"`
 }
 
 // MaxAutoRestarts is how often the watcher restarts an instance that should run
@@ -110,6 +114,9 @@ const (
 	CmdInstanceGrowDisk  = "instance.grow-disk"
 	CmdInstanceModify    = "instance.modify" // redefine with new vcpus/memory (stopped)
 	CmdInstanceRename    = "instance.rename" // Params: {"new_name": ...}
+	// CmdInstanceConsole returns the end of the serial console log as Output
+	// (ConsoleOutput); Params: ConsoleParams. Read-only. (Additive.)
+	CmdInstanceConsole = "instance.console"
 )
 
 // NodeCommand is a command of the leader to one agent, at NodeCommandKey. The
@@ -151,4 +158,16 @@ type DomainStatus struct {
 	// State: running, stopped, paused, crashed, missing.
 	State      string    `json:"state"`
 	ObservedAt time.Time `json:"observed_at"`
+}
+
+// ConsoleParams are the Params of CmdInstanceConsole (additive).
+type ConsoleParams struct {
+	// MaxBytes of the log's end to return (default 16 KiB).
+	MaxBytes int `json:"max_bytes,omitempty"`
+}
+
+// ConsoleOutput is the Output of CmdInstanceConsole (additive).
+type ConsoleOutput struct {
+	// Text is the end of the console log.
+	Text string `json:"text"`
 }
