@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -92,13 +93,13 @@ const (
 // hostname, /etc/hosts, machine-id, root's SSH keys, fresh SSH host keys,
 // network, fstab, serial console (VM) and a cloud-init NoCloud seed when the
 // template has cloud-init. It returns whether a seed was written.
-func customize(ctx context.Context, root string, o *InstallOptions, kind guestKind, log *slog.Logger) (bool, error) {
+func customize(ctx context.Context, t *tree, o *InstallOptions, kind guestKind, log *slog.Logger) (bool, error) {
 	fqdn := o.Hostname
 	if o.Domain != "" {
 		fqdn = o.Hostname + "." + o.Domain
 	}
 	w := func(rel, data string, mode fs.FileMode) error {
-		return writeFileIn(root, rel, []byte(data), mode)
+		return t.writeFile(rel, []byte(data), mode)
 	}
 	if err := w("etc/hostname", o.Hostname+"\n", 0o644); err != nil {
 		return false, err
@@ -120,23 +121,23 @@ func customize(ctx context.Context, root string, o *InstallOptions, kind guestKi
 		return false, err
 	}
 	// A regular (not symlinked) D-Bus copy must agree.
-	if p, err := resolveIn(root, "var/lib/dbus/machine-id"); err == nil && isRegular(p) {
+	if p, err := resolveIn(t.root, "var/lib/dbus/machine-id"); err == nil && isRegular(p) {
 		if err := w("var/lib/dbus/machine-id", o.MachineID+"\n", 0o444); err != nil {
 			return false, err
 		}
 	}
 	if len(o.SSHKeys) > 0 {
-		if err := mkdirIn(root, "root/.ssh", 0o700); err != nil {
+		if err := t.mkdir("root/.ssh", 0o700); err != nil {
 			return false, err
 		}
 		if err := w("root/.ssh/authorized_keys", strings.Join(o.SSHKeys, "\n")+"\n", 0o600); err != nil {
 			return false, err
 		}
 	}
-	if err := sshHostKeys(ctx, root, o.Hostname, log); err != nil {
+	if err := sshHostKeys(ctx, t, o.Hostname, log); err != nil {
 		return false, err
 	}
-	if err := writeNetwork(root, o.Network, kind); err != nil {
+	if err := writeNetwork(t, o.Network, kind); err != nil {
 		return false, err
 	}
 	switch kind {
@@ -144,8 +145,8 @@ func customize(ctx context.Context, root string, o *InstallOptions, kind guestKi
 		if err := w("etc/fstab", "# written by drover\n/dev/vda\t/\text4\terrors=remount-ro\t0\t1\n", 0o644); err != nil {
 			return false, err
 		}
-		if existsIn(root, "lib/systemd/system/serial-getty@.service") {
-			if err := symlinkIn(root, "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service",
+		if t.exists("lib/systemd/system/serial-getty@.service") {
+			if err := t.symlink("etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service",
 				"/lib/systemd/system/serial-getty@.service"); err != nil {
 				return false, err
 			}
@@ -155,40 +156,49 @@ func customize(ctx context.Context, root string, o *InstallOptions, kind guestKi
 			return false, err
 		}
 	}
-	if !existsIn(root, "usr/bin/cloud-init") {
+	if !t.exists("usr/bin/cloud-init") {
 		return false, nil
 	}
-	return true, writeSeed(root, o, fqdn)
+	return true, writeSeed(t, o, fqdn)
 }
 
 // sshHostKeys removes host keys a template may carry and, if the template
 // has an SSH server, makes fresh ed25519 and ECDSA keys with the host's
 // ssh-keygen. No RSA key: generating one takes seconds, and sshd runs with
 // the keys it finds.
-func sshHostKeys(ctx context.Context, root, hostname string, log *slog.Logger) error {
-	keys, _ := filepath.Glob(filepath.Join(root, "etc/ssh/ssh_host_*"))
+func sshHostKeys(ctx context.Context, t *tree, hostname string, log *slog.Logger) error {
+	keys, _ := filepath.Glob(filepath.Join(t.root, "etc/ssh/ssh_host_*"))
 	for _, k := range keys {
-		if err := removeFile(k); err != nil {
+		if err := t.remove("etc/ssh/" + filepath.Base(k)); err != nil {
 			return err
 		}
 	}
-	if !existsIn(root, "etc/ssh/sshd_config") {
+	if !t.exists("etc/ssh/sshd_config") {
 		return nil
 	}
 	if _, err := exec.LookPath("ssh-keygen"); err != nil {
 		log.Warn("ssh_host_keys_not_made", "reason", "ssh-keygen not installed on this node (openssh-client)")
 		return nil
 	}
-	dir, err := resolveIn(root, "etc/ssh/x")
+	tmp, err := os.MkdirTemp("", "drover-hostkeys-")
 	if err != nil {
-		return err
+		return fmt.Errorf("ssh host keys: %w", err)
 	}
-	dir = filepath.Dir(dir)
+	defer os.RemoveAll(tmp)
 	for _, typ := range []string{"ed25519", "ecdsa"} {
-		cmd := command(ctx, "ssh-keygen", "-q", "-t", typ, "-N", "", "-C", "root@"+hostname,
-			"-f", filepath.Join(dir, "ssh_host_"+typ+"_key"))
+		name := "ssh_host_" + typ + "_key"
+		cmd := command(ctx, "ssh-keygen", "-q", "-t", typ, "-N", "", "-C", "root@"+hostname, "-f", filepath.Join(tmp, name))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("ssh-keygen -t %s: %w: %s", typ, err, strings.TrimSpace(string(out)))
+		}
+		for file, mode := range map[string]fs.FileMode{name: 0o600, name + ".pub": 0o644} {
+			b, err := os.ReadFile(filepath.Join(tmp, file))
+			if err != nil {
+				return fmt.Errorf("ssh host keys: %w", err)
+			}
+			if err := t.writeFile("etc/ssh/"+file, b, mode); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -196,12 +206,12 @@ func sshHostKeys(ctx context.Context, root, hostname string, log *slog.Logger) e
 
 // writeNetwork configures the first NIC with systemd-networkd when the
 // template has it, else ifupdown, else not at all.
-func writeNetwork(root string, n NetworkConfig, kind guestKind) error {
+func writeNetwork(t *tree, n NetworkConfig, kind guestKind) error {
 	if n.Disabled {
 		return nil
 	}
-	networkd := existsIn(root, "lib/systemd/systemd-networkd")
-	ifupdown := existsIn(root, "sbin/ifup")
+	networkd := t.exists("lib/systemd/systemd-networkd")
+	ifupdown := t.exists("sbin/ifup")
 	static := n.Address != ""
 	if static && len(n.DNS) > 0 {
 		var b strings.Builder
@@ -209,7 +219,7 @@ func writeNetwork(root string, n NetworkConfig, kind guestKind) error {
 		for _, d := range n.DNS {
 			b.WriteString("nameserver " + d + "\n")
 		}
-		if err := writeFileIn(root, "etc/resolv.conf", []byte(b.String()), 0o644); err != nil {
+		if err := t.writeFile("etc/resolv.conf", []byte(b.String()), 0o644); err != nil {
 			return err
 		}
 	}
@@ -237,7 +247,7 @@ func writeNetwork(root string, n NetworkConfig, kind guestKind) error {
 		} else {
 			b.WriteString("DHCP=yes\n")
 		}
-		if err := writeFileIn(root, "etc/systemd/network/10-drover.network", []byte(b.String()), 0o644); err != nil {
+		if err := t.writeFile("etc/systemd/network/10-drover.network", []byte(b.String()), 0o644); err != nil {
 			return err
 		}
 		// What `systemctl enable systemd-networkd` does, minus wait-online
@@ -247,12 +257,12 @@ func writeNetwork(root string, n NetworkConfig, kind guestKind) error {
 			"etc/systemd/system/sockets.target.wants/systemd-networkd.socket":     "/lib/systemd/system/systemd-networkd.socket",
 			"etc/systemd/system/dbus-org.freedesktop.network1.service":            "/lib/systemd/system/systemd-networkd.service",
 		} {
-			if err := symlinkIn(root, rel, target); err != nil {
+			if err := t.symlink(rel, target); err != nil {
 				return err
 			}
 		}
-		if existsIn(root, "lib/systemd/system/systemd-network-generator.service") {
-			if err := symlinkIn(root, "etc/systemd/system/sysinit.target.wants/systemd-network-generator.service",
+		if t.exists("lib/systemd/system/systemd-network-generator.service") {
+			if err := t.symlink("etc/systemd/system/sysinit.target.wants/systemd-network-generator.service",
 				"/lib/systemd/system/systemd-network-generator.service"); err != nil {
 				return err
 			}
@@ -272,7 +282,7 @@ func writeNetwork(root string, n NetworkConfig, kind guestKind) error {
 		} else {
 			s += "iface " + iface + " inet dhcp\n"
 		}
-		return writeFileIn(root, "etc/network/interfaces", []byte(s), 0o644)
+		return t.writeFile("etc/network/interfaces", []byte(s), 0o644)
 	}
 	return nil
 }
@@ -280,7 +290,7 @@ func writeNetwork(root string, n NetworkConfig, kind guestKind) error {
 // writeSeed writes a cloud-init NoCloud seed into the root filesystem
 // (/var/lib/cloud/seed/nocloud, which NoCloud reads without a seed disk) and
 // tells cloud-init to leave the network to drover's files.
-func writeSeed(root string, o *InstallOptions, fqdn string) error {
+func writeSeed(t *tree, o *InstallOptions, fqdn string) error {
 	meta := fmt.Sprintf("instance-id: %s\nlocal-hostname: %s\n", o.MachineID, o.Hostname)
 	var ud strings.Builder
 	fmt.Fprintf(&ud, "#cloud-config\nhostname: %s\nfqdn: %s\nmanage_etc_hosts: false\ndisable_root: false\n", o.Hostname, fqdn)
@@ -296,7 +306,7 @@ func writeSeed(root string, o *InstallOptions, fqdn string) error {
 		"var/lib/cloud/seed/nocloud/user-data": ud.String(),
 		"etc/cloud/cloud.cfg.d/90-drover.cfg":  cfg,
 	} {
-		if err := writeFileIn(root, rel, []byte(data), 0o644); err != nil {
+		if err := t.writeFile(rel, []byte(data), 0o644); err != nil {
 			return err
 		}
 	}

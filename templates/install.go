@@ -44,8 +44,15 @@ type InstallOptions struct {
 	// KernelOut/vmlinuz and KernelOut/initrd.img for direct kernel boot.
 	KernelOut string
 	// StagingDir is where the root filesystem is unpacked before mkfs;
-	// default: the directory of DiskPath. A tmpfs makes Install faster.
+	// default: the directory of DiskPath (or UnpackedCache). A tmpfs makes
+	// Install faster when UnpackedCache is not used.
 	StagingDir string
+	// UnpackedCache, if set, keeps each template unpacked once per digest
+	// (UnpackedCache/<sha256>, checked before it is renamed into place); an
+	// install then hard-links a copy of it (cp -al) instead of unpacking.
+	// Customisation replaces files, never writes into a shared inode. The
+	// staging dir must be on the same filesystem (default: UnpackedCache).
+	UnpackedCache string
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -133,7 +140,11 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 	defer r.Fail()
 
 	stageParent := o.StagingDir
-	if stageParent == "" {
+	switch {
+	case stageParent != "":
+	case o.UnpackedCache != "":
+		stageParent = o.UnpackedCache
+	default:
 		stageParent = filepath.Dir(o.DiskPath)
 	}
 	stage, err := os.MkdirTemp(stageParent, ".drover-stage-")
@@ -150,13 +161,18 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 	}()
 
 	t := time.Now()
-	if err := unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, stage, progress); err != nil {
+	if o.UnpackedCache != "" {
+		err = linkFromUnpackedCache(ctx, o, stage, progress, log)
+	} else {
+		err = unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, stage, progress)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
 	}
 	log.Debug("install_unpacked", "seconds", time.Since(t).Seconds())
 
 	report(progress, Progress{Step: "customize", Percent: -1})
-	seed, err := customize(ctx, stage, &o, guestVM, log)
+	seed, err := customize(ctx, dirTree(stage), &o, guestVM, log)
 	if err != nil {
 		return nil, fmt.Errorf("install %s: customize: %w", o.Hostname, err)
 	}
@@ -242,7 +258,7 @@ func InstallDir(ctx context.Context, dir string, o InstallOptions, progress func
 		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
 	}
 	report(progress, Progress{Step: "customize", Percent: -1})
-	seed, err := customize(ctx, dir, &o, guestContainer, log)
+	seed, err := customize(ctx, dirTree(dir), &o, guestContainer, log)
 	if err != nil {
 		return nil, fmt.Errorf("install %s: customize: %w", o.Hostname, err)
 	}
@@ -292,5 +308,41 @@ func mkfsExt4(ctx context.Context, dir, disk string) error {
 		}
 		return fmt.Errorf("mkfs.ext4 -d: %w: %s", err, strings.TrimSpace(out.String()))
 	}
+	return nil
+}
+
+// linkFromUnpackedCache fills stage with a hard-linked copy of the template's
+// unpacked tree, unpacking it into the cache first if needed.
+func linkFromUnpackedCache(ctx context.Context, o InstallOptions, stage string, progress func(Progress), log *slog.Logger) error {
+	h, err := ParseDigest(o.Manifest.SHA256)
+	if err != nil {
+		return fmt.Errorf("unpacked cache needs the manifest's sha256: %w", err)
+	}
+	tree := filepath.Join(o.UnpackedCache, h)
+	if _, err := os.Stat(tree); err != nil {
+		tmp, err := os.MkdirTemp(o.UnpackedCache, ".unpack-"+h[:12]+"-")
+		if err != nil {
+			return fmt.Errorf("unpacked cache: %w", err)
+		}
+		if err := unpackBlob(ctx, o.Artifact, h, tmp, progress); err != nil {
+			os.RemoveAll(tmp)
+			return err
+		}
+		// The tree itself is 0755 root; losing a race to another install of
+		// the same digest is fine: its tree is as good.
+		if err := os.Rename(tmp, tree); err != nil {
+			os.RemoveAll(tmp)
+			if _, serr := os.Stat(tree); serr != nil {
+				return fmt.Errorf("unpacked cache: %w", err)
+			}
+		} else {
+			log.Info("template_unpacked_cached", "dir", tree)
+		}
+	}
+	cmd := command(ctx, "cp", "-a", "-l", tree+"/.", stage+"/")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("link copy of %s: %w: %s", tree, err, strings.TrimSpace(string(out)))
+	}
+	report(progress, Progress{Step: "unpack", Percent: 100, Message: "linked from the unpacked cache"})
 	return nil
 }

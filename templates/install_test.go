@@ -275,3 +275,41 @@ func TestInstallCloudInitSeed(t *testing.T) {
 		t.Errorf("user-data = %q", user)
 	}
 }
+
+// TestInstallUnpackedCache: installs from a hard-linked copy of a cached
+// unpacked tree never change the cached tree.
+func TestInstallUnpackedCache(t *testing.T) {
+	requireRoot(t, "zstd", "mkfs.ext4", "debugfs")
+	dir := t.TempDir()
+	a := makeArtifact(t, dir, "base", CompressionZstd)
+	cache := filepath.Join(dir, "unpacked")
+	os.MkdirAll(cache, 0o755)
+	for _, host := range []string{"web1", "web2"} {
+		disk := filepath.Join(dir, host+".img")
+		_, err := Install(testCtx(t, time.Minute), InstallOptions{
+			Artifact: a.Path, Manifest: a.Manifest, DiskPath: disk, DiskSizeMiB: 64, Hostname: host,
+			SSHKeys: []string{testKey}, UnpackedCache: cache, Logger: testLogger(t),
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := debugfsCat(t, disk, "/etc/hostname"); got != host+"\n" {
+			t.Errorf("%s: hostname %q", host, got)
+		}
+		if st := debugfsStat(t, disk, "/etc/group"); !strings.Contains(st, "Group:    42") {
+			t.Errorf("%s: /etc/group owner lost: %s", host, st)
+		}
+	}
+	tree := filepath.Join(cache, a.Manifest.SHA256)
+	for p, want := range map[string]string{"etc/hostname": "localhost\n", "etc/machine-id": "", "etc/ssh/ssh_host_ed25519_key": "OLD KEY FROM THE TEMPLATE\n"} {
+		if b, err := os.ReadFile(filepath.Join(tree, p)); err != nil || string(b) != want {
+			t.Errorf("cached tree %s = %q, %v: an install wrote into it", p, b, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tree, "root/.ssh")); err == nil {
+		t.Error("cached tree got root/.ssh")
+	}
+	if ents, _ := os.ReadDir(cache); len(ents) != 1 {
+		t.Errorf("unpacked cache holds %d entries, want 1 (no staging left)", len(ents))
+	}
+}
