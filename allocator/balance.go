@@ -42,8 +42,17 @@ func (c *Cluster) Balance(opt BalanceOptions) Plan {
 	b := balancer{st: st, opt: opt}
 	b.plan = &plan
 	b.run()
-	plan.FinalScore = st.score()
-	plan.Cluster = st.snapshot()
+	if st.nn <= 4*exhaustiveBalance {
+		b.polish()
+	}
+	// render the plan by replaying it: kinds, origins and the score after each
+	fresh := newState(c, moveFilters())
+	plan.Moves = plan.Moves[:0]
+	for _, m := range b.raw {
+		plan.Moves = append(plan.Moves, fresh.commit(m.i, m.p, m.s, ""))
+	}
+	plan.FinalScore = fresh.score()
+	plan.Cluster = fresh.snapshot()
 	return plan
 }
 
@@ -67,6 +76,7 @@ type balancer struct {
 	step    int
 	passes  int
 	src     []bool // nodes worth moving from (nil: all)
+	raw     []rawMove
 }
 
 // maxExhaustivePasses bounds the exhaustive checks after the lazy search.
@@ -134,6 +144,7 @@ func (b *balancer) commit(i, p, s int) {
 	st := b.st
 	op, os := st.ipri[i], st.isec[i]
 	b.plan.Moves = append(b.plan.Moves, st.commit(i, p, s, ""))
+	b.raw = append(b.raw, rawMove{i, p, s})
 	if b.best == nil {
 		return
 	}
