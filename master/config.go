@@ -56,7 +56,8 @@ type Config struct {
 	// ExtraOps are opcode kinds registered besides the built-in ones (tests use
 	// them for jobs that hold locks for a while).
 	ExtraOps []jobs.Kind
-	// EtcdLogLevel is the embedded etcd's zap log level (default "error").
+	// EtcdLogLevel is the embedded etcd's log level on stderr: debug, info,
+	// warn, error, or none (the default).
 	EtcdLogLevel string
 }
 
@@ -89,7 +90,7 @@ func (c *Config) setDefaults() error {
 		c.EtcdReadyTimeout = DefaultEtcdReadyTimeout
 	}
 	if c.EtcdLogLevel == "" {
-		c.EtcdLogLevel = "error"
+		c.EtcdLogLevel = "none"
 	}
 	return nil
 }

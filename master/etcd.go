@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -26,12 +27,14 @@ func startEtcd(ctx context.Context, d *ClusterDir, cfg Config) (*embed.Etcd, err
 	ec.Name = me.Name
 	ec.Dir = d.DataDir(me.Name)
 	ec.TickMs, ec.ElectionMs = cfg.TickMs, cfg.ElectionMs
-	ec.LogLevel = cfg.EtcdLogLevel
+	if _, err := zapcore.ParseLevel(cfg.EtcdLogLevel); err == nil {
+		ec.LogLevel = cfg.EtcdLogLevel
+	}
 	ec.BcryptCost = uint(bcrypt.MinCost)
 	ec.InitialClusterToken = "drover-" + d.Cluster.UUID
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
-	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(cfg.EtcdLogLevel))
 	cu := mustURL("https://" + net.JoinHostPort(me.IP, fmt.Sprint(me.ClientPort)))
 	pu := mustURL("https://" + net.JoinHostPort(me.IP, fmt.Sprint(me.PeerPort)))
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
@@ -72,6 +75,23 @@ func startEtcd(ctx context.Context, d *ClusterDir, cfg Config) (*embed.Etcd, err
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd %s: %w", me.Name, ctx.Err())
 	}
+}
+
+// etcdLogger is the embedded member's logger: JSON on stderr at level, or
+// nothing for "none" or an unknown level.
+func etcdLogger(level string) *zap.Logger {
+	lvl, err := zapcore.ParseLevel(level)
+	if level == "none" || err != nil {
+		return zap.NewNop()
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	l, err := zc.Build()
+	if err != nil {
+		return zap.NewNop()
+	}
+	return l
 }
 
 func mustURL(s string) url.URL {
