@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -253,6 +254,13 @@ func lifecycle(t *testing.T, drv hv.Driver) {
 	h.waitDomain("web1", keys.DomainRunning, 10*time.Second)
 	t.Logf("start to DomainStatus running: %s", time.Since(t0).Round(time.Millisecond))
 	h.run(keys.CmdInstanceStart, inst, nil, 30*time.Second) // idempotent
+	if drv.Name() == hv.KindFake {
+		r := h.run("instance.console", inst, map[string]int{"max_bytes": 4096}, 30*time.Second)
+		var co struct{ Text string }
+		if err := json.Unmarshal(r.Output, &co); err != nil || !strings.Contains(co.Text, "web1") {
+			t.Errorf("console output %s: %v", r.Output, err)
+		}
+	}
 
 	// A newer leader's command raises the epoch; an older one is refused.
 	h.epoch = 200

@@ -162,6 +162,11 @@ func (x *Executor) Run(ctx context.Context, cmd keys.NodeCommand, progress func(
 		if err = decode(cmd.Params, &p); err == nil {
 			err = x.rename(ctx, inst, p.NewName)
 		}
+	case cmdInstanceConsole:
+		var p consoleParams
+		if err = decode(cmd.Params, &p); err == nil {
+			out, err = x.console(ctx, inst.Name, p.MaxBytes)
+		}
 	default:
 		err = api.Errorf(api.CodeWrongInput, "unknown command kind %q", cmd.Kind)
 	}
@@ -615,4 +620,72 @@ func (x *Executor) rename(ctx context.Context, inst keys.InstanceRecord, to stri
 		return err
 	}
 	return nil
+}
+
+// The console command (keys.CmdInstanceConsole, keys.ConsoleParams and
+// keys.ConsoleOutput of the contract), spelled out here so that this file
+// does not depend on the order in which the contract's additions land.
+const cmdInstanceConsole = "instance.console"
+
+type consoleParams struct {
+	MaxBytes int `json:"max_bytes,omitempty"`
+}
+
+type consoleOutput struct {
+	Text string `json:"text"`
+}
+
+// console returns the end of the domain's serial console log (at most
+// maxBytes, default 16 KiB). Live consoles (pty) are read for a moment.
+func (x *Executor) console(ctx context.Context, name string, maxBytes int) (*consoleOutput, error) {
+	if maxBytes <= 0 {
+		maxBytes = 16 << 10
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	rc, err := x.drv.Console(cctx, name)
+	if err != nil {
+		return nil, err
+	}
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan chunk, 16)
+	go func() {
+		defer close(ch)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := rc.Read(buf)
+			ch <- chunk{buf[:n], err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var text []byte
+	func() {
+		defer rc.Close()
+		for {
+			select {
+			case c, ok := <-ch:
+				if !ok {
+					return
+				}
+				text = append(text, c.b...)
+				if len(text) > 4*maxBytes {
+					text = text[len(text)-maxBytes:]
+				}
+				if c.err != nil {
+					return
+				}
+			case <-cctx.Done():
+				return
+			}
+		}
+	}()
+	if len(text) > maxBytes {
+		text = text[len(text)-maxBytes:]
+	}
+	return &consoleOutput{Text: string(text)}, nil
 }
