@@ -53,6 +53,14 @@ type InstallOptions struct {
 	// Customisation replaces files, never writes into a shared inode. The
 	// staging dir must be on the same filesystem (default: UnpackedCache).
 	UnpackedCache string
+	// ImageCache, if set, keeps per template digest a pristine ext4 image,
+	// the unpacked tree it was made from, and the kernel (ImageCache/<sha256>,
+	// made once by the first install). An install then copies the image
+	// (reflink or sparse copy), grows it with resize2fs and writes the
+	// instance's files into it with debugfs: no unpack, no mkfs.
+	ImageCache string
+
+	cloudInitSeed bool // set by customize on the staged path
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -138,89 +146,63 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 	}
 	r := newReverter(log)
 	defer r.Fail()
-
-	stageParent := o.StagingDir
-	switch {
-	case stageParent != "":
-	case o.UnpackedCache != "":
-		stageParent = o.UnpackedCache
-	default:
-		stageParent = filepath.Dir(o.DiskPath)
-	}
-	stage, err := os.MkdirTemp(stageParent, ".drover-stage-")
-	if err != nil {
-		return nil, fmt.Errorf("install: staging: %w", err)
-	}
-	// Scratch in every case, not only on failure.
-	defer func() {
-		t := time.Now()
-		if err := os.RemoveAll(stage); err != nil {
-			log.Warn("install_staging_cleanup_failed", "dir", stage, "err", err)
+	tmpDisk := o.DiskPath + ".drover-new"
+	r.Add(func() error { return removeFile(tmpDisk) })
+	var (
+		kernelRoot, kernel, initrd string // where to copy the kernel from
+		seed                       bool
+	)
+	if o.ImageCache != "" {
+		var g *golden
+		if g, err = ensureGolden(ctx, o, progress, log); err == nil {
+			seed, err = installFromImage(ctx, g, &o, tmpDisk, progress, log)
+			kernelRoot, kernel, initrd = g.dir, g.kernel, g.initrd
 		}
-		log.Debug("install_staging_removed", "seconds", time.Since(t).Seconds())
-	}()
-
-	t := time.Now()
-	if o.UnpackedCache != "" {
-		err = linkFromUnpackedCache(ctx, o, stage, progress, log)
 	} else {
-		err = unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, stage, progress)
+		var cleanup func()
+		kernelRoot, cleanup, err = installStaged(ctx, &o, tmpDisk, progress, log)
+		if cleanup != nil {
+			// The staging tree is scratch in every case, removed after the
+			// kernel was copied out of it.
+			defer cleanup()
+		}
+		if err == nil {
+			kernel, initrd = findKernel(kernelRoot)
+			seed = o.cloudInitSeed
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
-	}
-	log.Debug("install_unpacked", "seconds", time.Since(t).Seconds())
-
-	report(progress, Progress{Step: "customize", Percent: -1})
-	seed, err := customize(ctx, dirTree(stage), &o, guestVM, log)
-	if err != nil {
-		return nil, fmt.Errorf("install %s: customize: %w", o.Hostname, err)
 	}
 	res = &InstallResult{Cmdline: DefaultCmdline, CloudInitSeed: seed, MachineID: o.MachineID}
 
-	// Kernel first (cheap), to temp names renamed at the end.
+	// Kernel and initrd to temp names; everything is renamed at the end.
 	var renames [][2]string
-	if o.KernelOut != "" {
-		k, i := findKernel(stage)
-		if k != "" {
-			report(progress, Progress{Step: "kernel", Percent: -1, Message: k})
-			if err := os.MkdirAll(o.KernelOut, 0o755); err != nil {
-				return nil, fmt.Errorf("install %s: kernel dir: %w", o.Hostname, err)
-			}
-			for _, f := range [][2]string{{k, "vmlinuz"}, {i, "initrd.img"}} {
-				if f[0] == "" {
-					continue
-				}
-				dst := filepath.Join(o.KernelOut, f[1])
-				tmp := dst + ".drover-new"
-				r.Add(func() error { return removeFile(tmp) })
-				if err := copyFileOut(stage, f[0], tmp); err != nil {
-					return nil, fmt.Errorf("install %s: kernel: %w", o.Hostname, err)
-				}
-				renames = append(renames, [2]string{tmp, dst})
-			}
-			res.Kernel = filepath.Join(o.KernelOut, "vmlinuz")
-			if i != "" {
-				res.Initrd = filepath.Join(o.KernelOut, "initrd.img")
-			}
-		} else {
-			log.Info("install_no_kernel_in_template")
+	if o.KernelOut != "" && kernel != "" {
+		report(progress, Progress{Step: "kernel", Percent: -1, Message: kernel})
+		if err := os.MkdirAll(o.KernelOut, 0o755); err != nil {
+			return nil, fmt.Errorf("install %s: kernel dir: %w", o.Hostname, err)
 		}
+		for _, f := range [][2]string{{kernel, "vmlinuz"}, {initrd, "initrd.img"}} {
+			if f[0] == "" {
+				continue
+			}
+			dst := filepath.Join(o.KernelOut, f[1])
+			tmp := dst + ".drover-new"
+			r.Add(func() error { return removeFile(tmp) })
+			if err := copyFileOut(kernelRoot, f[0], tmp); err != nil {
+				return nil, fmt.Errorf("install %s: kernel: %w", o.Hostname, err)
+			}
+			renames = append(renames, [2]string{tmp, dst})
+		}
+		res.Kernel = filepath.Join(o.KernelOut, "vmlinuz")
+		if initrd != "" {
+			res.Initrd = filepath.Join(o.KernelOut, "initrd.img")
+		}
+	} else if o.KernelOut != "" {
+		log.Info("install_no_kernel_in_template")
 	}
-
-	tmpDisk := o.DiskPath + ".drover-new"
-	r.Add(func() error { return removeFile(tmpDisk) })
-	if err := makeSparse(tmpDisk, o.DiskSizeMiB<<20); err != nil {
-		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
-	}
-	t = time.Now()
-	report(progress, Progress{Step: "mkfs", Percent: -1, Message: "mkfs.ext4 -d"})
-	if err := mkfsExt4(ctx, stage, tmpDisk); err != nil {
-		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
-	}
-	log.Debug("install_mkfs_done", "seconds", time.Since(t).Seconds())
 	renames = append(renames, [2]string{tmpDisk, o.DiskPath})
-
 	for _, rn := range renames {
 		if err := os.Rename(rn[0], rn[1]); err != nil {
 			return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
@@ -231,6 +213,55 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 	res.Duration = time.Since(start)
 	log.Info("install_done", "seconds", res.Duration.Seconds(), "kernel", res.Kernel != "", "cloud_init_seed", seed)
 	return res, nil
+}
+
+// installStaged unpacks the template into a staging directory, customises it
+// and fills tmpDisk with `mkfs.ext4 -d`. It returns the staging directory
+// (for the kernel) and its cleanup, to be called in every case.
+func installStaged(ctx context.Context, o *InstallOptions, tmpDisk string, progress func(Progress), log *slog.Logger) (string, func(), error) {
+	stageParent := o.StagingDir
+	switch {
+	case stageParent != "":
+	case o.UnpackedCache != "":
+		stageParent = o.UnpackedCache
+	default:
+		stageParent = filepath.Dir(o.DiskPath)
+	}
+	stage, err := os.MkdirTemp(stageParent, ".drover-stage-")
+	if err != nil {
+		return "", nil, fmt.Errorf("staging: %w", err)
+	}
+	cleanup := func() {
+		t := time.Now()
+		if err := os.RemoveAll(stage); err != nil {
+			log.Warn("install_staging_cleanup_failed", "dir", stage, "err", err)
+		}
+		log.Debug("install_staging_removed", "seconds", time.Since(t).Seconds())
+	}
+	t := time.Now()
+	if o.UnpackedCache != "" {
+		err = linkFromUnpackedCache(ctx, *o, stage, progress, log)
+	} else {
+		err = unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, stage, progress)
+	}
+	if err != nil {
+		return "", cleanup, err
+	}
+	log.Debug("install_unpacked", "seconds", time.Since(t).Seconds())
+	report(progress, Progress{Step: "customize", Percent: -1})
+	if o.cloudInitSeed, err = customize(ctx, dirTree(stage), o, guestVM, log); err != nil {
+		return "", cleanup, fmt.Errorf("customize: %w", err)
+	}
+	if err := makeSparse(tmpDisk, o.DiskSizeMiB<<20); err != nil {
+		return "", cleanup, err
+	}
+	t = time.Now()
+	report(progress, Progress{Step: "mkfs", Percent: -1, Message: "mkfs.ext4 -d"})
+	if err := mkfsExt4(ctx, stage, tmpDisk); err != nil {
+		return "", cleanup, err
+	}
+	log.Debug("install_mkfs_done", "seconds", time.Since(t).Seconds())
+	return stage, cleanup, nil
 }
 
 // InstallDir unpacks a template into dir (which must not exist, or be empty)

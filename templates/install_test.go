@@ -14,8 +14,21 @@ import (
 const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrover0test0key0000000000000000000000000000 admin@drover"
 
 func TestInstallFile(t *testing.T) {
-	requireRoot(t, "zstd", "mkfs.ext4", "debugfs")
+	requireRoot(t, "zstd", "mkfs.ext4", "debugfs", "resize2fs")
+	for _, mode := range []string{"staged", "image-cache"} {
+		t.Run(mode, func(t *testing.T) { testInstallFile(t, mode) })
+	}
+}
+
+// testInstallFile installs the synthetic template onto a file disk, through
+// a staging dir and mkfs -d ("staged") or from a prepared image and debugfs
+// ("image-cache"), and reads the result back without mounting.
+func testInstallFile(t *testing.T, mode string) {
 	dir := t.TempDir()
+	images := ""
+	if mode == "image-cache" {
+		images = filepath.Join(dir, "images")
+	}
 	a := makeArtifact(t, dir, "base", CompressionZstd)
 	disk := filepath.Join(dir, "disks", "web1.img")
 	os.MkdirAll(filepath.Dir(disk), 0o755)
@@ -25,7 +38,7 @@ func TestInstallFile(t *testing.T) {
 		Artifact: a.Path, Manifest: a.Manifest, DiskPath: disk, DiskSizeMiB: 64,
 		Hostname: "web1", Domain: "example.org", SSHKeys: []string{testKey},
 		Network:   NetworkConfig{Address: "192.0.2.10/24", Gateway: "192.0.2.1", DNS: []string{"192.0.2.53"}, MAC: "52:54:00:AA:BB:CC"},
-		KernelOut: kdir, Logger: testLogger(t),
+		KernelOut: kdir, ImageCache: images, Logger: testLogger(t),
 	}, func(p Progress) { steps = append(steps, p.Step) })
 	if err != nil {
 		t.Fatal(err)
@@ -112,10 +125,19 @@ func TestInstallFile(t *testing.T) {
 	if !strings.Contains(strings.Join(steps, ","), "unpack") || !strings.Contains(strings.Join(steps, ","), "mkfs") {
 		t.Errorf("progress steps %v", steps)
 	}
+	if images != "" {
+		tree := filepath.Join(images, a.Manifest.SHA256, "tree")
+		if b, err := os.ReadFile(filepath.Join(tree, "etc/hostname")); err != nil || string(b) != "localhost\n" {
+			t.Errorf("pristine tree changed: hostname %q, %v", b, err)
+		}
+		if out, err := exec.Command("e2fsck", "-fn", disk).CombinedOutput(); err != nil {
+			t.Errorf("e2fsck after debugfs writes: %v\n%s", err, out)
+		}
+	}
 
 	// A second install onto the same path is refused without Overwrite, and
 	// replaces the disk with it.
-	o := InstallOptions{Artifact: a.Path, Manifest: a.Manifest, DiskPath: disk, DiskSizeMiB: 64, Hostname: "web2", Logger: testLogger(t)}
+	o := InstallOptions{Artifact: a.Path, Manifest: a.Manifest, DiskPath: disk, DiskSizeMiB: 64, Hostname: "web2", ImageCache: images, Logger: testLogger(t)}
 	if _, err := Install(testCtx(t, time.Minute), o, nil); !errors.Is(err, ErrExists) {
 		t.Fatalf("install over an existing disk = %v, want ErrExists", err)
 	}
