@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master"
@@ -34,6 +35,7 @@ func TestExternalEtcd(t *testing.T) {
 	ec := embed.NewConfig()
 	ec.Name, ec.Dir = "ext", filepath.Join(dir, "external-etcd")
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	ec.BcryptCost = uint(bcrypt.MinCost) // every auth change makes clients log in again
 	cu, _ := url.Parse(fmt.Sprintf("https://127.0.0.1:%d", p[1]))
 	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", p[2]))
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}

@@ -46,14 +46,15 @@ type jobDone struct {
 	err error
 }
 
-// NewExecutor returns an executor for the leadership fence.
+// NewExecutor returns an executor for the leadership fence; log should carry
+// the epoch.
 func NewExecutor(c *clientv3.Client, reg *Registry, fence store.Fence, maxRunning int, log *slog.Logger) *Executor {
 	if maxRunning <= 0 {
 		maxRunning = 20
 	}
 	return &Executor{
 		c: c, reg: reg, fence: fence, maxRunning: maxRunning,
-		log:     log.With("epoch", fence.Epoch),
+		log:     log,
 		locks:   newLockSet(),
 		pending: map[uint64]*pendingJob{},
 		running: map[uint64]bool{},
