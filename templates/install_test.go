@@ -335,3 +335,35 @@ func TestInstallUnpackedCache(t *testing.T) {
 		t.Errorf("unpacked cache holds %d entries, want 1 (no staging left)", len(ents))
 	}
 }
+
+// TestInstallImageCacheFailures: a failed preparation leaves no cache entry
+// and no disk; a disk smaller than the prepared image is refused.
+func TestInstallImageCacheFailures(t *testing.T) {
+	requireRoot(t, "zstd", "mkfs.ext4", "debugfs", "resize2fs")
+	dir := t.TempDir()
+	a := makeArtifact(t, dir, "base", CompressionZstd)
+	images := filepath.Join(dir, "images")
+	work := filepath.Join(dir, "node")
+	os.MkdirAll(work, 0o755)
+	bad := a.Manifest
+	bad.SHA256 = strings.Repeat("2", 64)
+	o := InstallOptions{Artifact: a.Path, Manifest: bad, DiskPath: filepath.Join(work, "d.img"), DiskSizeMiB: 64,
+		Hostname: "web1", ImageCache: images, KernelOut: filepath.Join(work, "k"), Logger: testLogger(t)}
+	if _, err := Install(testCtx(t, time.Minute), o, nil); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("bad checksum = %v", err)
+	}
+	if ents, _ := os.ReadDir(images); len(ents) != 0 {
+		t.Errorf("failed preparation left %d cache entries", len(ents))
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("failed install left %d files", len(ents))
+	}
+	o.Manifest = a.Manifest
+	o.DiskSizeMiB = 40 // the prepared image of the synthetic template is ~52 MiB
+	if _, err := Install(testCtx(t, time.Minute), o, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("disk smaller than the image = %v, want ErrInvalid", err)
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("refused install left %d files", len(ents))
+	}
+}

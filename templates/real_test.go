@@ -149,6 +149,37 @@ func TestRealBuildInstall(t *testing.T) {
 		t.Errorf("initrd %s: %v", res.Initrd, err)
 	}
 
+	// The image-cache path: prepare once, then copy + resize2fs + debugfs.
+	images := filepath.Join(dir, "images")
+	for _, host := range []string{"web2", "web3"} {
+		start = time.Now()
+		d := filepath.Join(dir, host+".img")
+		res, err := Install(testCtx(t, 5*time.Minute), InstallOptions{
+			Artifact: blob, Manifest: m, DiskPath: d, DiskSizeMiB: 2048, Hostname: host,
+			SSHKeys: []string{testKey}, KernelOut: filepath.Join(dir, host+"-boot"), ImageCache: images, Logger: testLogger(t),
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("install of %s with the image cache took %s", host, time.Since(start).Round(time.Millisecond))
+		if got := debugfsCat(t, d, "/etc/hostname"); got != host+"\n" {
+			t.Errorf("%s: /etc/hostname = %q", host, got)
+		}
+		if got := debugfsCat(t, d, "/root/.ssh/authorized_keys"); got != testKey+"\n" {
+			t.Errorf("%s: authorized_keys = %q", host, got)
+		}
+		if out, err := exec.Command("e2fsck", "-fn", d).CombinedOutput(); err != nil {
+			t.Errorf("%s: e2fsck: %v\n%s", host, err, out)
+		}
+		if out, err := exec.Command("dumpe2fs", "-h", d).Output(); err != nil || !strings.Contains(string(out), "Block count:              524288") {
+			t.Errorf("%s: not grown to 2 GiB: %v", host, err)
+		}
+		if st, err := os.Stat(res.Kernel); err != nil || st.Size() != int64(len(k)) {
+			t.Errorf("%s: kernel %v", host, err)
+		}
+		os.Remove(d)
+	}
+
 	// The same template as an LXC root filesystem.
 	start = time.Now()
 	root := filepath.Join(dir, "ct1")
@@ -170,25 +201,31 @@ func BenchmarkInstallFile(b *testing.B) {
 	// staging=disk: unpack next to the disk; staging=tmpfs: unpack in
 	// /dev/shm; unpacked-cache: hard-link a tree unpacked once (the first,
 	// untimed install fills the cache).
-	for _, staging := range []string{"disk", "tmpfs", "unpacked-cache"} {
+	for _, staging := range []string{"disk", "tmpfs", "unpacked-cache", "image-cache"} {
 		b.Run("staging="+staging, func(b *testing.B) {
 			dir := b.TempDir()
-			stage, cache := "", ""
+			stage, cache, images := "", "", ""
 			switch staging {
 			case "tmpfs":
 				if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
 					b.Skip("no /dev/shm")
 				}
 				stage = "/dev/shm"
-			case "unpacked-cache":
-				cache = filepath.Join(dir, "unpacked")
-				os.MkdirAll(cache, 0o755)
-				if _, err := Install(testCtx(b, 5*time.Minute), InstallOptions{
-					Artifact: blob, Manifest: m, DiskPath: filepath.Join(dir, "warm.img"), DiskSizeMiB: 2048,
-					Hostname: "warm", UnpackedCache: cache,
-				}, nil); err != nil {
+			case "unpacked-cache", "image-cache":
+				warm := InstallOptions{Artifact: blob, Manifest: m, DiskPath: filepath.Join(dir, "warm.img"), DiskSizeMiB: 2048, Hostname: "warm"}
+				if staging == "unpacked-cache" {
+					cache = filepath.Join(dir, "unpacked")
+					os.MkdirAll(cache, 0o755)
+					warm.UnpackedCache = cache
+				} else {
+					images = filepath.Join(dir, "images")
+					warm.ImageCache = images
+				}
+				start := time.Now()
+				if _, err := Install(testCtx(b, 5*time.Minute), warm, nil); err != nil {
 					b.Fatal(err)
 				}
+				b.Logf("first install (fills the %s) took %s", staging, time.Since(start).Round(time.Millisecond))
 				os.Remove(filepath.Join(dir, "warm.img"))
 			}
 			b.ResetTimer()
@@ -196,7 +233,7 @@ func BenchmarkInstallFile(b *testing.B) {
 				disk := filepath.Join(dir, "bench.img")
 				_, err := Install(testCtx(b, 5*time.Minute), InstallOptions{
 					Artifact: blob, Manifest: m, DiskPath: disk, DiskSizeMiB: 2048, Hostname: "bench", Overwrite: true,
-					KernelOut: filepath.Join(dir, "boot"), StagingDir: stage, UnpackedCache: cache, Logger: testLogger(b),
+					KernelOut: filepath.Join(dir, "boot"), StagingDir: stage, UnpackedCache: cache, ImageCache: images, Logger: testLogger(b),
 				}, nil)
 				if err != nil {
 					b.Fatal(err)
