@@ -18,6 +18,7 @@ import (
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/templates"
 )
 
 // Master is one master process: etcd member (or client), election candidate,
@@ -44,6 +45,11 @@ type Master struct {
 	lead  leadState
 	// stopLead, when set, ends the current leadership (tests).
 	stopLead context.CancelFunc
+
+	// The template store, opened on first use (backend_templates.go).
+	tstoreOnce sync.Once
+	tstore     *templates.Store
+	tstoreErr  error
 }
 
 // leadState is this master's view of its own leadership.
@@ -168,6 +174,7 @@ func (m *Master) Run(ctx context.Context) error {
 	close(m.ready)
 	m.log.Info("master_ready", "api", m.apiAddr, "etcd_endpoints", endpoints)
 	wg.Go(func() { m.campaignLoop(ctx) })
+	wg.Go(func() { m.runInstanceWatcher(ctx) }) // acts only while leading
 	select {
 	case <-ctx.Done():
 		return nil

@@ -1,0 +1,156 @@
+package master
+
+import (
+	"context"
+	"time"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/keys"
+)
+
+// Restart policy of the instance watcher (Ganeti's watcher, faster).
+const (
+	watchInterval = 2 * time.Second
+	// restartGrace is how long an instance that should run must be seen
+	// down before the watcher restarts it (a reboot is not a crash).
+	restartGrace = 5 * time.Second
+	// restartBackoff is the wait after restart n: restartBackoff << n,
+	// capped at restartBackoffMax.
+	restartBackoff    = 5 * time.Second
+	restartBackoffMax = 5 * time.Minute
+)
+
+// watcherPrincipal submits the watcher's jobs.
+var watcherPrincipal = api.Principal{User: "watcher", Role: api.RoleAdmin}
+
+// instanceWatcher is the leader's restart policy: an instance that should run
+// but is down (stopped, crashed, missing) for restartGrace is restarted by an
+// instance.startup job marked auto, with back-off, at most
+// keys.MaxAutoRestarts times; then the job marks it GaveUp (ERROR_down). It
+// also removes records of adds whose job ended without finishing them.
+type instanceWatcher struct {
+	m         *Master
+	epoch     int64
+	downSince map[string]time.Time
+	lastTry   map[string]time.Time
+	pending   map[string]uint64
+	now       func() time.Time
+}
+
+// runInstanceWatcher runs the watcher while this master leads.
+func (m *Master) runInstanceWatcher(ctx context.Context) {
+	t := time.NewTicker(watchInterval)
+	defer t.Stop()
+	var w *instanceWatcher
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		leading, epoch := m.Leading()
+		if !leading {
+			w = nil
+			continue
+		}
+		if w == nil || w.epoch != epoch {
+			w = &instanceWatcher{m: m, epoch: epoch, downSince: map[string]time.Time{},
+				lastTry: map[string]time.Time{}, pending: map[string]uint64{}, now: time.Now}
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := w.once(wctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("instance_watcher_failed", "error", err)
+		}
+		cancel()
+	}
+}
+
+// backoff is the wait after n automatic restarts.
+func backoff(n int) time.Duration {
+	if n > 10 {
+		return restartBackoffMax
+	}
+	return min(restartBackoff<<n, restartBackoffMax)
+}
+
+// once looks at every instance once.
+func (w *instanceWatcher) once(ctx context.Context) error {
+	v, err := w.m.readClusterView(ctx)
+	if err != nil {
+		return err
+	}
+	now := w.now()
+	seen := map[string]bool{}
+	for i := range v.instances {
+		r := &v.instances[i]
+		seen[r.Name] = true
+		if r.CreatingJob != 0 {
+			w.cleanupAbandonedAdd(ctx, r)
+			continue
+		}
+		if id, ok := w.pending[r.Name]; ok {
+			j, err := w.m.queue.Get(ctx, id)
+			if err == nil && !j.State.Finished() {
+				continue
+			}
+			delete(w.pending, r.Name)
+		}
+		if !r.AdminUp || r.GaveUp || v.nodeStatus(r.PrimaryNode) != api.NodeOnline || domainUp(v.domain(r.PrimaryNode, r.Name)) {
+			delete(w.downSince, r.Name)
+			continue
+		}
+		since, ok := w.downSince[r.Name]
+		if !ok {
+			w.downSince[r.Name] = now
+			continue
+		}
+		if now.Sub(since) < restartGrace || now.Sub(w.lastTry[r.Name]) < backoff(r.Restarts) {
+			continue
+		}
+		state := "no domain reported"
+		if d := v.domain(r.PrimaryNode, r.Name); d != nil {
+			state = d.State
+		}
+		id, err := w.m.queue.Submit(ctx, watcherPrincipal, api.JobSubmit{
+			Ops: []api.OpCode{api.MustOp(api.OpInstanceStartup, api.InstanceStartup{Name: r.Name, Auto: true})},
+		})
+		if err != nil {
+			w.m.log.Warn("instance_restart_submit_failed", "instance", r.Name, "error", err)
+			continue
+		}
+		w.pending[r.Name], w.lastTry[r.Name] = id, now
+		w.m.log.Warn("instance_restart", "instance", r.Name, "node", r.PrimaryNode, "state", state,
+			"down_for", now.Sub(since).Round(time.Second), "restarts", r.Restarts, "job_id", id)
+	}
+	for n := range w.downSince {
+		if !seen[n] {
+			delete(w.downSince, n)
+			delete(w.lastTry, n)
+		}
+	}
+	return nil
+}
+
+// cleanupAbandonedAdd removes a record still marked as being created when
+// its add job ended (failed or vanished) without undoing it.
+func (w *instanceWatcher) cleanupAbandonedAdd(ctx context.Context, r *keys.InstanceRecord) {
+	j, err := w.m.queue.Get(ctx, r.CreatingJob)
+	if err == nil && !j.State.Finished() {
+		return
+	}
+	if err != nil && api.CodeOf(err) != api.CodeUnknownEntity {
+		return
+	}
+	if _, _, err := w.m.nodeUsable(ctx, r.PrimaryNode); err == nil {
+		c := nodeCmd{ID: "cleanup-" + r.UUID, Node: r.PrimaryNode, Kind: keys.CmdInstanceRemove, Instance: *r}
+		if _, err := w.m.runNodeCmd(ctx, w.epoch, c); err != nil {
+			w.m.log.Warn("abandoned_add_cleanup_failed", "instance", r.Name, "job_id", r.CreatingJob, "error", err)
+			return
+		}
+	}
+	if err := w.m.deleteCreating(ctx, w.epoch, r); err != nil {
+		w.m.log.Warn("abandoned_add_cleanup_failed", "instance", r.Name, "job_id", r.CreatingJob, "error", err)
+		return
+	}
+	w.m.log.Warn("abandoned_add_cleaned_up", "instance", r.Name, "job_id", r.CreatingJob)
+}
