@@ -79,6 +79,9 @@ type balancer struct {
 	raw     []rawMove
 }
 
+// fullDirty: on small clusters, re-evaluate instances on every touched node.
+var fullDirty = true
+
 // maxExhaustivePasses bounds the exhaustive checks after the lazy search.
 const maxExhaustivePasses = 3
 
@@ -152,7 +155,7 @@ func (b *balancer) commit(i, p, s int) {
 	// re-evaluate them. Instances on nodes that lost load gain less now; their
 	// stale, optimistic candidates are re-checked by lazyStep when they surface.
 	gained := []int{p, s}
-	if b.full() {
+	if b.full() && fullDirty {
 		gained = []int{op, os, p, s}
 	}
 	var freed []int // nodes that lost load: better targets now

@@ -26,7 +26,7 @@ func (b *balancer) polish() {
 		times[m.i]++
 	}
 	for range maxPolishSweeps {
-		improved := false
+		improved := b.polishPairs(origP, origS, times)
 		for k := 0; k < len(b.raw); k++ {
 			m := b.raw[k]
 			if times[m.i] != 1 {
@@ -100,4 +100,70 @@ func (b *balancer) replayOK(moves []rawMove) bool {
 		}
 	}
 	return true
+}
+
+// newNode returns the node a move from (P0, S0) to (p, s) brings in, and
+// whether it brings exactly one.
+func newNode(P0, S0, p, s int) (int, bool) {
+	switch {
+	case p != P0 && p != S0 && (s == P0 || s == S0):
+		return p, true
+	case s != P0 && s != S0 && (p == P0 || p == S0):
+		return s, true
+	}
+	return -1, false
+}
+
+// swapNew returns (p, s) with node old replaced by nw.
+func swapNew(p, s, old, nw int) (int, int) {
+	if p == old {
+		return nw, s
+	}
+	return p, nw
+}
+
+// polishPairs tries, for every two instances moved once, exchanging the new
+// nodes their moves bring in: the plan keeps its length and move kinds.
+func (b *balancer) polishPairs(origP, origS, times []int) bool {
+	st := b.st
+	improved := false
+	for x := 0; x < len(b.raw); x++ {
+		for y := x + 1; y < len(b.raw); y++ {
+			mi, mj := b.raw[x], b.raw[y]
+			if times[mi.i] != 1 || times[mj.i] != 1 {
+				continue
+			}
+			ni, oki := newNode(origP[mi.i], origS[mi.i], mi.p, mi.s)
+			nj, okj := newNode(origP[mj.i], origS[mj.i], mj.p, mj.s)
+			if !oki || !okj || ni == nj || ni == origP[mj.i] || ni == origS[mj.i] || nj == origP[mi.i] || nj == origS[mi.i] {
+				continue
+			}
+			pi, si := swapNew(mi.p, mi.s, ni, nj)
+			pj, sj := swapNew(mj.p, mj.s, nj, ni)
+			cur := st.score()
+			if st.apply(mi.i, pi, si) != nil {
+				st.move(mi.i, mi.p, mi.s)
+				continue
+			}
+			rej := st.apply(mj.i, pj, sj)
+			sc := st.score()
+			st.move(mj.i, mj.p, mj.s)
+			st.move(mi.i, mi.p, mi.s)
+			if rej != nil || sc >= cur-b.opt.MinGain {
+				continue
+			}
+			next := append([]rawMove(nil), b.raw...)
+			next[x] = rawMove{mi.i, pi, si}
+			next[y] = rawMove{mj.i, pj, sj}
+			if !b.replayOK(next) {
+				continue
+			}
+			st.move(mi.i, pi, si)
+			st.move(mj.i, pj, sj)
+			st.recomputeStats()
+			b.raw = next
+			improved = true
+		}
+	}
+	return improved
 }

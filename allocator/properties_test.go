@@ -49,10 +49,11 @@ func TestPropertyBalance(t *testing.T) {
 				if err := checkPeers(s); err != nil {
 					t.Fatalf("move %d: %v", j, err)
 				}
-				if m.Score >= prev {
-					t.Fatalf("move %d does not lower the score: %v -> %v", j, prev, m.Score)
-				}
 				prev = m.Score
+			}
+			// the polish pass may reorder gains between moves, never the total
+			if len(plan.Moves) > 0 && (plan.FinalScore >= plan.InitialScore || prev != plan.FinalScore) {
+				t.Fatalf("score %v -> %v (last move %v)", plan.InitialScore, plan.FinalScore, prev)
 			}
 			if len(plan.Moves) == 0 && plan.InitialScore > 1 {
 				t.Fatalf("no moves on a skewed cluster with score %v", plan.InitialScore)
