@@ -66,6 +66,10 @@ func TestThreeMastersElectionFencingResume(t *testing.T) {
 		if countLog(j, "job resumed") != 1 {
 			t.Fatalf("log %+v", j.Log)
 		}
+		rep, err := c.Masters[nl].M.ClusterVerify(ctx(t))
+		if err != nil || rep.OK || !hasFinding(rep, "EMASTERDOWN") {
+			t.Fatalf("verify with a master down: %+v %v", rep, err)
+		}
 		c.Restart(l)
 		if n := countLeaders(c); n != 1 {
 			t.Fatalf("%d leaders after restart", n)
