@@ -72,11 +72,13 @@ func ratio(a, b float64) float64 {
 func (st *state) refresh(n int) {
 	old := &st.vals[n]
 	nv := st.nodeValues(n)
-	for k := range nComp {
+	for k := range nStd {
+		o, v := old[k], nv[k]
+		st.sum[k] += v - o
+		st.sq[k] += v*v - o*o
+	}
+	for k := nStd; k < nComp; k++ {
 		st.sum[k] += nv[k] - old[k]
-		if k < nStd {
-			st.sq[k] += nv[k]*nv[k] - old[k]*old[k]
-		}
 	}
 	*old = nv
 }
