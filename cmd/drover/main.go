@@ -36,6 +36,8 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			clusterCommand(),
 			nodeCommand(),
+			instanceCommand(),
+			templateCommand(),
 			jobCommand(),
 			userCommand(),
 			debugCommand(),
