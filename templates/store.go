@@ -462,3 +462,18 @@ func (c ctxReader) Read(b []byte) (int, error) {
 	}
 	return c.r.Read(b)
 }
+
+// Put is Import (the name the issue uses for `template import`).
+func (s *Store) Put(ctx context.Context, name string, r io.Reader, progress func(Progress)) (Manifest, error) {
+	return s.Import(ctx, name, r, progress)
+}
+
+// ImportFile imports the tarball at path (see Import).
+func (s *Store) ImportFile(ctx context.Context, name, path string, progress func(Progress)) (Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("store import %s: %w", name, err)
+	}
+	defer f.Close()
+	return s.Import(ctx, name, f, progress)
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -98,7 +99,7 @@ func TestStoreAddChecksumMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := makeArtifact(t, dir, "base", CompressionZstd)
-	a.Manifest.SHA256 = "0" + a.Manifest.SHA256[1:]
+	a.Manifest.SHA256 = strings.Repeat("0", 64)
 	if _, err := s.Add(testCtx(t, time.Minute), a); !errors.Is(err, ErrChecksum) {
 		t.Fatalf("Add with a wrong sha256 = %v, want ErrChecksum", err)
 	}
