@@ -16,8 +16,9 @@ import (
 const opHold = "test.hold"
 
 type holdParams struct {
-	Lock string        `json:"lock"`
-	For  time.Duration `json:"for"`
+	Lock  string        `json:"lock"`
+	For   time.Duration `json:"for"`
+	Panic bool          `json:"panic,omitempty"`
 }
 
 func holdOp(t testing.TB, lock string, d time.Duration) api.OpCode {
@@ -41,6 +42,9 @@ var holdKind = jobs.Kind{
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(p.For):
+			}
+			if p.Panic {
+				panic("test panic")
 			}
 			sc.Logf("held %s", p.Lock)
 			return nil

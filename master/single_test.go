@@ -54,6 +54,14 @@ func TestSingleMasterJobsAndNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("panicking step fails the job, not the master", func(t *testing.T) {
+		id := mastertest.Submit(t, m, 0, mastertest.Op(t, opHold, holdParams{Lock: "p", Panic: true}))
+		j := mastertest.WaitJob(t, m, id, 10*time.Second)
+		if j.State != api.JobError || j.Error.Code != api.CodeInternal {
+			t.Fatalf("job %+v", j)
+		}
+	})
+
 	t.Run("submit validation", func(t *testing.T) {
 		for name, tc := range map[string]struct {
 			sub  api.JobSubmit

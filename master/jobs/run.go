@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/drover-project/drover/api"
@@ -90,7 +91,7 @@ func (e *Executor) runOp(ctx context.Context, j *api.Job, rev int64, i int) (int
 			if err := ctx.Err(); err != nil {
 				return 0, err
 			}
-			if err := steps[s].Run(ctx, sc); err != nil {
+			if err := runStep(ctx, steps[s], sc); err != nil {
 				if ctx.Err() != nil {
 					return 0, ctx.Err() // leadership ended: the next leader re-runs the step
 				}
@@ -161,4 +162,15 @@ func (e *Executor) fail(ctx context.Context, j *api.Job, rev int64, i int, err e
 	appendLog(j, i, "error", fmt.Sprintf("opcode %d (%s) failed: %s", i, j.Ops[i].Kind, ae.Error()))
 	e.log.Info("job_failed", "job_id", j.ID, "op", i, "code", ae.Code, "error", ae.Message)
 	return e.write(ctx, j, rev)
+}
+
+// runStep runs one step; a panic fails the job (internal) instead of the master.
+func runStep(ctx context.Context, st Step, sc *StepContext) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sc.Log.Error("step_panicked", "step", st.Name, "panic", r, "stack", string(debug.Stack()))
+			err = api.Errorf(api.CodeInternal, "step %s panicked: %v", st.Name, r)
+		}
+	}()
+	return st.Run(ctx, sc)
 }
