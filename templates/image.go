@@ -49,6 +49,14 @@ func ensureGolden(ctx context.Context, o InstallOptions, progress func(Progress)
 	if err := os.MkdirAll(o.ImageCache, 0o755); err != nil {
 		return nil, fmt.Errorf("image cache: %w", err)
 	}
+	// Preparations a crash left behind are garbage after a while.
+	if old, _ := filepath.Glob(filepath.Join(o.ImageCache, ".prepare-*")); len(old) > 0 {
+		for _, p := range old {
+			if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > 6*time.Hour {
+				os.RemoveAll(p)
+			}
+		}
+	}
 	tmp, err := os.MkdirTemp(o.ImageCache, ".prepare-"+h[:12]+"-")
 	if err != nil {
 		return nil, fmt.Errorf("image cache: %w", err)

@@ -242,3 +242,43 @@ func BenchmarkInstallFile(b *testing.B) {
 		})
 	}
 }
+
+// TestRealBuildDebootstrap runs the debootstrap path of Build (minbase, no
+// extra packages) when DROVER_TEST_DEBOOTSTRAP is set: the default test run
+// builds with mmdebstrap only, to spare CI a second bootstrap.
+func TestRealBuildDebootstrap(t *testing.T) {
+	if os.Getenv("DROVER_TEST_DEBOOTSTRAP") == "" {
+		t.Skip("set DROVER_TEST_DEBOOTSTRAP=1 to run debootstrap for real")
+	}
+	requireRoot(t, "debootstrap", "zstd")
+	work := t.TempDir()
+	var phases []string
+	start := time.Now()
+	a, err := Build(testCtx(t, 20*time.Minute), BuildOptions{
+		Name: "deboot", Tool: ToolDebootstrap, WorkDir: work, Logger: testLogger(t),
+	}, func(p Progress) {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Message {
+			phases = append(phases, p.Message)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := a.Manifest
+	t.Logf("debootstrap build took %s: %d MB compressed, %d MB unpacked, %d packages, %d progress messages",
+		time.Since(start).Round(time.Second), m.Size>>20, m.UnpackedSize>>20, len(m.Packages), len(phases))
+	if m.Tool != ToolDebootstrap || len(m.Packages) < 50 || m.Kernel != "" || len(phases) < 10 {
+		t.Errorf("manifest %+v, phases %d", m, len(phases))
+	}
+	s, err := OpenStore(filepath.Join(work, "store"), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := s.ImportFile(testCtx(t, 5*time.Minute), "deboot", a.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Packages) != len(m.Packages) || im.Suite != "bookworm" || im.Files != m.Files {
+		t.Errorf("re-import differs: %d/%d packages, suite %q, %d/%d files", len(im.Packages), len(m.Packages), im.Suite, im.Files, m.Files)
+	}
+}
