@@ -1,0 +1,414 @@
+package master_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master"
+	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/master/mastertest"
+)
+
+// tinyRootfs is a gzip tarball that the template store accepts as a root
+// filesystem (etc/passwd and a shell).
+func tinyRootfs(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, f := range []struct{ name, body string }{
+		{"etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"},
+		{"etc/os-release", "ID=debian\nVERSION_CODENAME=bookworm\n"},
+		{"bin/sh", "#!fake shell\n"},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(f.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// standIn answers the node commands of one node in place of an agent, so
+// that master-side behaviour (validation, undo, status, watcher) is tested
+// on its own; the agent itself is tested with the real one in
+// cmd/drover/instance_e2e_test.go.
+type standIn struct {
+	c    *clientv3.Client
+	node string
+
+	mu   sync.Mutex
+	fail map[string]*api.Error // by command kind
+	got  []keys.NodeCommand
+}
+
+func (s *standIn) failKind(kind string, e *api.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail[kind] = e
+}
+
+func (s *standIn) kinds() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.got {
+		out = append(out, c.Kind)
+	}
+	return out
+}
+
+func (s *standIn) putJSON(ctx context.Context, t *testing.T, key string, v any) {
+	b, _ := json.Marshal(v)
+	if _, err := s.c.Put(ctx, key, string(b)); err != nil && ctx.Err() == nil {
+		t.Errorf("stand-in put %s: %v", key, err)
+	}
+}
+
+// setDomain publishes the domain state of inst ("" deletes it).
+func (s *standIn) setDomain(ctx context.Context, t *testing.T, inst, state string) {
+	if state == "" {
+		_, _ = s.c.Delete(ctx, keys.NodeDomainKey(s.node, inst))
+		return
+	}
+	s.putJSON(ctx, t, keys.NodeDomainKey(s.node, inst), keys.DomainStatus{Instance: inst, State: state, ObservedAt: time.Now().UTC()})
+}
+
+func (s *standIn) publishStatus(ctx context.Context, t *testing.T) {
+	s.putJSON(ctx, t, keys.NodeStatusKey(s.node), keys.NodeStatus{Hypervisor: "fake", HypervisorOK: true,
+		Resources:   api.NodeResources{MemoryTotalMiB: 4096, MemoryFreeMiB: 4096, DiskTotalMiB: 10240, DiskFreeMiB: 10240, CPUs: 4},
+		PublishedAt: time.Now().UTC(), StartedAt: time.Now().UTC()})
+}
+
+func (s *standIn) run(ctx context.Context, t *testing.T) {
+	wch := s.c.Watch(ctx, keys.NodeCmdPrefix(s.node), clientv3.WithPrefix())
+	for wr := range wch {
+		for _, ev := range wr.Events {
+			if ev.Type != clientv3.EventTypePut {
+				continue
+			}
+			var c keys.NodeCommand
+			if err := json.Unmarshal(ev.Kv.Value, &c); err != nil {
+				t.Errorf("stand-in: bad command %s: %v", ev.Kv.Value, err)
+				continue
+			}
+			s.mu.Lock()
+			s.got = append(s.got, c)
+			e := s.fail[c.Kind]
+			s.mu.Unlock()
+			res := keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Done: true, Error: e, At: time.Now().UTC()}
+			if e == nil {
+				switch c.Kind {
+				case keys.CmdInstanceCreate:
+					s.setDomain(ctx, t, c.Instance.Name, keys.DomainStopped)
+				case keys.CmdInstanceStart:
+					s.setDomain(ctx, t, c.Instance.Name, keys.DomainRunning)
+				case keys.CmdInstanceShutdown:
+					s.setDomain(ctx, t, c.Instance.Name, keys.DomainStopped)
+				case keys.CmdInstanceRemove:
+					s.setDomain(ctx, t, c.Instance.Name, "")
+				}
+			}
+			s.putJSON(ctx, t, keys.NodeResultKey(s.node, c.ID), res)
+		}
+	}
+}
+
+type instEnv struct {
+	m  *master.Master
+	si *standIn
+}
+
+func startInstEnv(t *testing.T) *instEnv {
+	t.Helper()
+	c := mastertest.Start(t, mastertest.Options{Masters: 1})
+	m := c.Masters[0].M
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, n := range []string{"node1", "node2"} {
+		id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpNodeAdd, api.NodeAdd{Name: n}))
+		if j := mastertest.WaitJob(t, m, id, 20*time.Second); j.State != api.JobSuccess {
+			t.Fatalf("node add %s: %+v", n, j.Error)
+		}
+	}
+	si := &standIn{c: m.Client(), node: "node1", fail: map[string]*api.Error{}}
+	si.publishStatus(ctx, t)
+	go si.run(ctx, t)
+	if _, err := m.ImportTemplate(ctx, mastertest.Admin, "tiny", bytes.NewReader(tinyRootfs(t))); err != nil {
+		t.Fatalf("import template: %v", err)
+	}
+	return &instEnv{m: m, si: si}
+}
+
+func (e *instEnv) run(t *testing.T, kind string, params any) *api.Job {
+	t.Helper()
+	id := mastertest.Submit(t, e.m, 0, mastertest.Op(t, kind, params))
+	return mastertest.WaitJob(t, e.m, id, 30*time.Second)
+}
+
+func (e *instEnv) status(t *testing.T, name string) string {
+	t.Helper()
+	in, err := e.m.GetInstance(ctx(t), name)
+	if err != nil {
+		t.Fatalf("get %s: %v", name, err)
+	}
+	return in.Status
+}
+
+func waitStatus(t *testing.T, e *instEnv, name, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	got := ""
+	for time.Now().Before(deadline) {
+		if got = e.status(t, name); got == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("instance %s: status %s, want %s", name, got, want)
+}
+
+func addReq(name string) api.InstanceAdd {
+	return api.InstanceAdd{Name: name, DiskTemplate: "diskless", OS: "tiny", Node: "node1", VCPUs: 1, MemoryMiB: 128}
+}
+
+func TestInstanceMaster(t *testing.T) {
+	e := startInstEnv(t)
+	m := e.m
+
+	t.Run("add validation", func(t *testing.T) {
+		mod := func(f func(*api.InstanceAdd)) api.InstanceAdd { a := addReq("v1"); f(&a); return a }
+		for name, tc := range map[string]struct {
+			a    api.InstanceAdd
+			code api.Code
+		}{
+			"bad name":          {mod(func(a *api.InstanceAdd) { a.Name = "Bad_Name" }), api.CodeWrongInput},
+			"unknown template":  {mod(func(a *api.InstanceAdd) { a.OS = "nope" }), api.CodeUnknownEntity},
+			"unknown version":   {mod(func(a *api.InstanceAdd) { a.OS = "tiny@7" }), api.CodeUnknownEntity},
+			"unknown node":      {mod(func(a *api.InstanceAdd) { a.Node = "node9" }), api.CodeUnknownEntity},
+			"no node":           {mod(func(a *api.InstanceAdd) { a.Node = "" }), api.CodeWrongInput},
+			"unreachable node":  {mod(func(a *api.InstanceAdd) { a.Node = "node2" }), api.CodeWrongState},
+			"hypervisor":        {mod(func(a *api.InstanceAdd) { a.Hypervisor = "kvm" }), api.CodeWrongInput},
+			"disk template":     {mod(func(a *api.InstanceAdd) { a.DiskTemplate = "drbd" }), api.CodeWrongInput},
+			"diskless disks":    {mod(func(a *api.InstanceAdd) { a.Disks = []api.InstanceDisk{{SizeMiB: 10}} }), api.CodeWrongInput},
+			"file without disk": {mod(func(a *api.InstanceAdd) { a.DiskTemplate = "file" }), api.CodeWrongInput},
+			"memory":            {mod(func(a *api.InstanceAdd) { a.MemoryMiB = 8 }), api.CodeWrongInput},
+			"vcpus":             {mod(func(a *api.InstanceAdd) { a.VCPUs = 0 }), api.CodeWrongInput},
+			"too much memory":   {mod(func(a *api.InstanceAdd) { a.MemoryMiB = 8192 }), api.CodeInsufficientResources},
+			"too much disk": {mod(func(a *api.InstanceAdd) {
+				a.DiskTemplate, a.Disks = "file", []api.InstanceDisk{{SizeMiB: 20480}}
+			}), api.CodeInsufficientResources},
+			"mac given": {mod(func(a *api.InstanceAdd) { a.NICs = []api.InstanceNIC{{MAC: "aa:00:00:00:00:09"}} }), api.CodeWrongInput},
+		} {
+			_, err := m.SubmitJob(ctx(t), mastertest.Admin, api.JobSubmit{Ops: []api.OpCode{mastertest.Op(t, api.OpInstanceAdd, tc.a)}})
+			if api.CodeOf(err) != tc.code {
+				t.Errorf("%s: got %v, want %s", name, err, tc.code)
+			}
+		}
+	})
+
+	t.Run("lifecycle and status", func(t *testing.T) {
+		a := addReq("web1")
+		a.NICs = []api.InstanceNIC{{Link: "br0"}, {}}
+		if j := e.run(t, api.OpInstanceAdd, a); j.State != api.JobSuccess {
+			t.Fatalf("add: %+v", j.Error)
+		}
+		in, err := m.GetInstance(ctx(t), "web1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Status != api.InstRunning || in.AdminState != "up" || len(in.NICs) != 2 || in.NICs[0].MAC == in.NICs[1].MAC ||
+			!strings.HasPrefix(in.NICs[0].MAC, "aa:00:00:") || in.NICs[0].Link != "br0" || in.Hypervisor != "fake" || in.OSVersion != 1 {
+			t.Fatalf("instance %+v", in)
+		}
+		_, err = m.SubmitJob(ctx(t), mastertest.Admin, api.JobSubmit{Ops: []api.OpCode{mastertest.Op(t, api.OpInstanceAdd, addReq("web1"))}})
+		if api.CodeOf(err) != api.CodeAlreadyExists {
+			t.Fatalf("duplicate add: %v", err)
+		}
+		if j := e.run(t, api.OpInstanceShutdown, api.InstanceShutdown{Name: "web1"}); j.State != api.JobSuccess {
+			t.Fatalf("shutdown: %+v", j.Error)
+		}
+		waitStatus(t, e, "web1", api.InstAdminDown, 5*time.Second)
+		// The domain runs though it should not.
+		e.si.setDomain(ctx(t), t, "web1", keys.DomainRunning)
+		waitStatus(t, e, "web1", api.InstErrorUp, 5*time.Second)
+		e.si.setDomain(ctx(t), t, "web1", keys.DomainStopped)
+		if j := e.run(t, api.OpInstanceStartup, api.InstanceStartup{Name: "web1"}); j.State != api.JobSuccess {
+			t.Fatalf("startup: %+v", j.Error)
+		}
+		waitStatus(t, e, "web1", api.InstRunning, 5*time.Second)
+		// Node unreachable (lease gone), then back, then offline.
+		if _, err := m.Client().Delete(ctx(t), keys.NodeStatusKey("node1")); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, "web1", api.InstErrorNodeDown, 5*time.Second)
+		e.si.publishStatus(ctx(t), t)
+		waitStatus(t, e, "web1", api.InstRunning, 5*time.Second)
+		off := true
+		if j := e.run(t, api.OpNodeModify, api.NodeModifyOp{Name: "node1", NodeModify: api.NodeModify{Offline: &off}}); j.State != api.JobSuccess {
+			t.Fatalf("node offline: %+v", j.Error)
+		}
+		waitStatus(t, e, "web1", api.InstErrorNodeOffline, 5*time.Second)
+		off = false
+		if j := e.run(t, api.OpNodeModify, api.NodeModifyOp{Name: "node1", NodeModify: api.NodeModify{Offline: &off}}); j.State != api.JobSuccess {
+			t.Fatalf("node online: %+v", j.Error)
+		}
+		// Rename needs the instance stopped.
+		_, err = m.SubmitJob(ctx(t), mastertest.Admin, api.JobSubmit{Ops: []api.OpCode{
+			mastertest.Op(t, api.OpInstanceRename, api.InstanceRename{Name: "web1", RenameOptions: api.RenameOptions{NewName: "web2"}})}})
+		if api.CodeOf(err) != api.CodeWrongState {
+			t.Fatalf("rename of a running instance: %v", err)
+		}
+		if j := e.run(t, api.OpInstanceRemove, api.InstanceName{Name: "web1"}); j.State != api.JobSuccess {
+			t.Fatalf("remove: %+v", j.Error)
+		}
+		if _, err := m.GetInstance(ctx(t), "web1"); api.CodeOf(err) != api.CodeUnknownEntity {
+			t.Fatalf("after remove: %v", err)
+		}
+	})
+
+	t.Run("failed add leaves nothing", func(t *testing.T) {
+		e.si.failKind(keys.CmdInstanceCreate, api.Errorf(api.CodeInsufficientResources, "disk full"))
+		defer e.si.failKind(keys.CmdInstanceCreate, nil)
+		before := len(e.si.kinds())
+		j := e.run(t, api.OpInstanceAdd, addReq("bad1"))
+		if j.State != api.JobError || j.Error.Code != api.CodeInsufficientResources || !strings.Contains(j.Error.Message, "undone") {
+			t.Fatalf("add: %+v %+v", j.State, j.Error)
+		}
+		got := e.si.kinds()[before:]
+		if len(got) != 2 || got[0] != keys.CmdInstanceCreate || got[1] != keys.CmdInstanceRemove {
+			t.Fatalf("commands: %v", got)
+		}
+		if ok, _ := m.Client().Get(ctx(t), keys.InstanceKey("bad1"), clientv3.WithCountOnly()); ok.Count != 0 {
+			t.Fatal("record of the failed add left behind")
+		}
+		list, err := m.ListInstances(ctx(t))
+		if err != nil || len(list) != 0 {
+			t.Fatalf("list %v %v", list, err)
+		}
+		// A failed start is undone too.
+		e.si.failKind(keys.CmdInstanceCreate, nil)
+		e.si.failKind(keys.CmdInstanceStart, api.Errorf(api.CodeWrongState, "cannot start"))
+		defer e.si.failKind(keys.CmdInstanceStart, nil)
+		j = e.run(t, api.OpInstanceAdd, addReq("bad2"))
+		if j.State != api.JobError || j.Error.Code != api.CodeWrongState {
+			t.Fatalf("add: %+v", j.Error)
+		}
+		if ok, _ := m.Client().Get(ctx(t), keys.InstanceKey("bad2"), clientv3.WithCountOnly()); ok.Count != 0 {
+			t.Fatal("record of the failed add left behind")
+		}
+	})
+
+	t.Run("auto restart limit", func(t *testing.T) {
+		if j := e.run(t, api.OpInstanceAdd, addReq("auto1")); j.State != api.JobSuccess {
+			t.Fatalf("add: %+v", j.Error)
+		}
+		for i := 1; i <= keys.MaxAutoRestarts+1; i++ {
+			if j := e.run(t, api.OpInstanceStartup, api.InstanceStartup{Name: "auto1", Auto: true}); j.State != api.JobSuccess {
+				t.Fatalf("auto startup %d: %+v", i, j.Error)
+			}
+		}
+		in, _ := m.GetInstance(ctx(t), "auto1")
+		if !in.GaveUp || in.Restarts != keys.MaxAutoRestarts {
+			t.Fatalf("after %d automatic restarts: %+v", keys.MaxAutoRestarts+1, in)
+		}
+		e.si.setDomain(ctx(t), t, "auto1", keys.DomainCrashed)
+		waitStatus(t, e, "auto1", api.InstErrorDown, 5*time.Second)
+		// An admin startup resets the count.
+		if j := e.run(t, api.OpInstanceStartup, api.InstanceStartup{Name: "auto1"}); j.State != api.JobSuccess {
+			t.Fatalf("startup: %+v", j.Error)
+		}
+		in, _ = m.GetInstance(ctx(t), "auto1")
+		if in.GaveUp || in.Restarts != 0 || in.Status != api.InstRunning {
+			t.Fatalf("after admin startup: %+v", in)
+		}
+	})
+
+	t.Run("watcher restarts a crashed instance", func(t *testing.T) {
+		e.si.setDomain(ctx(t), t, "auto1", keys.DomainCrashed)
+		waitStatus(t, e, "auto1", api.InstErrorDown, 5*time.Second)
+		// Grace (5 s) plus a tick or two of the watcher (2 s).
+		waitStatus(t, e, "auto1", api.InstRunning, 20*time.Second)
+		in, _ := m.GetInstance(ctx(t), "auto1")
+		if in.Restarts != 1 {
+			t.Fatalf("restarts %d, want 1", in.Restarts)
+		}
+	})
+
+	t.Run("mac allocation is unique under contention", func(t *testing.T) {
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Go(func() {
+				for k := 0; k < 5; k++ {
+					macs, err := master.AllocMACs(ctx(t), m.Client(), "aa:00:00", 2)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					for _, mac := range macs {
+						if seen[mac] {
+							t.Errorf("MAC %s given twice", mac)
+						}
+						seen[mac] = true
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(seen) != 80 {
+			t.Fatalf("%d MACs", len(seen))
+		}
+	})
+
+	t.Run("templates", func(t *testing.T) {
+		ts, err := m.ListTemplates(ctx(t))
+		if err != nil || len(ts) != 1 || ts[0].Name != "tiny" || ts[0].Version != 1 || !strings.HasPrefix(ts[0].Digest, "sha256:") {
+			t.Fatalf("list %+v %v", ts, err)
+		}
+		rc, size, err := m.OpenTemplateBlob(ctx(t), ts[0].Digest)
+		if err != nil || size != ts[0].Size {
+			t.Fatalf("open blob: %v size %d", err, size)
+		}
+		rc.Close()
+		// In use by auto1: refused.
+		_, err = m.SubmitJob(ctx(t), mastertest.Admin, api.JobSubmit{Ops: []api.OpCode{mastertest.Op(t, api.OpTemplateRemove, api.TemplateRemove{Name: "tiny"})}})
+		if api.CodeOf(err) != api.CodeWrongState {
+			t.Fatalf("remove of a used template: %v", err)
+		}
+		if _, err := m.ImportTemplate(ctx(t), mastertest.Admin, "junk", strings.NewReader("not a tarball")); api.CodeOf(err) != api.CodeWrongInput {
+			t.Fatalf("import junk: %v", err)
+		}
+		t2, err := m.ImportTemplate(ctx(t), mastertest.Admin, "tiny", bytes.NewReader(tinyRootfs(t)))
+		if err != nil || t2.Version != 2 {
+			t.Fatalf("second import: %+v %v", t2, err)
+		}
+		if j := e.run(t, api.OpTemplateRemove, api.TemplateRemove{Name: "tiny", Version: 2}); j.State != api.JobSuccess {
+			t.Fatalf("remove tiny@2: %+v", j.Error)
+		}
+		if _, err := m.GetTemplate(ctx(t), "tiny@2"); api.CodeOf(err) != api.CodeUnknownEntity {
+			t.Fatalf("tiny@2 after remove: %v", err)
+		}
+	})
+}
