@@ -47,8 +47,9 @@ type Config struct {
 	// StorageDir holds file disks, kernels, container roots and the template
 	// cache (required with Driver).
 	StorageDir string
-	// StagingDir is where templates are unpacked before mkfs (default: next
-	// to the disk; a tmpfs is faster).
+	// StagingDir is where templates are unpacked before mkfs: a directory,
+	// "disk" (next to the disk) or "" (default: /dev/shm when it is a tmpfs
+	// with 4 GiB free, else next to the disk).
 	StagingDir string
 	// APIToken authenticates template downloads from the masters (a JWT of
 	// role node, from the credentials).

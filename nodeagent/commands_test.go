@@ -41,8 +41,9 @@ type harness struct {
 }
 
 type harnessOpts struct {
-	Staging string
-	Storage string
+	Staging  string
+	Storage  string
+	APIToken string
 }
 
 func startHarness(t testing.TB, drv hv.Driver, o harnessOpts) *harness {
@@ -64,7 +65,7 @@ func startHarness(t testing.TB, drv hv.Driver, o harnessOpts) *harness {
 	}
 	h := &harness{t: t, c: c, m: m, node: "n1", drv: drv, storage: o.Storage, epoch: 100}
 	a, err := nodeagent.New(nodeagent.Config{
-		Credentials: *cred, Driver: drv, StorageDir: o.Storage, StagingDir: o.Staging,
+		Credentials: *cred, Driver: drv, StorageDir: o.Storage, StagingDir: o.Staging, APIToken: o.APIToken,
 		DomainResync: 500 * time.Millisecond,
 	}, hvtest.Logger(t))
 	if err != nil {

@@ -20,7 +20,7 @@ func hypervisorFlags() []cli.Flag {
 		&cli.StringFlag{Name: "libvirt-uri", Usage: "libvirtd URI (default per hypervisor: qemu:///system, lxc:///system, xen:///system, openvz:///system, test:///default; e.g. test+unix:///default?socket=/x/libvirt-sock)"},
 		&cli.StringFlag{Name: "kvm-domain-type", Value: "auto", Usage: "kvm: kvm, qemu (TCG) or auto (kvm when /dev/kvm can run a guest)"},
 		&cli.StringFlag{Name: "storage-dir", Value: "/var/lib/drover/storage", Usage: "file disks, kernels, container roots and the template cache"},
-		&cli.StringFlag{Name: "staging-dir", Usage: "where templates are unpacked before mkfs (default: next to the disk; a tmpfs such as /dev/shm is faster)"},
+		&cli.StringFlag{Name: "staging-dir", Usage: "where templates are unpacked before mkfs: a directory, or disk (next to the disk); default /dev/shm when it is a tmpfs with 4 GiB free, else disk"},
 		&cli.Int64Flag{Name: "fake-memory-mib", Value: 16384, Usage: "memory the fake hypervisor offers"},
 		&cli.IntFlag{Name: "fake-cpus", Value: 8, Usage: "CPUs the fake hypervisor offers"},
 	}
