@@ -30,6 +30,9 @@ func Generate(spec hv.DomainSpec, opts Options) ([]byte, error) {
 		OnReboot:    "restart",
 		OnCrash:     "destroy",
 	}
+	if spec.ConsoleLog != "" {
+		d.Metadata = &Metadata{Drover: &DroverMeta{ConsoleLog: spec.ConsoleLog}}
+	}
 	var err error
 	switch spec.Kind {
 	case hv.KindKVM:

@@ -58,6 +58,7 @@ func TestValidate(t *testing.T) {
 	cases["lxc"] = lxc
 	lxcPriv := lxc
 	lxcPriv.NICs = nil
+	lxcPriv.ConsoleLog = "/var/log/drover/ct.console"
 	cases["lxc-privnet"] = lxcPriv
 	lxcDisk.Kernel, lxcDisk.Initrd, lxcDisk.Cmdline = "", "", ""
 	cases["lxc-disk"] = lxcDisk
@@ -90,6 +91,9 @@ func TestValidate(t *testing.T) {
 			}
 			if p.Name != spec.Name || p.VCPUs != spec.VCPUs || p.MemoryMiB != spec.MemoryMiB || p.UUID != spec.UUID {
 				t.Errorf("parse back: %+v", p)
+			}
+			if p.MetaConsoleLog != spec.ConsoleLog {
+				t.Errorf("metadata console log %q, want %q", p.MetaConsoleLog, spec.ConsoleLog)
 			}
 			if spec.ConsoleLog != "" && (spec.Kind == hv.KindKVM || spec.Kind == hv.KindTest || spec.Kind == hv.KindXen) && p.ConsoleLog != spec.ConsoleLog {
 				t.Errorf("console log %q, want %q", p.ConsoleLog, spec.ConsoleLog)

@@ -13,6 +13,9 @@ type Parsed struct {
 	VCPUs      int
 	MemoryMiB  int64
 	ConsoleLog string // path of a file-backed serial or console, if any
+	// MetaConsoleLog is the console log drover recorded in the metadata
+	// (for containers, the file the driver copies the pty console to).
+	MetaConsoleLog string
 }
 
 // Parse reads the fields of Parsed from libvirt domain XML.
@@ -27,6 +30,9 @@ func Parse(data []byte) (Parsed, error) {
 			p.ConsoleLog = c.Source.Path
 			break
 		}
+	}
+	if d.Metadata != nil && d.Metadata.Drover != nil {
+		p.MetaConsoleLog = d.Metadata.Drover.ConsoleLog
 	}
 	return p, nil
 }

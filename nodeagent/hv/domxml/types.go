@@ -9,6 +9,7 @@ type Domain struct {
 	Name        string    `xml:"name"`
 	UUID        string    `xml:"uuid,omitempty"`
 	Description string    `xml:"description,omitempty"`
+	Metadata    *Metadata `xml:"metadata,omitempty"`
 	Memory      Memory    `xml:"memory"`
 	VCPU        int       `xml:"vcpu"`
 	OS          OS        `xml:"os"`
@@ -171,4 +172,19 @@ type ChardevTarget struct {
 // MemBalloon is <memballoon model>.
 type MemBalloon struct {
 	Model string `xml:"model,attr"`
+}
+
+// Namespace is the XML namespace of drover's domain metadata.
+const Namespace = "https://drover-project.github.io/xmlns/domain/1"
+
+// Metadata is <metadata>; drover keeps its own element in it.
+type Metadata struct {
+	Drover *DroverMeta `xml:"https://drover-project.github.io/xmlns/domain/1 instance,omitempty"`
+}
+
+// DroverMeta is what drover records in the domain beyond libvirt's schema.
+type DroverMeta struct {
+	// ConsoleLog is where the console is logged: by QEMU for VMs, by the
+	// driver (a console stream it copies) for containers.
+	ConsoleLog string `xml:"console-log,omitempty"`
 }

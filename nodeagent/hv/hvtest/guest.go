@@ -189,12 +189,17 @@ func Initramfs(t testing.TB) string {
 	return out
 }
 
-// containerInit is a container's /sbin/init: it prints the marker every
-// second (a pty console has no history) and exits cleanly on SIGTERM
-// (libvirt's LXC shutdown signal).
+// GuestTick is what test containers print every second after the marker
+// (for live console streams, which have no history).
+const GuestTick = "drover-guest-tick"
+
+// containerInit is a container's /sbin/init: it prints the marker once,
+// then a tick every second, and exits cleanly on SIGTERM (libvirt's LXC
+// shutdown signal).
 const containerInit = `#!/bin/sh
 trap 'echo stopping; exit 0' TERM INT
-while :; do echo "` + GuestMarker + ` $(hostname)"; /bin/busybox sleep 1; done
+echo "` + GuestMarker + ` $(hostname)"
+while :; do /bin/busybox sleep 1; echo "` + GuestTick + ` $(hostname)"; done
 `
 
 // ContainerRoot makes a busybox root filesystem for LXC test containers

@@ -87,12 +87,60 @@ func TestConformanceLXC(t *testing.T) {
 		return newDriver(t, libvirt.Options{Kind: hv.KindLXC, URI: dmn.URI("lxc")})
 	}, hvtest.Caps{
 		Spec: func(t *testing.T, name string) hv.DomainSpec {
-			return hv.DomainSpec{Name: name, Kind: hv.KindLXC, VCPUs: 1, MemoryMiB: 64, RootDir: hvtest.ContainerRoot(t)}
+			root := hvtest.ContainerRoot(t)
+			return hv.DomainSpec{Name: name, Kind: hv.KindLXC, VCPUs: 1, MemoryMiB: 64, RootDir: root,
+				ConsoleLog: filepath.Join(filepath.Dir(root), "console.log")}
 		},
 		GracefulShutdown: true, ShutdownTimeout: 8 * time.Second, ReadyWait: 300 * time.Millisecond,
 		Reboot: true, Events: true,
 		Console: true, ConsoleWant: hvtest.GuestMarker + " hvt-console", ConsoleTimeout: 30 * time.Second,
 	})
+}
+
+// TestLXCLiveConsole checks the console of a container without a console
+// log: a live stream of what it prints from now on.
+func TestLXCLiveConsole(t *testing.T) {
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{LXC: true})
+	d := newDriver(t, libvirt.Options{Kind: hv.KindLXC, URI: dmn.URI("lxc")})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	spec := hv.DomainSpec{Name: "live1", Kind: hv.KindLXC, VCPUs: 1, MemoryMiB: 64, RootDir: hvtest.ContainerRoot(t)}
+	if err := d.Define(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = d.Destroy(ctx, spec.Name); _ = d.Undefine(ctx, spec.Name) }()
+	if _, err := d.Console(ctx, spec.Name); !errors.Is(err, hv.ErrWrongState) {
+		t.Errorf("live console of a stopped container: %v, want ErrWrongState", err)
+	}
+	if err := d.Start(ctx, spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := d.Console(ctx, spec.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		var sb strings.Builder
+		buf := make([]byte, 1024)
+		for !strings.Contains(sb.String(), hvtest.GuestTick+" live1") {
+			n, err := rc.Read(buf)
+			sb.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		got <- sb.String()
+	}()
+	select {
+	case s := <-got:
+		if !strings.Contains(s, hvtest.GuestTick+" live1") {
+			t.Errorf("live console: %q", s)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("no tick on the live console within 15s")
+	}
+	rc.Close()
 }
 
 // TestUnavailableHypervisors checks the operator-facing error on hosts

@@ -159,6 +159,7 @@ func (d *Driver) runAttempt(a *attempt) {
 	if !first {
 		d.broadcast(hv.Event{Type: hv.EventReconnected, Time: time.Now()})
 	}
+	go d.reattachConsoles()
 }
 
 // lost is called once per connection when it dies; it starts reconnecting.

@@ -16,17 +16,16 @@ import (
 	"github.com/drover-project/drover/nodeagent/hv/domxml"
 )
 
-// Console implements hv.Driver: it opens the file the domain's serial console
-// writes to (DomainSpec.ConsoleLog). LXC containers have only a pty console:
-// for them Console streams what the container prints from now on, over a
+// Console implements hv.Driver: it opens the file the domain's console is
+// logged to (DomainSpec.ConsoleLog): by QEMU for VMs, by the driver's copy of
+// the pty console for containers (see capture.go). A container without a
+// console log gets a live stream of what it prints from now on, over a
 // connection of its own, until Close (ErrWrongState if it is not running).
 // The test hypervisor runs no guest: ErrUnsupported.
 func (d *Driver) Console(ctx context.Context, name string) (io.ReadCloser, error) {
 	switch d.opts.Kind {
 	case hv.KindTest:
 		return nil, fmt.Errorf("libvirt: console %q: the test hypervisor runs no guest: %w", name, hv.ErrUnsupported)
-	case hv.KindLXC:
-		return d.liveConsole(ctx, name)
 	}
 	var x string
 	err := d.call(ctx, func(l *golibvirt.Libvirt) error {
@@ -44,10 +43,17 @@ func (d *Driver) Console(ctx context.Context, name string) (io.ReadCloser, error
 	if err != nil {
 		return nil, err
 	}
-	if p.ConsoleLog == "" {
+	path := p.ConsoleLog
+	if d.opts.Kind == hv.KindLXC {
+		if p.MetaConsoleLog == "" {
+			return d.liveConsole(ctx, name)
+		}
+		path = p.MetaConsoleLog
+	}
+	if path == "" {
 		return nil, fmt.Errorf("libvirt: console %q: no file-backed serial console: %w", name, hv.ErrUnsupported)
 	}
-	f, err := os.Open(p.ConsoleLog)
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return io.NopCloser(strings.NewReader("")), nil // never started
 	}

@@ -58,6 +58,7 @@ type Driver struct {
 	connects int
 	closed   bool
 	subs     map[chan hv.Event]struct{}
+	captures map[string]*captureState // lxc console copies by domain
 
 	attempt   *attempt // connection attempt in progress
 	reconnect chan struct{}
@@ -110,7 +111,7 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 	}
 	d := &Driver{
 		opts: opts, ep: ep, log: lg.With("hypervisor", string(opts.Kind)),
-		subs:      map[chan hv.Event]struct{}{},
+		subs: map[chan hv.Event]struct{}{}, captures: map[string]*captureState{},
 		reconnect: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 	}
 	if opts.Kind == hv.KindKVM {
@@ -181,6 +182,7 @@ func (d *Driver) Close() error {
 	d.mu.Unlock()
 	close(d.stop)
 	<-d.loopDone
+	d.stopCaptures()
 	if c != nil {
 		// A polite goodbye, bounded: a hung daemon gets its socket closed.
 		_ = d.do(context.Background(), c, 2*time.Second, func(l *golibvirt.Libvirt) error {
@@ -277,11 +279,23 @@ func (d *Driver) Undefine(ctx context.Context, name string) error {
 	})
 }
 
-// Start implements hv.Driver.
+// Start implements hv.Driver. For a container with a console log, the
+// driver starts copying its console to the log.
 func (d *Driver) Start(ctx context.Context, name string) error {
-	return d.onDomain(ctx, "start", name, d.opts.LongCallTimeout, stopped, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
+	var logPath string
+	err := d.onDomain(ctx, "start", name, d.opts.LongCallTimeout, stopped, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
+		if d.opts.Kind == hv.KindLXC {
+			var err error
+			if logPath, err = consoleLogOf(l, dom); err != nil {
+				return err
+			}
+		}
 		return l.DomainCreate(dom)
 	})
+	if err == nil && logPath != "" {
+		d.capture(name, logPath)
+	}
+	return err
 }
 
 // Destroy implements hv.Driver.
