@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -74,10 +75,21 @@ func (m *Master) mastersHealth(ctx context.Context, leader string) ([]api.Master
 				out[i].Healthy = registered[spec.Name].Name != ""
 				return
 			}
+			if registered[spec.Name].Name == "" {
+				return // its session lease expired: down
+			}
 			sctx, scancel := context.WithTimeout(ctx, 400*time.Millisecond)
 			defer scancel()
-			_, err := m.client.Status(sctx, urls[i])
-			out[i].Healthy = err == nil && registered[spec.Name].Name != ""
+			// A dead member refuses the connection at once, while an etcd
+			// call would wait for the whole timeout.
+			var d net.Dialer
+			conn, err := d.DialContext(sctx, "tcp", net.JoinHostPort(spec.IP, fmt.Sprint(spec.ClientPort)))
+			if err != nil {
+				return
+			}
+			_ = conn.Close()
+			_, err = m.client.Status(sctx, urls[i])
+			out[i].Healthy = err == nil
 		}()
 	}
 	for range out {
