@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -44,8 +45,9 @@ type InstallOptions struct {
 	// KernelOut/vmlinuz and KernelOut/initrd.img for direct kernel boot.
 	KernelOut string
 	// StagingDir is where the root filesystem is unpacked before mkfs;
-	// default: the directory of DiskPath (or UnpackedCache). A tmpfs makes
-	// Install faster when UnpackedCache is not used.
+	// default: UnpackedCache if set, else /dev/shm when it is a tmpfs with
+	// three times the template's unpacked size free, else the directory of
+	// DiskPath. Not used with ImageCache.
 	StagingDir string
 	// UnpackedCache, if set, keeps each template unpacked once per digest
 	// (UnpackedCache/<sha256>, checked before it is renamed into place); an
@@ -224,6 +226,10 @@ func installStaged(ctx context.Context, o *InstallOptions, tmpDisk string, progr
 	case stageParent != "":
 	case o.UnpackedCache != "":
 		stageParent = o.UnpackedCache
+	case tmpfsHasRoom("/dev/shm", o.Manifest.UnpackedSize):
+		// Unpacking into memory spares the disk the write and the removal
+		// of the whole tree (measured 4-5x faster under I/O load).
+		stageParent = "/dev/shm"
 	default:
 		stageParent = filepath.Dir(o.DiskPath)
 	}
@@ -376,4 +382,14 @@ func linkFromUnpackedCache(ctx context.Context, o InstallOptions, stage string, 
 	}
 	report(progress, Progress{Step: "unpack", Percent: 100, Message: "linked from the unpacked cache"})
 	return nil
+}
+
+// tmpfsHasRoom reports whether dir is a tmpfs with at least three times need
+// bytes free (need must be known, i.e. > 0).
+func tmpfsHasRoom(dir string, need int64) bool {
+	var st syscall.Statfs_t
+	if need <= 0 || syscall.Statfs(dir, &st) != nil || st.Type != 0x01021994 { // TMPFS_MAGIC
+		return false
+	}
+	return int64(st.Bavail)*st.Bsize >= 3*need
 }

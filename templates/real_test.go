@@ -206,6 +206,8 @@ func BenchmarkInstallFile(b *testing.B) {
 			dir := b.TempDir()
 			stage, cache, images := "", "", ""
 			switch staging {
+			case "disk":
+				stage = dir
 			case "tmpfs":
 				if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
 					b.Skip("no /dev/shm")
