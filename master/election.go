@@ -56,7 +56,11 @@ func (m *Master) campaignOnce(ctx context.Context) error {
 		return err
 	}
 	el := concurrency.NewElection(sess, keys.ElectionPrefix)
-	if err := el.Campaign(sctx, m.cfg.Name); err != nil {
+	wctx, wcancel := context.WithCancel(sctx)
+	go m.watchDeadLeader(wctx)
+	err = el.Campaign(sctx, m.cfg.Name)
+	wcancel()
+	if err != nil {
 		return fmt.Errorf("campaign: %w", err)
 	}
 	fence := store.Fence{Key: el.Key(), Epoch: el.Rev()}

@@ -232,5 +232,9 @@ func (m *Master) Crash() {
 	}
 	if m.etcd != nil {
 		m.etcd.Server.HardStop()
+		// A dead process's ports refuse connections.
+		for _, l := range m.etcd.Clients {
+			_ = l.Close()
+		}
 	}
 }
