@@ -17,6 +17,7 @@ import (
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master"
 	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/nodeagent/libvirtd"
 )
 
 func localCommand() *cli.Command {
@@ -38,7 +39,7 @@ func localCommand() *cli.Command {
 					&cli.IntFlag{Name: "etcd-client-port", Value: master.DefaultClientPort},
 					&cli.IntFlag{Name: "etcd-peer-port", Value: master.DefaultPeerPort},
 					&cli.IntFlag{Name: "node-lease-ttl", Value: 3, Usage: "agents' lease TTL in seconds"},
-					&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "hypervisor of the nodes: fake"},
+					&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "hypervisor of the nodes: fake (in-process), or test, kvm, lxc through one private libvirtd per node (root)"},
 					&cli.DurationFlag{Name: "timeout", Value: 90 * time.Second, Usage: "give up when the cluster is not up by then"},
 				},
 				Action: localUp,
@@ -113,8 +114,17 @@ func localUp(c *cli.Context) error {
 	if nm < 1 || nm > 7 || nn < 0 || nn > 250 {
 		return usagef("--masters must be 1..7 and --nodes 0..250")
 	}
-	if c.String("hypervisor") != "fake" {
-		return usagef("--hypervisor %q: this build offers only fake", c.String("hypervisor"))
+	hvKind := c.String("hypervisor")
+	switch hvKind {
+	case "fake":
+	case "test", "kvm", "lxc":
+		if err := libvirtd.Check(); err != nil {
+			return api.Errorf(api.CodeWrongState, "local up --hypervisor %s starts a private libvirtd per node, which is not possible here: %v", hvKind, err)
+		}
+	case "xen", "openvz":
+		return usagef("--hypervisor %s: a local cluster cannot simulate %s nodes (they need a %s host kernel); use test, kvm, lxc or fake", hvKind, hvKind, hvKind)
+	default:
+		return usagef("--hypervisor %q: want fake, test, kvm or lxc", hvKind)
 	}
 	d := localDir(absPath(c.String("dir")))
 	if pid, err := readPid(d.supervisorPid()); err == nil && processAlive(pid) {
@@ -151,6 +161,10 @@ func localUp(c *cli.Context) error {
 	}
 	ctx, stop := signalContext(c.Context)
 	defer stop()
+	// Deferred calls run last first: agents and masters stop, then the
+	// nodes' libvirtds.
+	var daemons []*libvirtd.Daemon
+	defer func() { stopDaemons(out, daemons) }()
 	defer func() {
 		fmt.Fprintln(out, "Stopping the local cluster")
 		_ = d.stopAll(10 * time.Second)
@@ -188,13 +202,28 @@ func localUp(c *cli.Context) error {
 	if err := waitLeader(upCtx, cl); err != nil {
 		return fmt.Errorf("masters did not come up (logs in %s): %w", filepath.Join(string(d), "log"), err)
 	}
+	var uris []string
+	if hvKind != "fake" {
+		var err error
+		daemons, uris, err = startNodeDaemons(upCtx, string(d), c.String("node-net"), nn, hvKind)
+		if err != nil {
+			return err
+		}
+	}
+	var uriNotes strings.Builder
 	for i := 1; i <= nn; i++ {
 		name := fmt.Sprintf("node%d", i)
 		credFile := filepath.Join(string(d), "nodes", name+".json")
 		if err := ensureNode(upCtx, cl, name, fmt.Sprintf("%s.%d", c.String("node-net"), i), credFile); err != nil {
 			return fmt.Errorf("add %s: %w", name, err)
 		}
-		s := procSpec{Name: name, Kind: "agent", Args: []string{"agent", "--credentials", credFile, "--hypervisor", c.String("hypervisor")}}
+		args := []string{"agent", "--credentials", credFile, "--hypervisor", hvKind,
+			"--storage-dir", filepath.Join(string(d), "storage", name)}
+		if hvKind != "fake" {
+			args = append(args, "--libvirt-uri", uris[i-1])
+			fmt.Fprintf(&uriNotes, "# %s: virsh -c '%s'\n", name, uris[i-1])
+		}
+		s := procSpec{Name: name, Kind: "agent", Args: args}
 		if err := d.saveSpec(s); err != nil {
 			return err
 		}
@@ -205,8 +234,11 @@ func localUp(c *cli.Context) error {
 		reap([]*exec.Cmd{cmd})
 		fmt.Fprintf(out, "Started agent %s (pid %d)\n", name, cmd.Process.Pid)
 	}
-	env := fmt.Sprintf("export DROVER_API=%s\nexport DROVER_TOKEN=%s\nexport DROVER_CA=%s\n",
-		strings.Join(cd.APIURLs(), ","), token, cd.CAFile())
+	env := fmt.Sprintf("export DROVER_API=%s\nexport DROVER_TOKEN=%s\nexport DROVER_CA=%s\n%s",
+		strings.Join(cd.APIURLs(), ","), token, cd.CAFile(), uriNotes.String())
+	if uriNotes.Len() > 0 {
+		fmt.Fprint(out, uriNotes.String())
+	}
 	envFile := filepath.Join(string(d), "drover.env")
 	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
 		return err
