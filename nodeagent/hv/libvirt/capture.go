@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
@@ -44,7 +45,22 @@ func (d *Driver) capture(name, path string) {
 	d.mu.Unlock()
 	go func() {
 		defer close(cp.done)
-		err := d.runCapture(cp, name, path)
+		var err error
+		for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+			err = d.runCapture(cp, name, path)
+			// The stream can end while the container runs (a console
+			// session another client still held, a reset): copy again.
+			if !d.stillRunning(name) {
+				break
+			}
+			d.log.Debug("console_capture_retry", "domain", name, "err", err, "in", wait)
+			select {
+			case <-d.stop:
+			case <-time.After(wait):
+				continue
+			}
+			break
+		}
 		d.mu.Lock()
 		delete(d.captures, name)
 		d.mu.Unlock()
@@ -103,6 +119,20 @@ func (d *Driver) runCapture(cp *captureState, name, path string) error {
 		return err
 	}
 	return nil
+}
+
+// stillRunning reports whether the driver is open and name is active.
+func (d *Driver) stillRunning(name string) bool {
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.CallTimeout)
+	defer cancel()
+	st, err := d.State(ctx, name)
+	return err == nil && st.Active()
 }
 
 // stopCaptures ends every console copy (Close).

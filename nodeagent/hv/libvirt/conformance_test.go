@@ -143,6 +143,37 @@ func TestLXCLiveConsole(t *testing.T) {
 	rc.Close()
 }
 
+// TestLXCConsoleReattach checks that a new driver (an agent restart) picks
+// up copying a running container's console into its log.
+func TestLXCConsoleReattach(t *testing.T) {
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{LXC: true})
+	a := newDriver(t, libvirt.Options{Kind: hv.KindLXC, URI: dmn.URI("lxc")})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	root := hvtest.ContainerRoot(t)
+	logPath := filepath.Join(filepath.Dir(root), "console.log")
+	spec := hv.DomainSpec{Name: "reattach1", Kind: hv.KindLXC, VCPUs: 1, MemoryMiB: 64, RootDir: root, ConsoleLog: logPath}
+	if err := a.Define(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx, spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "boot marker in the console log", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), hvtest.GuestMarker+" reattach1")
+	})
+	a.Close()
+	time.Sleep(1500 * time.Millisecond)
+	before, _ := os.ReadFile(logPath)
+	b := newDriver(t, libvirt.Options{Kind: hv.KindLXC, URI: dmn.URI("lxc")})
+	defer func() { _ = b.Destroy(ctx, spec.Name); _ = b.Undefine(ctx, spec.Name) }()
+	waitFor(t, 15*time.Second, "new ticks in the console log after reattaching", func() bool {
+		now, _ := os.ReadFile(logPath)
+		return len(now) > len(before) && strings.Contains(string(now[len(before):]), hvtest.GuestTick+" reattach1")
+	})
+}
+
 // TestUnavailableHypervisors checks the operator-facing error on hosts
 // without Xen or OpenVZ.
 func TestUnavailableHypervisors(t *testing.T) {
