@@ -204,7 +204,7 @@ func TestInstanceMaster(t *testing.T) {
 			"unknown template":  {mod(func(a *api.InstanceAdd) { a.OS = "nope" }), api.CodeUnknownEntity},
 			"unknown version":   {mod(func(a *api.InstanceAdd) { a.OS = "tiny@7" }), api.CodeUnknownEntity},
 			"unknown node":      {mod(func(a *api.InstanceAdd) { a.Node = "node9" }), api.CodeUnknownEntity},
-			"no node":           {mod(func(a *api.InstanceAdd) { a.Node = "" }), api.CodeWrongInput},
+			"no node fits":      {mod(func(a *api.InstanceAdd) { a.Node, a.MemoryMiB = "", 8192 }), api.CodeInsufficientResources},
 			"unreachable node":  {mod(func(a *api.InstanceAdd) { a.Node = "node2" }), api.CodeWrongState},
 			"hypervisor":        {mod(func(a *api.InstanceAdd) { a.Hypervisor = "kvm" }), api.CodeWrongInput},
 			"disk template":     {mod(func(a *api.InstanceAdd) { a.DiskTemplate = "drbd" }), api.CodeWrongInput},
@@ -282,6 +282,23 @@ func TestInstanceMaster(t *testing.T) {
 		}
 		if _, err := m.GetInstance(ctx(t), "web1"); api.CodeOf(err) != api.CodeUnknownEntity {
 			t.Fatalf("after remove: %v", err)
+		}
+	})
+
+	t.Run("allocator places without a node", func(t *testing.T) {
+		a := addReq("placed1")
+		a.Node = ""
+		j := e.run(t, api.OpInstanceAdd, a)
+		if j.State != api.JobSuccess {
+			t.Fatalf("add: %+v", j.Error)
+		}
+		// node2 has no agent: only node1 can take it.
+		in, err := m.GetInstance(ctx(t), "placed1")
+		if err != nil || in.PrimaryNode != "node1" || in.Status != api.InstRunning {
+			t.Fatalf("placed1: %+v %v", in, err)
+		}
+		if j := e.run(t, api.OpInstanceRemove, api.InstanceName{Name: "placed1"}); j.State != api.JobSuccess {
+			t.Fatalf("remove: %+v", j.Error)
 		}
 	})
 

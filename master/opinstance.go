@@ -107,7 +107,7 @@ func allocMACs(ctx context.Context, c *clientv3.Client, prefix string, n int) ([
 // returns the hypervisor the instance will have and the template record.
 func (m *Master) checkAddTarget(ctx context.Context, p api.InstanceAdd) (string, *keys.TemplateRecord, error) {
 	if p.Node == "" {
-		return "", nil, api.Errorf(api.CodeWrongInput, "no node given (-n NODE); automatic placement is not offered yet")
+		return "", nil, api.Errorf(api.CodeWrongInput, "no node given")
 	}
 	rec, err := m.nodeRecord(ctx, p.Node)
 	if err != nil {
@@ -173,17 +173,21 @@ func (m *Master) opInstanceAdd() jobs.Kind {
 			if err := m.checkNewName(ctx, p.Name); err != nil {
 				return err
 			}
+			if p.Node == "" {
+				if p.Node, err = m.allocateNode(ctx, p); err != nil {
+					return err
+				}
+			}
 			_, _, err = m.checkAddTarget(ctx, p)
 			return err
 		},
 		Locks: func(raw json.RawMessage) []string {
 			var p api.InstanceAdd
 			_ = json.Unmarshal(raw, &p)
-			l := []string{instanceLock(p.Name)}
-			if p.Node != "" {
-				l = append(l, "node/"+p.Node)
+			if p.Node == "" {
+				return []string{instanceLock(p.Name), lockNodeAlloc}
 			}
-			return l
+			return []string{instanceLock(p.Name), "node/" + p.Node}
 		},
 		Steps: func(raw json.RawMessage) ([]jobs.Step, error) {
 			p, err := parseOp[api.InstanceAdd](raw)
@@ -247,6 +251,14 @@ func (m *Master) opInstanceAdd() jobs.Kind {
 func (m *Master) addReserve(ctx context.Context, sc *jobs.StepContext, p api.InstanceAdd) error {
 	if err := m.checkNewName(ctx, p.Name); err != nil {
 		return err
+	}
+	if p.Node == "" {
+		node, err := m.allocateNode(ctx, p)
+		if err != nil {
+			return err
+		}
+		sc.Logf("allocator chose node %s for %s", node, p.Name)
+		p.Node = node
 	}
 	hv, t, err := m.checkAddTarget(ctx, p)
 	if err != nil {

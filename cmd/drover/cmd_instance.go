@@ -223,7 +223,7 @@ func instanceCommand() *cli.Command {
 				Flags: append(submitFlags(),
 					&cli.StringFlag{Name: "disk-template", Aliases: []string{"t"}, Required: true, Usage: "file or diskless"},
 					&cli.StringFlag{Name: "os", Aliases: []string{"o"}, Required: true, Usage: "template: NAME or NAME@VERSION"},
-					&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "primary node"},
+					&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "primary node (default: the allocator chooses)"},
 					&cli.StringSliceFlag{Name: "disk", Usage: "a disk of this size (512M, 10G, MiB); repeat for more"},
 					&cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE (default vcpus=1,memory=512M)"},
 					&cli.StringSliceFlag{Name: "net", Usage: "a NIC: link=BRIDGE; repeat for more"},

@@ -147,6 +147,13 @@ func TestLocalClusterInstances(t *testing.T) {
 		t.Fatal("failed add listed")
 	}
 
+	// Without -n the allocator picks a node.
+	lc.mustCLI("instance", "add", "-t", "diskless", "-o", "tiny", "placed1")
+	if out := lc.mustCLI("instance", "list", "--no-headers", "-o", "pnode,status", "--separator", " ", "placed1"); !strings.HasSuffix(strings.TrimSpace(out), " running") {
+		t.Fatalf("placed1: %q", out)
+	}
+	lc.mustCLI("instance", "remove", "-f", "placed1")
+
 	lc.mustCLI("instance", "remove", "-f", "web1")
 	lc.mustCLI("instance", "remove", "-f", "db2")
 	if st := lc.instances(); len(st) != 0 {
