@@ -23,7 +23,9 @@ const DefaultCmdline = "root=/dev/vda ro console=ttyS0 net.ifnames=0"
 // InstallOptions says what to install and how to make it this instance.
 type InstallOptions struct {
 	// Artifact is the path of the template tarball; Manifest its manifest
-	// (SHA256 is checked while unpacking; empty skips the check).
+	// (SHA256 is checked while unpacking; when empty and the artifact's file
+	// name is a sha256, as in a Cache or Store, that name is used; else no
+	// check). UnpackedSize, when known, sizes checks and the staging choice.
 	Artifact string
 	Manifest Manifest
 	// DiskPath is the raw disk file to make (Install only). An existing file
@@ -86,6 +88,12 @@ type InstallResult struct {
 func (o *InstallOptions) validate(disk bool) error {
 	if o.Artifact == "" {
 		return fmt.Errorf("install: artifact required: %w", ErrInvalid)
+	}
+	if o.Manifest.SHA256 == "" {
+		// A blob from a Cache or Store is named by its digest.
+		if h, err := ParseDigest(filepath.Base(o.Artifact)); err == nil {
+			o.Manifest.SHA256 = h
+		}
 	}
 	if !validHostname(o.Hostname) {
 		return fmt.Errorf("install: hostname %q: %w", o.Hostname, ErrInvalid)

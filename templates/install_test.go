@@ -367,3 +367,29 @@ func TestInstallImageCacheFailures(t *testing.T) {
 		t.Errorf("refused install left %d files", len(ents))
 	}
 }
+
+// TestInstallDigestFromBlobName: a blob named by its digest (Cache, Store)
+// is checked and keyed by that name when the manifest carries no sha256.
+func TestInstallDigestFromBlobName(t *testing.T) {
+	requireRoot(t, "zstd", "mkfs.ext4", "debugfs", "resize2fs")
+	dir := t.TempDir()
+	a := makeArtifact(t, dir, "base", CompressionZstd)
+	blob := filepath.Join(dir, a.Manifest.SHA256)
+	if err := os.Rename(a.Path, blob); err != nil {
+		t.Fatal(err)
+	}
+	o := InstallOptions{Artifact: blob, Manifest: Manifest{Name: "base", Version: 1}, DiskPath: filepath.Join(dir, "d.img"),
+		DiskSizeMiB: 64, Hostname: "web1", ImageCache: filepath.Join(dir, "images"), Logger: testLogger(t)}
+	if _, err := Install(testCtx(t, time.Minute), o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "images", a.Manifest.SHA256, "ready")); err != nil {
+		t.Errorf("image cache not keyed by the blob's name: %v", err)
+	}
+	wrong := filepath.Join(dir, strings.Repeat("3", 64))
+	os.Link(blob, wrong)
+	o.Artifact, o.ImageCache, o.DiskPath = wrong, "", filepath.Join(dir, "e.img")
+	if _, err := Install(testCtx(t, time.Minute), o, nil); !errors.Is(err, ErrChecksum) {
+		t.Errorf("blob under a wrong digest name = %v, want ErrChecksum", err)
+	}
+}
