@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master"
 	"github.com/drover-project/drover/master/keys"
@@ -296,6 +295,28 @@ func lifecycle(t *testing.T, drv hv.Driver) {
 	if st, _ := os.Stat(filepath.Join(h.storage, "instances", "web1", "disk1.img")); st == nil || st.Size() != 48<<20 {
 		t.Errorf("grow-disk: %v", st)
 	}
+	// reinstall (no template: fresh blank disks of the record's sizes).
+	h.run(keys.CmdInstanceReinstall, inst, nil, 60*time.Second)
+	if st, _ := os.Stat(filepath.Join(h.storage, "instances", "web1", "disk1.img")); st == nil || st.Size() != 32<<20 {
+		t.Errorf("reinstall: disk1 %v", st)
+	}
+	// rename there and back; a re-run of a rename is a no-op.
+	ren := h.send(keys.CmdInstanceRename, inst, keys.RenameParams{NewName: "web3"}, nil)
+	if r := h.wait(ren.ID, 30*time.Second); r.Error != nil {
+		t.Fatalf("rename: %v", r.Error)
+	}
+	if st := h.hvState("web3"); st != hv.StateStopped || h.hvState("web1") != "" {
+		t.Fatalf("after rename: web3 %q, web1 %q", st, h.hvState("web1"))
+	}
+	if _, err := os.Stat(filepath.Join(h.storage, "instances", "web3", "disk0.img")); err != nil {
+		t.Fatalf("rename did not move the disks: %v", err)
+	}
+	h.run(keys.CmdInstanceRename, inst, keys.RenameParams{NewName: "web3"}, 30*time.Second)
+	h.waitDomain("web3", keys.DomainStopped, 10*time.Second)
+	inst3 := inst
+	inst3.Name = "web3"
+	h.run(keys.CmdInstanceRename, inst3, keys.RenameParams{NewName: "web1"}, 30*time.Second)
+	h.waitDomain("web3", "", 10*time.Second)
 	// Modify of a running instance is refused with wrong_state.
 	h.run(keys.CmdInstanceStart, inst, nil, 60*time.Second)
 	bad := h.send(keys.CmdInstanceModify, inst, nil, nil)
@@ -395,5 +416,3 @@ func TestSelfFence(t *testing.T) {
 		t.Logf("self-fence %s after the masters stopped", d.Round(time.Millisecond))
 	}
 }
-
-
