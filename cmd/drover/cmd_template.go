@@ -91,12 +91,54 @@ func templateCommand() *cli.Command {
 	}
 }
 
+// trailingFlags reads string flags given after the positional arguments
+// (`template build NAME --suite bookworm`), which urfave/cli leaves in the
+// arguments; it returns the positional arguments and the flags' values.
+func trailingFlags(args []string, names ...string) ([]string, map[string]string, error) {
+	var pos []string
+	vals := map[string]string{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			pos = append(pos, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		known := false
+		for _, n := range names {
+			known = known || n == name
+		}
+		if !known {
+			return nil, nil, usagef("unknown flag %s", a)
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return nil, nil, usagef("flag %s needs a value", a)
+			}
+			i++
+			val = args[i]
+		}
+		vals[name] = val
+	}
+	return pos, vals, nil
+}
+
 func templateBuild(c *cli.Context) error {
-	if c.NArg() != 1 {
+	pos, late, err := trailingFlags(c.Args().Slice(), "suite", "variant", "include", "mirror")
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
 		return usagef("template build needs one template name")
 	}
-	b := api.TemplateBuild{Name: c.Args().First(), Suite: c.String("suite"), Variant: c.String("variant"), Mirror: c.String("mirror")}
-	if s := c.String("include"); s != "" {
+	get := func(n string) string {
+		if v, ok := late[n]; ok {
+			return v
+		}
+		return c.String(n)
+	}
+	b := api.TemplateBuild{Name: pos[0], Suite: get("suite"), Variant: get("variant"), Mirror: get("mirror")}
+	if s := get("include"); s != "" {
 		b.Include = splitList(s)
 	}
 	if err := b.Validate(); err != nil {
