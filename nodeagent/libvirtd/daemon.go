@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,12 +55,13 @@ type Daemon struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	holder   *exec.Cmd // virtlogd, pid 1 of nothing but the holder of the namespace
-	libvirtd *exec.Cmd
-	exited   chan struct{} // closed when libvirtd exits
-	mntNS    string        // "mnt:[4026...]" of the namespace
-	stopped  bool
+	mu         sync.Mutex
+	holder     *exec.Cmd     // virtlogd, which holds the namespace
+	holderDone chan struct{} // closed when it exits
+	libvirtd   *exec.Cmd
+	exited     chan struct{} // closed when libvirtd exits
+	mntNS      string        // "mnt:[4026...]" of the namespace
+	stopped    bool
 }
 
 // Check reports whether a private libvirtd can start here: root, binaries.
@@ -246,10 +248,11 @@ func (d *Daemon) startHolder() error {
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script.String())
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	hdone, err := startPinned(cmd)
+	if err != nil {
 		return fmt.Errorf("libvirtd: start namespace: %w", err)
 	}
-	d.holder = cmd
+	d.holder, d.holderDone = cmd, hdone
 	// Wait until the process is virtlogd in its own namespace (sh has exec'd).
 	self, _ := os.Readlink("/proc/self/ns/mnt")
 	deadline := time.Now().Add(10 * time.Second)
@@ -262,7 +265,7 @@ func (d *Daemon) startHolder() error {
 		}
 		if time.Now().After(deadline) || exited(cmd.Process.Pid) {
 			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			<-hdone
 			out, _ := os.ReadFile(stderr.Name())
 			return fmt.Errorf("libvirtd: namespace with virtlogd did not come up: %s", strings.TrimSpace(string(out)))
 		}
@@ -297,11 +300,10 @@ func (d *Daemon) startLibvirtd(ctx context.Context) error {
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	done, err := startPinned(cmd)
+	if err != nil {
 		return fmt.Errorf("libvirtd: start: %w", err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	d.mu.Lock()
 	d.libvirtd, d.exited = cmd, done
 	d.mu.Unlock()
@@ -413,8 +415,8 @@ func (d *Daemon) Stop() error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if d.holder != nil {
-		_ = d.holder.Wait()
+	if d.holderDone != nil {
+		<-d.holderDone
 	}
 	if d.opts.CapsCache != "" {
 		_ = os.MkdirAll(d.opts.CapsCache, 0o755)
@@ -519,4 +521,30 @@ func copyXML(from, to string) {
 			_ = os.Remove(tmp.Name())
 		}
 	}
+}
+
+// startPinned starts cmd from an OS thread that stays alive (locked, idle)
+// until cmd exits, and reaps it. The daemons get a parent-death signal
+// (SIGKILL) so that they die with the process that started them; Linux sends
+// it when the *thread* that forked them exits, and Go may end a thread when
+// a goroutine that locked it returns without unlocking (as network-namespace
+// code does). A dedicated thread avoids killing a daemon by accident.
+func startPinned(cmd *exec.Cmd) (chan struct{}, error) {
+	done := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			errc <- err
+			return
+		}
+		errc <- nil
+		_ = cmd.Wait()
+		close(done)
+	}()
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return done, nil
 }
