@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -121,7 +122,13 @@ func Build(ctx context.Context, o BuildOptions, progress func(Progress)) (*Artif
 		return nil, fmt.Errorf("build %s: %w", o.Name, err)
 	}
 	// The root filesystem is scratch either way; the tarball is the result.
+	// A bootstrap killed midway may leave proc, sys or dev mounted inside it:
+	// unmount those first, and never delete through a mount.
 	defer func() {
+		if err := unmountUnder(root); err != nil {
+			log.Warn("build_cleanup_failed", "dir", root, "err", err)
+			return
+		}
 		if err := os.RemoveAll(root); err != nil {
 			log.Warn("build_cleanup_failed", "dir", root, "err", err)
 		}
@@ -195,6 +202,7 @@ func bootstrap(ctx context.Context, o BuildOptions, root string, progress func(P
 		}
 		args = append(args, o.Suite, root, o.Mirror)
 		cmd = command(ctx, ToolMmdebstrap, args...)
+		gracefulCancel(cmd)
 		pr, pw := io.Pipe()
 		cmd.Stdout, cmd.Stderr = pw, pw
 		lines = pr
@@ -209,6 +217,7 @@ func bootstrap(ctx context.Context, o BuildOptions, root string, progress func(P
 		}
 		args = append(args, o.Suite, root, o.Mirror)
 		cmd = command(ctx, ToolDebootstrap, args...)
+		gracefulCancel(cmd)
 		// --debian-installer: machine-readable progress (P:, I:/IA:/IF:) on fd 3,
 		// the full log on stdout and stderr.
 		pr, pw, err := os.Pipe()
@@ -326,6 +335,42 @@ func writeJSONFile(path string, v any) error {
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// gracefulCancel makes ctx's end send SIGTERM to the tool's process group,
+// so that mmdebstrap can unmount what it mounted in the chroot; SIGKILL
+// follows 30 s later.
+func gracefulCancel(cmd *exec.Cmd) {
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+}
+
+// unmountUnder detaches every mount point below dir, deepest first.
+func unmountUnder(dir string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	prefix := filepath.Clean(dir) + "/"
+	var mounts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		// Field 5 is the mount point, with spaces etc. octal-escaped.
+		mp := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(f[4])
+		if strings.HasPrefix(mp, prefix) {
+			mounts = append(mounts, mp)
+		}
+	}
+	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
+	for _, mp := range mounts {
+		if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount %s: %w", mp, err)
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -282,5 +283,37 @@ func TestRealBuildDebootstrap(t *testing.T) {
 	}
 	if len(im.Packages) != len(m.Packages) || im.Suite != "bookworm" || im.Files != m.Files {
 		t.Errorf("re-import differs: %d/%d packages, suite %q, %d/%d files", len(im.Packages), len(m.Packages), im.Suite, im.Files, m.Files)
+	}
+}
+
+// TestRealBuildCancel cancels mmdebstrap midway (with DROVER_TEST_DEBOOTSTRAP
+// set, as it downloads): Build returns the context's error and leaves no
+// mount and no root filesystem behind.
+func TestRealBuildCancel(t *testing.T) {
+	if os.Getenv("DROVER_TEST_DEBOOTSTRAP") == "" {
+		t.Skip("set DROVER_TEST_DEBOOTSTRAP=1 to run the extra real build tests")
+	}
+	requireRoot(t, "mmdebstrap", "zstd")
+	work := t.TempDir()
+	var sawInstall bool
+	ctx, cancel := contextWithCancel(testCtx(t, 10*time.Minute))
+	defer cancel()
+	_, err := Build(ctx, BuildOptions{Name: "cancel", Include: BootInclude, WorkDir: work, Logger: testLogger(t)}, func(p Progress) {
+		// Cancel once packages are being set up inside the chroot, when
+		// mmdebstrap has proc and sys mounted.
+		if !sawInstall && strings.HasPrefix(p.Message, "Setting up") {
+			sawInstall = true
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Build = %v, want context.Canceled", err)
+	}
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(b), work) {
+		t.Errorf("mounts left under %s", work)
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("work dir holds %d entries after a canceled build", len(ents))
 	}
 }

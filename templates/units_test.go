@@ -3,6 +3,7 @@ package templates
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -194,5 +195,28 @@ func TestBootstrapParsers(t *testing.T) {
 	}
 	if last.Percent != 99 || !strings.Contains(strings.Join(msgs, "|"), "Retrieving libc6") {
 		t.Errorf("debootstrap: last %+v, messages %q", last, msgs)
+	}
+}
+
+func TestUnmountUnder(t *testing.T) {
+	requireRoot(t, "mount")
+	dir := t.TempDir()
+	for _, d := range []string{"a", "a/b"} {
+		p := filepath.Join(dir, d)
+		os.MkdirAll(p, 0o755)
+		if out, err := exec.Command("mount", "-t", "tmpfs", "tmpfs", p).CombinedOutput(); err != nil {
+			t.Skipf("cannot mount tmpfs here: %v %s", err, out)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "a/b/f"), []byte("x"), 0o644)
+	if err := unmountUnder(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(b), dir+"/") {
+		t.Fatalf("still mounted under %s", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a/b/f")); err == nil {
+		t.Error("file of the unmounted tmpfs still visible")
 	}
 }
