@@ -141,8 +141,27 @@ func (m *Master) issueNodeToken(ctx context.Context, name string) (string, error
 	}
 	tctx, cancel := store.WithTimeout(ctx)
 	defer cancel()
+	// The node's earlier tokens are revoked with the new one recorded: the
+	// credentials rotate as a whole.
+	ops := []clientv3.Op{put}
+	old, err := m.client.Get(tctx, keys.TokensPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return "", unavailable("read tokens", err)
+	}
+	for _, kv := range old.Kvs {
+		var tr keys.TokenRecord
+		if json.Unmarshal(kv.Value, &tr) != nil || tr.User != rec.User || tr.Revoked {
+			continue
+		}
+		tr.Revoked = true
+		op, err := store.PutJSON(string(kv.Key), tr)
+		if err != nil {
+			return "", err
+		}
+		ops = append(ops, op)
+	}
 	resp, err := m.client.Txn(tctx).
-		If(clientv3.Compare(clientv3.CreateRevision(keys.NodeKey(name)), ">", 0)).Then(put).Commit()
+		If(clientv3.Compare(clientv3.CreateRevision(keys.NodeKey(name)), ">", 0)).Then(ops...).Commit()
 	if err != nil {
 		return "", unavailable("record node token", err)
 	}

@@ -133,6 +133,7 @@ func (s *standIn) run(ctx context.Context, t *testing.T) {
 }
 
 type instEnv struct {
+	c  *mastertest.Cluster
 	m  *master.Master
 	si *standIn
 }
@@ -155,7 +156,7 @@ func startInstEnv(t *testing.T) *instEnv {
 	if _, err := m.ImportTemplate(ctx, mastertest.Admin, "tiny", bytes.NewReader(tinyRootfs(t))); err != nil {
 		t.Fatalf("import template: %v", err)
 	}
-	return &instEnv{m: m, si: si}
+	return &instEnv{c: c, m: m, si: si}
 }
 
 func (e *instEnv) run(t *testing.T, kind string, params any) *api.Job {
@@ -192,7 +193,7 @@ func addReq(name string) api.InstanceAdd {
 
 func TestInstanceMaster(t *testing.T) {
 	e := startInstEnv(t)
-	m := e.m
+	m, c := e.m, e.c
 
 	t.Run("add validation", func(t *testing.T) {
 		mod := func(f func(*api.InstanceAdd)) api.InstanceAdd { a := addReq("v1"); f(&a); return a }
@@ -396,6 +397,42 @@ func TestInstanceMaster(t *testing.T) {
 		wg.Wait()
 		if len(seen) != 80 {
 			t.Fatalf("%d MACs", len(seen))
+		}
+	})
+
+	t.Run("node tokens rotate with the credentials", func(t *testing.T) {
+		check := func(tok string) error {
+			p, err := m.Verifier().Verify(tok, time.Now())
+			if err != nil {
+				return err
+			}
+			if p.Role != api.RoleNode || p.User != "node.node1" {
+				t.Fatalf("principal %+v", p)
+			}
+			return m.CheckNodeToken(ctx(t), p)
+		}
+		c1, err := m.NodeCredentials(ctx(t), "node1")
+		if err != nil || c1.APIToken == "" {
+			t.Fatalf("credentials: %v", err)
+		}
+		if err := check(c1.APIToken); err != nil {
+			t.Fatalf("fresh token refused: %v", err)
+		}
+		c2, err := m.NodeCredentials(ctx(t), "node1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := check(c2.APIToken); err != nil {
+			t.Fatalf("new token refused: %v", err)
+		}
+		if err := check(c1.APIToken); api.CodeOf(err) != api.CodeUnauthorized {
+			t.Fatalf("rotated-out token: %v", err)
+		}
+		// A user token is not a node token.
+		admin, _ := c.AdminToken()
+		p, _ := m.Verifier().Verify(admin, time.Now())
+		if err := m.CheckNodeToken(ctx(t), p); api.CodeOf(err) != api.CodeUnauthorized {
+			t.Fatalf("admin token as node token: %v", err)
 		}
 	})
 
