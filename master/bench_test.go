@@ -68,6 +68,7 @@ func BenchmarkNodeList1000(b *testing.B) {
 // etcd leadership transfer) and measures until another master leads.
 func BenchmarkLeaderHandover(b *testing.B) {
 	c := mastertest.Start(b, mastertest.Options{Masters: 3, TickMs: 100, ElectionMs: 500})
+	c.WaitHealthy(30 * time.Second)
 	var total, worst time.Duration
 	b.ResetTimer()
 	for b.Loop() {
@@ -81,6 +82,7 @@ func BenchmarkLeaderHandover(b *testing.B) {
 		b.StopTimer()
 		c.Kill(l) // reap the crashed master
 		c.Restart(l)
+		c.WaitHealthy(30 * time.Second)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/handover")

@@ -11,7 +11,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-project/drover/master/keys"
-	"github.com/drover-project/drover/master/store"
 )
 
 // Dead leader detection: while a master waits in the election, it probes the
@@ -26,6 +25,10 @@ import (
 const (
 	deadProbeInterval = 250 * time.Millisecond
 	deadProbes        = 2
+	// deadProbeTimeout bounds the etcd calls of the probe: a request in flight
+	// when the etcd leader dies is only answered after etcd's request timeout
+	// (about 6 s), so give up early and try again.
+	deadProbeTimeout = time.Second
 )
 
 // watchDeadLeader runs until ctx ends (the caller's campaign is over).
@@ -70,7 +73,7 @@ func (m *Master) watchDeadLeader(ctx context.Context) {
 
 // leaderKey reads the current leader's name, election key and epoch.
 func (m *Master) leaderKey(ctx context.Context) (string, string, int64, error) {
-	tctx, cancel := store.WithTimeout(ctx)
+	tctx, cancel := context.WithTimeout(ctx, deadProbeTimeout)
 	defer cancel()
 	resp, err := m.client.Get(tctx, keys.ElectionPrefix+"/", clientv3.WithFirstCreate()...)
 	if err != nil || len(resp.Kvs) == 0 {
@@ -100,7 +103,7 @@ func (m *Master) memberRefuses(ctx context.Context, name string) bool {
 
 // deposeDead deletes the election key key if it still has create revision rev.
 func (m *Master) deposeDead(ctx context.Context, key string, rev int64) error {
-	tctx, cancel := store.WithTimeout(ctx)
+	tctx, cancel := context.WithTimeout(ctx, deadProbeTimeout)
 	defer cancel()
 	_, err := m.client.Txn(tctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).

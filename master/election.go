@@ -32,7 +32,9 @@ func (m *Master) campaignLoop(ctx context.Context) {
 // campaignOnce runs one session: register, campaign, lead until the session
 // or the leadership ends.
 func (m *Master) campaignOnce(ctx context.Context) error {
-	gctx, cancel := store.WithTimeout(ctx)
+	// Short: a grant in flight when the etcd leader dies is answered only
+	// after etcd's request timeout; retrying is faster.
+	gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	lease, err := m.client.Grant(gctx, int64(m.cfg.SessionTTL))
 	cancel()
 	if err != nil {

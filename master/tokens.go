@@ -76,7 +76,7 @@ func (t *tokenCache) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := t.load(ctx); err != nil {
+		if err := t.load(ctx); err != nil && ctx.Err() == nil {
 			t.log.Warn("token_cache_reload_failed", "error", err)
 			select {
 			case <-ctx.Done():

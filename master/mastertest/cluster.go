@@ -289,3 +289,24 @@ func FreePorts(tb testing.TB, n int) []int {
 	}
 	return out
 }
+
+// WaitHealthy waits until every master is running, registered and its etcd
+// member answers, as ClusterInfo of a running master reports.
+func (c *Cluster) WaitHealthy(timeout time.Duration) {
+	c.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ci, err := c.Any(-1).ClusterInfo(ctx)
+		cancel()
+		healthy := err == nil && ci.Leader != ""
+		for i := 0; healthy && i < len(ci.Masters); i++ {
+			healthy = ci.Masters[i].Healthy
+		}
+		if healthy {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.tb.Fatalf("cluster not healthy after %v", timeout)
+}
