@@ -1,5 +1,7 @@
 package allocator
 
+import "slices"
+
 // Filter is one feasibility check. After a candidate move has been applied to
 // the working state, Check is asked about each node that takes a role for the
 // instance; it returns "" when the node fits, else why it does not.
@@ -38,23 +40,22 @@ func (st *state) eval(i, p, s int) (float64, *Rejection) {
 	if rej == nil {
 		// score the move, then put the statistics back as they were
 		sum, sq := st.sum, st.sq
-		touched := [4]int{op, os, p, s}
-		var saved [4][nComp]float64
-		for k, n := range touched {
-			if n >= 0 {
-				saved[k] = st.vals[n]
+		var touched [4]int
+		nt := 0
+		for _, n := range [4]int{op, os, p, s} {
+			if n >= 0 && !slices.Contains(touched[:nt], n) {
+				touched[nt] = n
+				nt++
 			}
 		}
-		for _, n := range touched {
-			if n >= 0 {
-				st.refresh(n)
-			}
+		var saved [4][nComp]float64
+		for k, n := range touched[:nt] {
+			saved[k] = st.vals[n]
+			st.refresh(n)
 		}
 		sc = st.score()
-		for k := 3; k >= 0; k-- {
-			if n := touched[k]; n >= 0 {
-				st.vals[n] = saved[k]
-			}
+		for k, n := range touched[:nt] {
+			st.vals[n] = saved[k]
 		}
 		st.sum, st.sq = sum, sq
 	}
