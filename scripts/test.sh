@@ -16,7 +16,8 @@ SHORT=""
 # debootstrap and mkfs tests.
 PKGS=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
       libvirt-clients qemu-system-x86 qemu-utils debootstrap mmdebstrap
-      e2fsprogs busybox-static zstd iproute2 procps)
+      e2fsprogs busybox-static zstd iproute2 procps util-linux openssh-client
+      tar coreutils)
 
 install_packages() {
 	local missing=()
