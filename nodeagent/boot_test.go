@@ -272,6 +272,14 @@ func TestBootLXC(t *testing.T) {
 		return err == nil && uts == "ct1"
 	})
 	t.Logf("container init pid %d: /etc/hostname %q, UTS hostname %q", pid, strings.TrimSpace(string(b)), uts)
+	// And systemd's getty on the container console greets with it.
+	var con string
+	h.waitFor(120*time.Second, "ct1 login: on the container console", func() bool {
+		r := h.run("instance.console", inst, nil, 30*time.Second)
+		con = string(r.Output)
+		return strings.Contains(con, "ct1 login:")
+	})
+	t.Logf("container console shows \"ct1 login:\" %s after start", time.Since(t1).Round(100*time.Millisecond))
 
 	h.run(keys.CmdInstanceShutdown, inst, keys.ShutdownParams{TimeoutSeconds: 20}, 2*time.Minute)
 	h.waitDomain("ct1", keys.DomainStopped, 10*time.Second)
