@@ -47,4 +47,3 @@ func TestTrailingFlags(t *testing.T) {
 		t.Error("flag without value accepted")
 	}
 }
-

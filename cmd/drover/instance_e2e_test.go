@@ -9,6 +9,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -162,5 +163,86 @@ func TestLocalClusterInstances(t *testing.T) {
 	lc.mustCLI("template", "remove", "-f", "tiny")
 	if _, _, code := lc.cli(nil, "template", "info", "tiny"); code != exitNotFound {
 		t.Fatalf("template info after remove: exit %d", code)
+	}
+}
+
+// virshList returns domain -> state from `virsh list --all` on a node's
+// private libvirtd of a `local up --hypervisor test` cluster.
+func (lc *localCluster) virshList(t *testing.T, node string) map[string]string {
+	t.Helper()
+	uri := "test+unix:///default?socket=" + filepath.Join(lc.dir, "libvirt", node, "run", "libvirt-sock")
+	out, err := exec.Command("virsh", "-c", uri, "list", "--all").CombinedOutput()
+	if err != nil {
+		t.Fatalf("virsh list: %v\n%s", err, out)
+	}
+	doms := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] != "Id" { // "Id Name State" header; "---" rule has one field
+			doms[f[1]] = strings.Join(f[2:], " ")
+		}
+	}
+	return doms
+}
+
+// TestLocalClusterInstancesLibvirtTest runs instances under libvirt's test
+// driver, one private libvirtd per node, and checks what virsh sees; it also
+// shows the watcher restarting a domain destroyed behind drover's back.
+func TestLocalClusterInstancesLibvirtTest(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("local up --hypervisor test needs root")
+	}
+	for _, bin := range []string{"libvirtd", "virsh"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+	lc := startLocal(t, 1, 2, "127.0.7", "--hypervisor", "test")
+	waitFor(t, 90*time.Second, "both nodes online", func() bool {
+		st := lc.nodeStatus()
+		return st["node1"] == "online" && st["node2"] == "online"
+	})
+	tarball := filepath.Join(t.TempDir(), "tiny.tar.gz")
+	writeTinyRootfs(t, tarball, "libvirt")
+	lc.mustCLI("template", "import", "tiny", tarball)
+	lc.mustCLI("instance", "add", "-t", "diskless", "-o", "tiny", "-n", "node1", "web1")
+	lc.mustCLI("instance", "add", "-t", "file", "--disk", "16M", "-o", "tiny", "-n", "node2", "db1")
+	if st := lc.instances(); st["web1"] != api.InstRunning || st["db1"] != api.InstRunning {
+		t.Fatalf("after add: %v", st)
+	}
+	if d := lc.virshList(t, "node1"); d["web1"] != "running" || d["db1"] != "" {
+		t.Fatalf("virsh on node1: %v", d)
+	}
+	lc.mustCLI("instance", "shutdown", "web1")
+	if st := lc.instances(); st["web1"] != api.InstAdminDown {
+		t.Fatalf("after shutdown: %v", st)
+	}
+	if d := lc.virshList(t, "node1"); d["web1"] != "shut off" {
+		t.Fatalf("virsh after shutdown: %v", d)
+	}
+	lc.mustCLI("instance", "startup", "web1")
+	if d := lc.virshList(t, "node1"); d["web1"] != "running" {
+		t.Fatalf("virsh after startup: %v", d)
+	}
+
+	// Destroyed behind drover's back: ERROR_down, then the watcher restarts it.
+	uri2 := "test+unix:///default?socket=" + filepath.Join(lc.dir, "libvirt", "node2", "run", "libvirt-sock")
+	if out, err := exec.Command("virsh", "-c", uri2, "destroy", "db1").CombinedOutput(); err != nil {
+		t.Fatalf("virsh destroy: %v\n%s", err, out)
+	}
+	waitFor(t, 10*time.Second, "db1 ERROR_down", func() bool { return lc.instances()["db1"] == api.InstErrorDown })
+	waitFor(t, 30*time.Second, "db1 restarted", func() bool { return lc.instances()["db1"] == api.InstRunning })
+	out := lc.mustCLI("instance", "list", "--no-headers", "-o", "restarts", "db1")
+	if strings.TrimSpace(out) != "1" {
+		t.Fatalf("restarts: %q", out)
+	}
+
+	lc.mustCLI("instance", "remove", "-f", "web1")
+	lc.mustCLI("instance", "remove", "-f", "db1")
+	if d := lc.virshList(t, "node1"); d["web1"] != "" {
+		t.Fatalf("virsh after remove: %v", d)
+	}
+	if st := lc.instances(); len(st) != 0 {
+		t.Fatalf("after remove: %v", st)
 	}
 }
