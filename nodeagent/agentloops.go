@@ -86,6 +86,7 @@ func (a *Agent) startLoops(ctx context.Context, lease clientv3.LeaseID) (wait fu
 			a.mu.Unlock()
 			r := newCommandRunner(a.cli, node, lease, a.exec, epoch, a.log)
 			r.after = func(string) { dp.Kick() }
+			r.doneDir = a.store.CommandsDir()
 			err := r.run(ctx)
 			a.mu.Lock()
 			a.maxEpoch = max(a.maxEpoch, r.MaxEpoch())

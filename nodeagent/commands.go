@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -27,6 +30,11 @@ type commandRunner struct {
 	log   *slog.Logger
 	// after is called when a command finished (e.g. to resync domains).
 	after func(instance string)
+	// doneDir keeps the final result of every command run on this node
+	// ("" = none): results in etcd are bound to the lease and vanish with
+	// it, so after an agent restart a finished command's result is
+	// republished from here instead of the command being run again.
+	doneDir string
 
 	mu       sync.Mutex
 	maxEpoch int64
@@ -58,6 +66,7 @@ func (r *commandRunner) run(ctx context.Context) error {
 			r.noteEpoch(c.Epoch)
 		}
 	}
+	r.pruneDone(pending)
 	for _, c := range pending {
 		r.handle(ctx, c)
 	}
@@ -136,6 +145,11 @@ func (r *commandRunner) handle(ctx context.Context, c keys.NodeCommand) {
 		return
 	} else if done {
 		log.Debug("command_already_answered")
+		return
+	}
+	if res, ok := r.loadDone(c.ID); ok {
+		log.Info("command_result_republished")
+		r.publish(ctx, res)
 		return
 	}
 	if stale {
@@ -238,6 +252,7 @@ func (r *commandRunner) execute(ctx context.Context, c keys.NodeCommand) {
 		res.Error = cmdError(err)
 	}
 	pmu.Lock()
+	r.saveDone(res)
 	r.publish(ctx, res)
 	pmu.Unlock()
 	if r.after != nil {
@@ -264,5 +279,56 @@ func (r *commandRunner) publish(ctx context.Context, res keys.NodeCommandResult)
 	}
 	if err != nil {
 		r.log.Warn("result_publish_failed", "cmd", res.ID, "err", err)
+	}
+}
+
+func (r *commandRunner) donePath(id string) string {
+	// IDs are "<job>-<op>-<step>"; keep the file name safe whatever they are.
+	return filepath.Join(r.doneDir, url.PathEscape(id)+".json")
+}
+
+// saveDone records a final result on the node (best effort).
+func (r *commandRunner) saveDone(res keys.NodeCommandResult) {
+	if r.doneDir == "" {
+		return
+	}
+	b, err := json.Marshal(res)
+	if err == nil {
+		tmp := r.donePath(res.ID) + ".tmp"
+		if err = os.WriteFile(tmp, b, 0o600); err == nil {
+			err = os.Rename(tmp, r.donePath(res.ID))
+		}
+	}
+	if err != nil {
+		r.log.Warn("command_result_not_saved", "cmd", res.ID, "err", err)
+	}
+}
+
+func (r *commandRunner) loadDone(id string) (keys.NodeCommandResult, bool) {
+	var res keys.NodeCommandResult
+	if r.doneDir == "" {
+		return res, false
+	}
+	b, err := os.ReadFile(r.donePath(id))
+	if err != nil || json.Unmarshal(b, &res) != nil || res.ID != id || !res.Done {
+		return res, false
+	}
+	return res, true
+}
+
+// pruneDone forgets results of commands the leader has deleted.
+func (r *commandRunner) pruneDone(pending []keys.NodeCommand) {
+	if r.doneDir == "" {
+		return
+	}
+	keep := map[string]bool{}
+	for _, c := range pending {
+		keep[filepath.Base(r.donePath(c.ID))] = true
+	}
+	ents, _ := os.ReadDir(r.doneDir)
+	for _, e := range ents {
+		if !keep[e.Name()] {
+			_ = os.Remove(filepath.Join(r.doneDir, e.Name()))
+		}
 	}
 }

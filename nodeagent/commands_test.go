@@ -37,6 +37,7 @@ type harness struct {
 	epoch   int64
 	seq     atomic.Int64
 	stop    func()
+	cfg     nodeagent.Config
 }
 
 type harnessOpts struct {
@@ -63,10 +64,22 @@ func startHarness(t testing.TB, drv hv.Driver, o harnessOpts) *harness {
 		o.Storage = t.TempDir()
 	}
 	h := &harness{t: t, c: c, m: m, node: "n1", drv: drv, storage: o.Storage, epoch: 100}
-	a, err := nodeagent.New(nodeagent.Config{
+	h.cfg = nodeagent.Config{
 		Credentials: *cred, Driver: drv, StorageDir: o.Storage, StagingDir: o.Staging, APIToken: o.APIToken,
 		DomainResync: 500 * time.Millisecond,
-	}, hvtest.Logger(t))
+	}
+	h.startAgent()
+	h.waitFor(15*time.Second, "node n1 online", func() bool {
+		n, err := m.GetNode(context.Background(), "n1")
+		return err == nil && n.Status == api.NodeOnline
+	})
+	return h
+}
+
+// startAgent runs a (new) agent with the harness's config until stop.
+func (h *harness) startAgent() {
+	t := h.t
+	a, err := nodeagent.New(h.cfg, hvtest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +87,12 @@ func startHarness(t testing.TB, drv hv.Driver, o harnessOpts) *harness {
 	actx, acancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(actx) }()
+	stopped := false
 	h.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		acancel()
 		select {
 		case <-done:
@@ -83,11 +101,6 @@ func startHarness(t testing.TB, drv hv.Driver, o harnessOpts) *harness {
 		}
 	}
 	t.Cleanup(h.stop)
-	h.waitFor(15*time.Second, "node n1 online", func() bool {
-		n, err := m.GetNode(context.Background(), "n1")
-		return err == nil && n.Status == api.NodeOnline
-	})
-	return h
 }
 
 func (h *harness) waitFor(timeout time.Duration, what string, cond func() bool) {
@@ -415,4 +428,38 @@ func TestSelfFence(t *testing.T) {
 	} else {
 		t.Logf("self-fence %s after the masters stopped", d.Round(time.Millisecond))
 	}
+}
+
+// TestRestartDoesNotRerun: after an agent restart (its lease, and with it
+// the results in etcd, are gone) finished commands are answered from the
+// node's record instead of being run again.
+func TestRestartDoesNotRerun(t *testing.T) {
+	drv := fake.New(fake.Options{CPUs: 4, MemoryMiB: 4096})
+	h := startHarness(t, drv, harnessOpts{})
+	inst := instance("app1", hv.KindFake)
+	create := h.send(keys.CmdInstanceCreate, inst, nil, nil)
+	h.wait(create.ID, 30*time.Second)
+	start := h.send(keys.CmdInstanceStart, inst, nil, nil)
+	if r := h.wait(start.ID, 30*time.Second); r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	// The guest stops behind the agent's back; then the agent restarts.
+	h.stop()
+	h.waitFor(15*time.Second, "results gone with the lease", func() bool {
+		_, ok := h.result(start.ID)
+		return !ok
+	})
+	if err := drv.Destroy(context.Background(), "app1"); err != nil {
+		t.Fatal(err)
+	}
+	h.startAgent()
+	r := h.wait(start.ID, 30*time.Second)
+	if r.Error != nil {
+		t.Fatalf("republished start result: %+v", r)
+	}
+	time.Sleep(time.Second)
+	if st := h.hvState("app1"); st.Active() {
+		t.Fatalf("start was run again after the restart: %q", st)
+	}
+	h.waitDomain("app1", keys.DomainStopped, 10*time.Second)
 }

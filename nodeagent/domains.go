@@ -106,6 +106,9 @@ func (p *domainPublisher) onEvent(ctx context.Context, ev hv.Event) {
 		p.resync(ctx)
 		return
 	}
+	if !p.managed(ev.Domain) {
+		return
+	}
 	st := ev.State
 	if st == "" || st == hv.StateUnknown {
 		s, err := p.drv.State(ctx, ev.Domain)
@@ -132,7 +135,9 @@ func (p *domainPublisher) resync(ctx context.Context) {
 	now := time.Now().UTC()
 	want := map[string]keys.DomainStatus{}
 	for _, d := range doms {
-		want[d.Name] = keys.DomainStatus{Instance: d.Name, State: contractState(d.State), ObservedAt: now}
+		if p.managed(d.Name) {
+			want[d.Name] = keys.DomainStatus{Instance: d.Name, State: contractState(d.State), ObservedAt: now}
+		}
 	}
 	if p.instDir != "" {
 		ents, _ := os.ReadDir(p.instDir)
@@ -200,4 +205,15 @@ func (p *domainPublisher) put(ctx context.Context, st keys.DomainStatus, force b
 	p.mu.Lock()
 	p.last[st.Instance], p.at[st.Instance] = st, time.Now()
 	p.mu.Unlock()
+}
+
+// managed reports whether domain name is a drover instance of this node (it
+// has an instance directory): foreign domains, such as the test
+// hypervisor's built-in "test", are not published.
+func (p *domainPublisher) managed(name string) bool {
+	if p.instDir == "" {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(p.instDir, name))
+	return err == nil
 }

@@ -7,6 +7,7 @@
 //	DIR/instances/<name>/rootfs/       LXC root filesystem
 //	DIR/instances/<name>/console.log   serial console
 //	DIR/templates/                     template cache (by digest)
+//	DIR/commands/                      results of finished node commands
 package storage
 
 import (
@@ -46,7 +47,7 @@ func New(dir string) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	for _, sub := range []string{"instances", "templates"} {
+	for _, sub := range []string{"instances", "templates", "commands"} {
 		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("storage: %w", err)
 		}
@@ -56,6 +57,9 @@ func New(dir string) (*Manager, error) {
 
 // Dir is the storage directory.
 func (m *Manager) Dir() string { return m.dir }
+
+// CommandsDir keeps the agent's record of finished node commands.
+func (m *Manager) CommandsDir() string { return filepath.Join(m.dir, "commands") }
 
 // TemplateCacheDir is where the agent caches template blobs.
 func (m *Manager) TemplateCacheDir() string { return filepath.Join(m.dir, "templates") }
