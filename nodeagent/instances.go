@@ -231,6 +231,10 @@ func (x *Executor) spec(inst keys.InstanceRecord) hv.DomainSpec {
 	boot := x.store.BootDir(name)
 	if k := filepath.Join(boot, "vmlinuz"); fileExists(k) && len(s.Disks) > 0 {
 		s.Kernel, s.Cmdline = k, templates.DefaultCmdline
+		if s.Kind == hv.KindXen {
+			// PV guests see their disk as xvda and their console as hvc0.
+			s.Cmdline = "root=/dev/xvda ro console=hvc0 net.ifnames=0"
+		}
 		if i := filepath.Join(boot, "initrd.img"); fileExists(i) {
 			s.Initrd = i
 		}
