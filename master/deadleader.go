@@ -62,20 +62,29 @@ func (m *Master) watchDeadLeader(ctx context.Context) {
 		if refused++; refused < deadProbes {
 			continue
 		}
-		if err := m.deposeDead(ctx, key, rev); err != nil {
-			m.log.Warn("depose_dead_leader_failed", "leader", name, "error", err)
+		done, err := m.deposeDead(ctx, key, rev)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("depose_dead_leader_failed", "leader", name, "error", err)
+			}
 			continue
 		}
-		m.log.Warn("dead_leader_deposed", "leader", name, "epoch", rev)
+		if done {
+			m.log.Warn("dead_leader_deposed", "leader", name, "epoch", rev)
+		}
 		refused = 0
 	}
 }
 
-// leaderKey reads the current leader's name, election key and epoch.
+// leaderKey reads the current leader's name, election key and epoch, as the
+// local member knows them.
 func (m *Master) leaderKey(ctx context.Context) (string, string, int64, error) {
 	tctx, cancel := context.WithTimeout(ctx, deadProbeTimeout)
 	defer cancel()
-	resp, err := m.client.Get(tctx, keys.ElectionPrefix+"/", clientv3.WithFirstCreate()...)
+	// Serializable: answered by the local member even while etcd elects a new
+	// leader; the deposing transaction checks the revision anyway.
+	opts := append(clientv3.WithFirstCreate(), clientv3.WithSerializable())
+	resp, err := m.client.Get(tctx, keys.ElectionPrefix+"/", opts...)
 	if err != nil || len(resp.Kvs) == 0 {
 		return "", "", 0, err
 	}
@@ -101,15 +110,16 @@ func (m *Master) memberRefuses(ctx context.Context, name string) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// deposeDead deletes the election key key if it still has create revision rev.
-func (m *Master) deposeDead(ctx context.Context, key string, rev int64) error {
+// deposeDead deletes the election key key if it still has create revision
+// rev; it reports whether it did.
+func (m *Master) deposeDead(ctx context.Context, key string, rev int64) (bool, error) {
 	tctx, cancel := context.WithTimeout(ctx, deadProbeTimeout)
 	defer cancel()
-	_, err := m.client.Txn(tctx).
+	resp, err := m.client.Txn(tctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
 		Then(clientv3.OpDelete(key)).Commit()
 	if err != nil {
-		return fmt.Errorf("delete election key: %w", err)
+		return false, fmt.Errorf("delete election key: %w", err)
 	}
-	return nil
+	return resp.Succeeded, nil
 }
