@@ -37,6 +37,9 @@ func (b *buildProgress) report(p templates.Progress) {
 		return
 	}
 	b.step, b.percent = p.Step, p.Percent
+	// The job log is written with the step's checkpoint, at its end; the
+	// master's log shows the progress as it happens.
+	b.sc.Log.Info("template_build_progress", "progress", p.String())
 	if b.lines < 100 {
 		b.sc.Logf("%s", p.String())
 		b.lines++
