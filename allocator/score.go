@@ -44,11 +44,12 @@ func (st *state) nodeValues(n int) (v [nComp]float64) {
 		v[sOffPri] = float64(st.pCnt[n])
 		return v
 	}
-	v[cFreeMem] = ratio(float64(st.fMem[n]), float64(st.tMem[n]))
-	v[cFreeDisk] = ratio(float64(st.fDsk[n]), float64(st.tDsk[n]))
-	v[cVCPU] = ratio(float64(st.uCpu[n]), st.tCpu[n])
-	v[cSpindle] = ratio(float64(st.spn[n]), st.hiSpn[n])
-	rem := ratio(float64(st.rMem[n]), float64(st.tMem[n]))
+	inv := &st.inv[n]
+	v[cFreeMem] = float64(st.fMem[n]) * inv[0]
+	v[cFreeDisk] = float64(st.fDsk[n]) * inv[1]
+	v[cVCPU] = float64(st.uCpu[n]) * inv[2]
+	v[cSpindle] = float64(st.spn[n]) * inv[3]
+	rem := float64(st.rMem[n]) * inv[0]
 	v[cResMem] = rem
 	v[cLoadPri] = float64(st.pCnt[n])
 	v[cLoadDisk] = float64(st.pCnt[n] + st.sCnt[n])

@@ -60,6 +60,9 @@ type state struct {
 	ipri, isec []int
 	iexcl      [][]string
 
+	// inv[n]: 1/total memory, 1/total disk, 1/cpus, 1/(spindles*ratio), or 0
+	inv [][4]float64
+
 	// score statistics
 	vals    [][nComp]float64
 	sum, sq [nComp]float64
@@ -100,6 +103,7 @@ func newState(c *Cluster, filters []Filter) *state {
 	st.excl = make([]map[string]int, nn)
 	st.conflicts, st.locBad = make([]int, nn), make([]int, nn)
 	st.vals = make([][nComp]float64, nn)
+	st.inv = make([][4]float64, nn)
 	for i, n := range nodes {
 		pol := c.policyFor(n.Group)
 		st.name[i] = n.Name
@@ -108,6 +112,8 @@ func newState(c *Cluster, filters []Filter) *state {
 		sp := max(n.Spindles, 1)
 		st.hiSpn[i] = pol.SpindleRatio * float64(sp)
 		st.vcpuRatio[i] = pol.VCPURatio
+		st.inv[i] = [4]float64{ratio(1, float64(n.TotalMem)), ratio(1, float64(n.TotalDisk)),
+			ratio(1, float64(n.CPUs)), ratio(1, st.hiSpn[i])}
 		st.offline[i], st.drain[i] = n.Offline, n.Drained
 		st.unalloc[i] = c.groupUnallocable(n.Group)
 		st.fMem[i], st.fDsk[i] = n.FreeMem, n.FreeDisk
