@@ -371,6 +371,38 @@ func TestInstanceMaster(t *testing.T) {
 		}
 	})
 
+	t.Run("watcher removes an abandoned add", func(t *testing.T) {
+		// A record still marked as being created by a job that ended (here
+		// a failed debug job) is removed from the node and from etcd.
+		j := e.run(t, api.OpDebugDelay, api.DebugDelay{Duration: "10ms", Steps: 1, Fail: true})
+		if j.State != api.JobError {
+			t.Fatalf("debug job: %+v", j)
+		}
+		rec := keys.InstanceRecord{Name: "orphan1", UUID: "u-orphan1", PrimaryNode: "node1", OS: "tiny", OSVersion: 1,
+			DiskTemplate: "diskless", VCPUs: 1, MemoryMiB: 128, CreatingJob: j.ID}
+		e.si.putJSON(ctx(t), t, keys.InstanceKey("orphan1"), rec)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r, err := m.Client().Get(ctx(t), keys.InstanceKey("orphan1"), clientv3.WithCountOnly())
+			if err == nil && r.Count == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("abandoned record not removed")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		e.si.mu.Lock()
+		removed := false
+		for _, c := range e.si.got {
+			removed = removed || c.Kind == keys.CmdInstanceRemove && c.Instance.Name == "orphan1"
+		}
+		e.si.mu.Unlock()
+		if !removed {
+			t.Fatal("no remove command for the abandoned instance")
+		}
+	})
+
 	t.Run("mac allocation is unique under contention", func(t *testing.T) {
 		var mu sync.Mutex
 		seen := map[string]bool{}
