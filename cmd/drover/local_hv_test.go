@@ -4,6 +4,7 @@ package main
 // virsh on a node's socket agrees with drover's instance list.
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,5 +134,54 @@ func TestLocalUpTestHypervisor(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(lc.dir, "storage", "node1", "instances")); len(ents) != 0 {
 		t.Fatalf("files left on node1 after remove: %v", ents)
+	}
+}
+
+// TestLocalUpHypervisorNeedsRoot: without root, local up --hypervisor kvm
+// says what is missing and exits with the wrong_state code; xen is refused
+// as a usage error.
+func TestLocalUpHypervisorNeedsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs the CLI as nobody through setpriv, which needs root")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) not installed")
+	}
+	dir, err := os.MkdirTemp("", "drover-noroot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// The test binary's drover may live in a root-only temp dir: copy it.
+	bin := filepath.Join(dir, "drover")
+	b, err := os.ReadFile(droverBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin}, args...)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := run("local", "up", "--dir", filepath.Join(dir, "c"), "--hypervisor", "kvm")
+	if code != exitWrongState || !strings.Contains(out, "needs root") {
+		t.Fatalf("local up --hypervisor kvm as nobody: exit %d: %s", code, out)
+	}
+	out, code = run("local", "up", "--dir", filepath.Join(dir, "c"), "--hypervisor", "xen")
+	if code != exitUsage || !strings.Contains(out, "xen") {
+		t.Fatalf("local up --hypervisor xen: exit %d: %s", code, out)
 	}
 }
