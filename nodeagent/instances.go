@@ -164,8 +164,8 @@ func (x *Executor) Run(ctx context.Context, cmd keys.NodeCommand, progress func(
 		if err = decode(cmd.Params, &p); err == nil {
 			err = x.rename(ctx, inst, p.NewName)
 		}
-	case cmdInstanceConsole:
-		var p consoleParams
+	case keys.CmdInstanceConsole:
+		var p keys.ConsoleParams
 		if err = decode(cmd.Params, &p); err == nil {
 			out, err = x.console(ctx, inst.Name, p.MaxBytes)
 		}
@@ -652,22 +652,9 @@ func (x *Executor) rename(ctx context.Context, inst keys.InstanceRecord, to stri
 	return nil
 }
 
-// The console command (keys.CmdInstanceConsole, keys.ConsoleParams and
-// keys.ConsoleOutput of the contract), spelled out here so that this file
-// does not depend on the order in which the contract's additions land.
-const cmdInstanceConsole = "instance.console"
-
-type consoleParams struct {
-	MaxBytes int `json:"max_bytes,omitempty"`
-}
-
-type consoleOutput struct {
-	Text string `json:"text"`
-}
-
 // console returns the end of the domain's serial console log (at most
 // maxBytes, default 16 KiB). Live consoles (pty) are read for a moment.
-func (x *Executor) console(ctx context.Context, name string, maxBytes int) (*consoleOutput, error) {
+func (x *Executor) console(ctx context.Context, name string, maxBytes int) (*keys.ConsoleOutput, error) {
 	if maxBytes <= 0 {
 		maxBytes = 16 << 10
 	}
@@ -717,5 +704,5 @@ func (x *Executor) console(ctx context.Context, name string, maxBytes int) (*con
 	if len(text) > maxBytes {
 		text = text[len(text)-maxBytes:]
 	}
-	return &consoleOutput{Text: string(text)}, nil
+	return &keys.ConsoleOutput{Text: string(text)}, nil
 }
