@@ -98,7 +98,7 @@ func agentCommand() *cli.Command {
 			}
 			a, err := nodeagent.New(nodeagent.Config{
 				Credentials: cred, Driver: drv, LeaseTTL: c.Duration("lease-ttl"),
-				StorageDir: c.String("storage-dir"), StagingDir: c.String("staging-dir"),
+				StorageDir: storageDir(c, cred.Node), StagingDir: c.String("staging-dir"),
 				APIToken: nodeagent.ReadAPIToken(c.String("credentials")),
 			}, log)
 			if err != nil {
@@ -106,7 +106,7 @@ func agentCommand() *cli.Command {
 			}
 			ctx, stop := signalContext(c.Context)
 			defer stop()
-			log.Info("agent_started", "node", cred.Node, "hypervisor", drv.Name(), "storage", c.String("storage-dir"))
+			log.Info("agent_started", "node", cred.Node, "hypervisor", drv.Name(), "storage", storageDir(c, cred.Node))
 			return a.Run(ctx)
 		},
 	}

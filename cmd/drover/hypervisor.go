@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,7 +21,7 @@ func hypervisorFlags() []cli.Flag {
 		&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "fake, kvm, lxc, xen, openvz or test"},
 		&cli.StringFlag{Name: "libvirt-uri", Usage: "libvirtd URI (default per hypervisor: qemu:///system, lxc:///system, xen:///system, openvz:///system, test:///default; e.g. test+unix:///default?socket=/x/libvirt-sock)"},
 		&cli.StringFlag{Name: "kvm-domain-type", Value: "auto", Usage: "kvm: kvm, qemu (TCG) or auto (kvm when /dev/kvm can run a guest)"},
-		&cli.StringFlag{Name: "storage-dir", Value: "/var/lib/drover/storage", Usage: "file disks, kernels, container roots and the template cache"},
+		&cli.StringFlag{Name: "storage-dir", Usage: "file disks, kernels, container roots and the template cache (default /var/lib/drover/storage as root, else $XDG_DATA_HOME/drover/storage/NODE)"},
 		&cli.StringFlag{Name: "staging-dir", Usage: "where templates are unpacked before mkfs: a directory, or disk (next to the disk); default /dev/shm when it is a tmpfs with 4 GiB free, else disk"},
 		&cli.Int64Flag{Name: "fake-memory-mib", Value: 16384, Usage: "memory the fake hypervisor offers"},
 		&cli.IntFlag{Name: "fake-cpus", Value: 8, Usage: "CPUs the fake hypervisor offers"},
@@ -50,4 +52,24 @@ func openDriver(c *cli.Context, log *slog.Logger) (hv.Driver, error) {
 		return nil, fmt.Errorf("hypervisor %s at %s: %w (is libvirtd running with the %s driver? see docs/hypervisors.md)", kind, uri, err, kind)
 	}
 	return d, nil
+}
+
+// storageDir is the agent's storage directory: the flag, or a default that a
+// non-root user (e.g. a fake-hypervisor demo) can create.
+func storageDir(c *cli.Context, node string) string {
+	if d := c.String("storage-dir"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/drover/storage"
+	}
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return filepath.Join(os.TempDir(), "drover-storage-"+node)
+		}
+		base = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(base, "drover", "storage", node)
 }
