@@ -463,3 +463,25 @@ func TestRestartDoesNotRerun(t *testing.T) {
 	}
 	h.waitDomain("app1", keys.DomainStopped, 10*time.Second)
 }
+
+// TestManyInstancesAtOnce: commands for several instances written at once
+// run in parallel across instances and in order per instance (each start
+// follows its create).
+func TestManyInstancesAtOnce(t *testing.T) {
+	drv := fake.New(fake.Options{CPUs: 16, MemoryMiB: 16384})
+	h := startHarness(t, drv, harnessOpts{})
+	var ids []string
+	for i := range 8 {
+		inst := instance(fmt.Sprintf("vm%d", i), hv.KindFake)
+		inst.NICs = []keys.NICSpec{{MAC: fmt.Sprintf("aa:00:00:00:04:%02x", i)}}
+		ids = append(ids, h.send(keys.CmdInstanceCreate, inst, nil, nil).ID, h.send(keys.CmdInstanceStart, inst, nil, nil).ID)
+	}
+	for _, id := range ids {
+		if r := h.wait(id, 60*time.Second); r.Error != nil {
+			t.Fatalf("%s: %v", id, r.Error)
+		}
+	}
+	for i := range 8 {
+		h.waitDomain(fmt.Sprintf("vm%d", i), keys.DomainRunning, 10*time.Second)
+	}
+}

@@ -69,7 +69,9 @@ func (x *Executor) lock(name string) func() {
 		l.Unlock()
 		x.mu.Lock()
 		if x.busy[name]--; x.busy[name] == 0 {
+			// Nobody holds or waits for the lock: forget it.
 			delete(x.busy, name)
+			delete(x.locks, name)
 		}
 		x.mu.Unlock()
 	}
