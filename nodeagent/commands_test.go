@@ -288,7 +288,7 @@ func lifecycle(t *testing.T, drv hv.Driver) {
 	}
 
 	// shutdown, modify while stopped, grow a disk, remove.
-	h.run(keys.CmdInstanceShutdown, inst, keys.ShutdownParams{TimeoutSeconds: 10}, 60*time.Second)
+	h.run(keys.CmdInstanceShutdown, inst, keys.ShutdownParams{TimeoutSeconds: 5}, 60*time.Second)
 	h.waitDomain("web1", keys.DomainStopped, 10*time.Second)
 	h.run(keys.CmdInstanceShutdown, inst, nil, 30*time.Second) // idempotent
 	inst.MemoryMiB = 192
@@ -484,4 +484,13 @@ func TestManyInstancesAtOnce(t *testing.T) {
 	for i := range 8 {
 		h.waitDomain(fmt.Sprintf("vm%d", i), keys.DomainRunning, 10*time.Second)
 	}
+}
+
+// TestAgentCommandsKVM drives QEMU (TCG) through a private libvirtd: the
+// guests have blank disks and boot nothing, which is all the lifecycle
+// needs (shutdown ends by destroy after its timeout).
+func TestAgentCommandsKVM(t *testing.T) {
+	hvtest.NeedBinaries(t, "qemu-system-x86_64")
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{})
+	lifecycle(t, newLibvirtDriver(t, hv.KindKVM, dmn.URI("qemu")))
 }
