@@ -60,6 +60,10 @@ func ParseBytes(data []byte) (*allocator.Cluster, error) {
 	for sc.Scan() {
 		no++
 		t := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.ContainsRune(t, '\r') {
+			// a stray CR would not survive a write and read back
+			return nil, &ParseError{Line: no, Msg: "carriage return inside a line"}
+		}
 		if t == "" {
 			sections = append(sections, cur)
 			cur = []line{}
