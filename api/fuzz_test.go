@@ -172,3 +172,43 @@ func FuzzVerifyToken(f *testing.F) {
 		}
 	})
 }
+
+// instanceBodyRoutes are the instance and template routes that read a body.
+var instanceBodyRoutes = []struct{ method, path string }{
+	{"POST", "/api/v1/instances"},
+	{"PATCH", "/api/v1/instances/web1"},
+	{"POST", "/api/v1/instances/web1/shutdown"},
+	{"POST", "/api/v1/instances/web1/reinstall"},
+	{"POST", "/api/v1/instances/web1/rename"},
+	{"POST", "/api/v1/instances/web1/grow-disk"},
+	{"POST", "/api/v1/templates"},
+}
+
+// FuzzInstanceBody sends arbitrary bodies to the instance and template
+// routes: never a 5xx, errors are ErrorBody, and an accepted instance add is
+// one that decodes strictly and validates.
+func FuzzInstanceBody(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"web2","disk_template":"file","os":"tiny@2","node":"node1","disks":[{"size_mib":64}],"vcpus":1,"memory_mib":256}`,
+		`{"name":"web2","disk_template":"diskless","os":"tiny","vcpus":1,"memory_mib":64,"no_start":true}`,
+		`{"vcpus":2,"memory_mib":512}`, `{"timeout":"30s"}`, `{"force":true}`, `{"new_name":"web3"}`,
+		`{"disk":0,"amount_mib":128}`, `{"name":"deb","suite":"bookworm","variant":"minbase","include":["openssh-server"]}`,
+		`{}`, `null`, `{"name":"web2","disks":[{"size_mib":-1}]}`, `{"nics":[{"mac":"zz"}]}`, "\xff",
+	} {
+		for i := range instanceBodyRoutes {
+			f.Add(uint8(i), []byte(s))
+		}
+	}
+	fx, _ := newInstFixture(f)
+	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+		r := instanceBodyRoutes[int(route)%len(instanceBodyRoutes)]
+		rec := fx.do(r.method, r.path, fx.admin, bytes.NewReader(body))
+		checkAnswer(t, r.method+" "+r.path, rec)
+		if rec.Code == 202 && r.path == "/api/v1/instances" {
+			var a api.InstanceAdd
+			if err := api.DecodeStrict(bytes.NewReader(body), &a); err != nil || a.Validate() != nil {
+				t.Fatalf("accepted an instance add that does not validate: %q", body)
+			}
+		}
+	})
+}

@@ -91,7 +91,7 @@ func (b *instBackend) CheckNodeToken(ctx context.Context, p api.Principal) error
 	return b.CheckToken(ctx, p)
 }
 
-func newInstFixture(t *testing.T) (*fixture, *instBackend) {
+func newInstFixture(t testing.TB) (*fixture, *instBackend) {
 	t.Helper()
 	b, err := apitest.New()
 	if err != nil {

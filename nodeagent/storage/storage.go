@@ -64,6 +64,10 @@ func (m *Manager) CommandsDir() string { return filepath.Join(m.dir, "commands")
 // TemplateCacheDir is where the agent caches template blobs.
 func (m *Manager) TemplateCacheDir() string { return filepath.Join(m.dir, "templates") }
 
+// ImageCacheDir keeps, per template digest, the prepared ext4 image that
+// file-disk installs copy (templates.InstallOptions.ImageCache).
+func (m *Manager) ImageCacheDir() string { return filepath.Join(m.dir, "images") }
+
 func checkName(name string) error {
 	if !nameRE.MatchString(name) {
 		return fmt.Errorf("storage: instance name %q: %w", name, ErrInvalid)
