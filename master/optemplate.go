@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -84,11 +85,14 @@ func (m *Master) buildTemplate(ctx context.Context, sc *jobs.StepContext, p api.
 		return fmt.Errorf("template work dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	sc.Logf("building template %s (suite %s, variant %s, include %v) on master %s", p.Name, orDefault(p.Suite, "bookworm"), orDefault(p.Variant, "minbase"), p.Include, m.cfg.Name)
+	// What booting needs is always added: a template must boot as a KVM
+	// guest (direct kernel boot) and as a container.
+	include := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(templates.BootInclude), p.Include...))))
+	sc.Logf("building template %s (suite %s, variant %s, include %v) on master %s", p.Name, orDefault(p.Suite, "bookworm"), orDefault(p.Variant, "minbase"), include, m.cfg.Name)
 	bp := &buildProgress{sc: sc, percent: -100}
 	start := time.Now()
 	a, err := templates.Build(ctx, templates.BuildOptions{
-		Name: p.Name, Suite: p.Suite, Variant: p.Variant, Include: p.Include, Mirror: p.Mirror,
+		Name: p.Name, Suite: p.Suite, Variant: p.Variant, Include: include, Mirror: p.Mirror,
 		WorkDir: dir, Logger: sc.Log,
 	}, bp.report)
 	if err != nil {

@@ -28,8 +28,10 @@ const (
 // BootInclude is what a template needs, on top of minbase, to boot as a KVM
 // guest by direct kernel boot and as an LXC container: a kernel (with its
 // initramfs, made by initramfs-tools), systemd as init, and udev. Networking
-// uses systemd-networkd, which is part of the systemd package.
-var BootInclude = []string{"linux-image-amd64", "systemd-sysv", "udev"}
+// uses systemd-networkd, which is part of the systemd package. D-Bus lets
+// systemd-logind run, which acts on the ACPI power button: without it a
+// guest ignores `instance shutdown` until the hypervisor destroys it.
+var BootInclude = []string{"linux-image-amd64", "systemd-sysv", "udev", "dbus"}
 
 // BuildOptions says what to bootstrap.
 type BuildOptions struct {
