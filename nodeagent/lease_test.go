@@ -5,38 +5,48 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/drover-project/drover/master/mastertest"
 )
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return mastertest.FreePorts(t, 1)[0]
 }
 
 // startEtcd runs a real single-member embedded etcd.
 func startEtcd(t *testing.T) (func(), string) {
 	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.LogLevel = "error"
-	cu, _ := url.Parse("http://127.0.0.1:" + itoa(freePort(t)))
-	pu, _ := url.Parse("http://127.0.0.1:" + itoa(freePort(t)))
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-	cfg.InitialCluster = cfg.Name + "=" + pu.String()
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
+	var (
+		e   *embed.Etcd
+		cu  *url.URL
+		err error
+	)
+	// A free port can be taken by another process between the probe and
+	// etcd's listen: try again with new ports.
+	for attempt := 0; ; attempt++ {
+		cfg := embed.NewConfig()
+		cfg.Dir = t.TempDir()
+		cfg.LogLevel = "error"
+		cu, _ = url.Parse("http://127.0.0.1:" + itoa(freePort(t)))
+		pu, _ := url.Parse("http://127.0.0.1:" + itoa(freePort(t)))
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+		cfg.InitialCluster = cfg.Name + "=" + pu.String()
+		e, err = embed.StartEtcd(cfg)
+		if err == nil {
+			break
+		}
+		if attempt == 4 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
 	}
 	var once sync.Once
 	closeFn := func() { once.Do(e.Close) }

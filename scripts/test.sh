@@ -15,7 +15,7 @@ SHORT=""
 # Packages the tests use. Root is needed to install them and for the libvirtd,
 # debootstrap and mkfs tests.
 PKGS=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
-      libvirt-clients qemu-system-x86 qemu-utils debootstrap mmdebstrap
+      libvirt-clients libxml2-utils qemu-system-x86 qemu-utils debootstrap mmdebstrap
       e2fsprogs busybox-static zstd iproute2 procps util-linux openssh-client
       tar coreutils)
 

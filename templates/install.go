@@ -162,13 +162,24 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 		kernelRoot, kernel, initrd string // where to copy the kernel from
 		seed                       bool
 	)
-	if o.ImageCache != "" {
-		var g *golden
+	useImage := o.ImageCache != ""
+	var g *golden
+	if useImage {
 		if g, err = ensureGolden(ctx, o, progress, log); err == nil {
-			seed, err = installFromImage(ctx, g, &o, tmpDisk, progress, log)
-			kernelRoot, kernel, initrd = g.dir, g.kernel, g.initrd
+			// The prepared image can only grow: a disk smaller than it is
+			// made the slow way (unpack, mkfs -d of the disk's size).
+			if st, serr := os.Stat(g.image); serr == nil && o.DiskSizeMiB<<20 < st.Size() {
+				log.Info("install_unpack", "reason", "disk smaller than the prepared image", "disk_mib", o.DiskSizeMiB, "image_mib", st.Size()>>20)
+				useImage = false
+			}
 		}
-	} else {
+	}
+	switch {
+	case err != nil: // preparing the image failed
+	case useImage:
+		seed, err = installFromImage(ctx, g, &o, tmpDisk, progress, log)
+		kernelRoot, kernel, initrd = g.dir, g.kernel, g.initrd
+	default:
 		var cleanup func()
 		kernelRoot, cleanup, err = installStaged(ctx, &o, tmpDisk, progress, log)
 		if cleanup != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -271,15 +272,22 @@ func (c *Cluster) AdminToken() (string, api.Principal) {
 	return tok, p
 }
 
-// FreePorts returns n distinct free TCP ports on 127.0.0.1.
+// FreePorts returns n distinct free TCP ports on 127.0.0.1, taken below
+// Linux's ephemeral range (32768-60999): a port the kernel hands out for
+// port 0 can be given again to any outgoing connection before the server
+// that asked for it listens on it, which made tests fail with "address
+// already in use" on a busy machine.
 func FreePorts(tb testing.TB, n int) []int {
 	tb.Helper()
 	var lns []net.Listener
 	var out []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 1000 {
+			tb.Fatalf("free port: none found in 20000-32767")
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768)))
 		if err != nil {
-			tb.Fatalf("free port: %v", err)
+			continue
 		}
 		lns = append(lns, ln)
 		out = append(out, ln.Addr().(*net.TCPAddr).Port)
