@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -66,7 +67,17 @@ func allocMACs(ctx context.Context, c *clientv3.Client, prefix string, n int) ([
 	if n == 0 {
 		return nil, nil
 	}
-	for attempt := 0; attempt < 20; attempt++ {
+	for attempt := 0; attempt < 50; attempt++ {
+		if attempt > 0 {
+			// Lost the CAS to another allocation: back off with jitter so
+			// that concurrent allocators do not keep colliding.
+			d := time.Duration(1+rand.IntN(5*min(attempt, 10))) * time.Millisecond
+			select {
+			case <-ctx.Done():
+				return nil, unavailable("mac allocation", ctx.Err())
+			case <-time.After(d):
+			}
+		}
 		tctx, cancel := store.WithTimeout(ctx)
 		resp, err := c.Get(tctx, keys.MACSeqKey)
 		cancel()
