@@ -78,7 +78,9 @@ func (m *Master) mastersHealth(ctx context.Context, leader string) ([]api.Master
 			if registered[spec.Name].Name == "" {
 				return // its session lease expired: down
 			}
-			sctx, scancel := context.WithTimeout(ctx, 400*time.Millisecond)
+			// A live member answers in milliseconds; a second leaves room
+			// for a loaded host without reporting it unhealthy.
+			sctx, scancel := context.WithTimeout(ctx, time.Second)
 			defer scancel()
 			// A dead member refuses the connection at once, while an etcd
 			// call would wait for the whole timeout.

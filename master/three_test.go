@@ -24,6 +24,9 @@ func TestThreeMastersElectionFencingResume(t *testing.T) {
 		t.Fatalf("%d leaders", n)
 	}
 	follower := c.Any(l)
+	// Every master registered and its member answering (a busy machine can
+	// take a while after the election).
+	c.WaitHealthy(30 * time.Second)
 
 	t.Run("info from a follower", func(t *testing.T) {
 		ci, err := follower.ClusterInfo(ctx(t))

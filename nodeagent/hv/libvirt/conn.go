@@ -244,7 +244,8 @@ func (d *Driver) loop() {
 // do runs fn on c within timeout (and ctx). When the daemon does not answer
 // in time or the transport fails, the connection is closed and the error
 // wraps hv.ErrHypervisorDown; the caller's own cancellation is returned as
-// is.
+// is. On an error return fn may still be running: callers read what fn
+// writes only after a nil error.
 func (d *Driver) do(ctx context.Context, c *conn, timeout time.Duration, fn func(*golibvirt.Libvirt) error) error {
 	errc := make(chan error, 1)
 	go func() { errc <- fn(c.l) }()

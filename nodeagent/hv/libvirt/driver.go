@@ -361,13 +361,18 @@ func (d *Driver) Shutdown(ctx context.Context, name string, timeout time.Duratio
 
 // State implements hv.Driver.
 func (d *Driver) State(ctx context.Context, name string) (hv.DomainState, error) {
-	st := hv.StateUnknown
+	// Captured results are read only after a nil error: on a timeout the
+	// call's goroutine may still write them (see do).
+	var st hv.DomainState
 	err := d.call(ctx, func(l *golibvirt.Libvirt) error {
 		var err error
 		_, st, err = lookupState(l, name)
 		return err
 	})
-	return st, mapErr("state", name, err)
+	if err != nil {
+		return hv.StateUnknown, mapErr("state", name, err)
+	}
+	return st, nil
 }
 
 // List implements hv.Driver.
@@ -419,7 +424,7 @@ func (d *Driver) Resources(ctx context.Context) (hv.NodeResources, error) {
 		return nil
 	})
 	if err != nil {
-		return r, mapErr("resources", "", err)
+		return hv.NodeResources{}, mapErr("resources", "", err)
 	}
 	doms, err := d.List(ctx)
 	if err != nil {
