@@ -494,3 +494,40 @@ func TestAgentCommandsKVM(t *testing.T) {
 	dmn := hvtest.StartDaemon(t, libvirtd.Options{})
 	lifecycle(t, newLibvirtDriver(t, hv.KindKVM, dmn.URI("qemu")))
 }
+
+// TestStartRedefinesLostDomain: a start finds no domain (a hypervisor
+// without persistent state restarted, or the domain was undefined by hand)
+// but the instance's files: it defines the domain again from the record and
+// starts it. Without files it refuses.
+func TestStartRedefinesLostDomain(t *testing.T) {
+	drv := fake.New(fake.Options{CPUs: 4, MemoryMiB: 4096})
+	h := startHarness(t, drv, harnessOpts{})
+	inst := instance("web3", hv.KindFake)
+	h.run(keys.CmdInstanceCreate, inst, nil, 30*time.Second)
+	if err := drv.Undefine(h.ctx(), "web3"); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.hvState("web3"); st != "" {
+		t.Fatalf("domain still there after undefine: %q", st)
+	}
+	h.run(keys.CmdInstanceStart, inst, nil, 30*time.Second)
+	if st := h.hvState("web3"); st != hv.StateRunning {
+		t.Fatalf("after start of a lost domain: %q, want running", st)
+	}
+	h.waitDomain("web3", keys.DomainRunning, 10*time.Second)
+	// Its disks are the instance's own files, not new ones.
+	infos, err := drv.List(h.ctx())
+	if err != nil || len(infos) != 1 || infos[0].Name != "web3" {
+		t.Fatalf("domains %+v, %v", infos, err)
+	}
+
+	// No domain and no files (never created here): refused, nothing defined.
+	ghost := instance("ghost", hv.KindFake)
+	r := h.wait(h.send(keys.CmdInstanceStart, ghost, nil, nil).ID, 30*time.Second)
+	if r.Error == nil || r.Error.Code != api.CodeUnknownEntity {
+		t.Fatalf("start of an instance with no files: %+v", r)
+	}
+	if st := h.hvState("ghost"); st != "" {
+		t.Fatalf("a domain was defined for an instance with no files: %q", st)
+	}
+}

@@ -136,7 +136,7 @@ func (x *Executor) Run(ctx context.Context, cmd keys.NodeCommand, progress func(
 	case keys.CmdInstanceCreate:
 		out, err = x.create(ctx, cmd, progress, log)
 	case keys.CmdInstanceStart:
-		err = x.start(ctx, inst.Name)
+		err = x.start(ctx, inst, log)
 	case keys.CmdInstanceShutdown:
 		var p keys.ShutdownParams
 		if err = decode(cmd.Params, &p); err == nil {
@@ -438,13 +438,25 @@ func short(digest string) string {
 	return digest
 }
 
-func (x *Executor) start(ctx context.Context, name string) error {
+func (x *Executor) start(ctx context.Context, inst keys.InstanceRecord, log *slog.Logger) error {
+	name := inst.Name
 	ok, st, err := x.defined(ctx, name)
 	switch {
 	case err != nil:
 		return err
 	case !ok:
-		return api.Errorf(api.CodeUnknownEntity, "instance %s has no domain on this node", name)
+		// The definition is gone (a hypervisor without persistent state
+		// restarted, or someone undefined it) but the instance's files are
+		// here: define it again from the record the master sent, as
+		// Ganeti's KVM builds the VM from its config on every start. The
+		// master sends start only to the instance's primary node.
+		if inst.DiskTemplate != "diskless" && !x.store.Exists(name) {
+			return api.Errorf(api.CodeUnknownEntity, "instance %s has no domain and no files on this node", name)
+		}
+		log.Warn("domain_redefined", "reason", "no domain on start")
+		if err := x.drv.Define(ctx, x.spec(inst)); err != nil && !errors.Is(err, hv.ErrAlreadyExists) {
+			return err
+		}
 	case st.Active():
 		return nil
 	}
