@@ -378,7 +378,7 @@ func (x *Executor) install(ctx context.Context, cmd keys.NodeCommand, dir string
 			o.DiskPath, o.DiskSizeMiB, o.KernelOut = p, d.SizeMiB, x.store.BootDir(dir)
 			// The first install of a template prepares an ext4 image of it
 			// once; later installs copy and grow that image (no unpack, no
-			// mkfs). See docs/templates.md, "Image cache".
+			// mkfs). See docs/templates.md, "Faster installs: the image cache".
 			if h, err := templates.ParseDigest(digest); err == nil {
 				o.Manifest.SHA256, o.ImageCache = h, x.store.ImageCacheDir()
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,29 +23,17 @@ func freePort(t *testing.T) int {
 // startEtcd runs a real single-member embedded etcd.
 func startEtcd(t *testing.T) (func(), string) {
 	t.Helper()
-	var (
-		e   *embed.Etcd
-		cu  *url.URL
-		err error
-	)
-	// A free port can be taken by another process between the probe and
-	// etcd's listen: try again with new ports.
-	for attempt := 0; ; attempt++ {
-		cfg := embed.NewConfig()
-		cfg.Dir = t.TempDir()
-		cfg.LogLevel = "error"
-		cu, _ = url.Parse("http://127.0.0.1:" + itoa(freePort(t)))
-		pu, _ := url.Parse("http://127.0.0.1:" + itoa(freePort(t)))
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-		cfg.InitialCluster = cfg.Name + "=" + pu.String()
-		e, err = embed.StartEtcd(cfg)
-		if err == nil {
-			break
-		}
-		if attempt == 4 || !strings.Contains(err.Error(), "address already in use") {
-			t.Fatal(err)
-		}
+	cfg := embed.NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.LogLevel = "error"
+	cu, _ := url.Parse("http://127.0.0.1:" + itoa(freePort(t)))
+	pu, _ := url.Parse("http://127.0.0.1:" + itoa(freePort(t)))
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	cfg.InitialCluster = cfg.Name + "=" + pu.String()
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var once sync.Once
 	closeFn := func() { once.Do(e.Close) }

@@ -115,15 +115,8 @@ func ensureGolden(ctx context.Context, o InstallOptions, progress func(Progress)
 // copy, grown to the disk size with resize2fs, then the instance's files
 // written with debugfs (customize against the pristine tree). It returns
 // whether a cloud-init seed was written.
-func installFromImage(ctx context.Context, g *golden, o *InstallOptions, tmpDisk string, progress func(Progress), log *slog.Logger) (bool, error) {
-	st, err := os.Stat(g.image)
-	if err != nil {
-		return false, fmt.Errorf("image cache: %w", err)
-	}
-	want := o.DiskSizeMiB << 20
-	if want < st.Size() {
-		return false, fmt.Errorf("disk of %d MiB smaller than the template image (%d MiB): %w", o.DiskSizeMiB, st.Size()>>20, ErrInvalid)
-	}
+func installFromImage(ctx context.Context, g *golden, imageSize int64, o *InstallOptions, tmpDisk string, progress func(Progress), log *slog.Logger) (bool, error) {
+	want := o.DiskSizeMiB << 20 // Install made sure it is >= imageSize
 	t := time.Now()
 	report(progress, Progress{Step: "copy", Percent: -1, Message: "copy template image"})
 	cp := command(ctx, "cp", "--reflink=auto", "--sparse=always", g.image, tmpDisk)
@@ -133,7 +126,7 @@ func installFromImage(ctx context.Context, g *golden, o *InstallOptions, tmpDisk
 	if err := os.Chmod(tmpDisk, 0o600); err != nil {
 		return false, fmt.Errorf("copy image: %w", err)
 	}
-	if want > st.Size() {
+	if want > imageSize {
 		if err := os.Truncate(tmpDisk, want); err != nil {
 			return false, fmt.Errorf("grow image: %w", err)
 		}

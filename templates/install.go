@@ -163,21 +163,27 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 		seed                       bool
 	)
 	useImage := o.ImageCache != ""
-	var g *golden
+	var (
+		g         *golden
+		imageSize int64
+	)
 	if useImage {
 		if g, err = ensureGolden(ctx, o, progress, log); err == nil {
-			// The prepared image can only grow: a disk smaller than it is
-			// made the slow way (unpack, mkfs -d of the disk's size).
-			if st, serr := os.Stat(g.image); serr == nil && o.DiskSizeMiB<<20 < st.Size() {
-				log.Info("install_unpack", "reason", "disk smaller than the prepared image", "disk_mib", o.DiskSizeMiB, "image_mib", st.Size()>>20)
+			var st os.FileInfo
+			if st, err = os.Stat(g.image); err != nil {
+				err = fmt.Errorf("image cache: %w", err)
+			} else if imageSize = st.Size(); o.DiskSizeMiB<<20 < imageSize {
+				// The prepared image can only grow: a disk smaller than it
+				// is made the slow way (unpack, mkfs -d of the disk's size).
+				log.Info("install_unpack", "reason", "disk smaller than the prepared image", "disk_mib", o.DiskSizeMiB, "image_mib", imageSize>>20)
 				useImage = false
 			}
 		}
 	}
 	switch {
-	case err != nil: // preparing the image failed
+	case err != nil: // preparing or finding the image failed
 	case useImage:
-		seed, err = installFromImage(ctx, g, &o, tmpDisk, progress, log)
+		seed, err = installFromImage(ctx, g, imageSize, &o, tmpDisk, progress, log)
 		kernelRoot, kernel, initrd = g.dir, g.kernel, g.initrd
 	default:
 		var cleanup func()
