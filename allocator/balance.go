@@ -172,6 +172,9 @@ func (b *balancer) commit(i, p, s int) {
 		src = b.src
 	}
 	for j := range st.inst {
+		if !st.movable(j) {
+			continue // plain, file, diskless...: balance never moves them
+		}
 		c := b.best[j]
 		if slices.Contains(gained, st.ipri[j]) || slices.Contains(gained, st.isec[j]) {
 			b.best[j] = b.evalInstance(j, b.targets)
@@ -215,10 +218,10 @@ func (b *balancer) evalTowards(i int, targets []int) candidate { return b.evalMo
 func (b *balancer) evalMoves(i int, targets []int, failover bool) candidate {
 	st := b.st
 	c := candidate{base: st.score(), step: b.step}
-	P, S := st.ipri[i], st.isec[i]
-	if S < 0 || P < 0 || !st.inst[i].Template.Mirrored() {
+	if !st.movable(i) {
 		return c
 	}
+	P, S := st.ipri[i], st.isec[i]
 	try := func(p, s int) {
 		sc, rej := st.eval(i, p, s)
 		if rej == nil && (!c.ok || sc < c.score) {
@@ -263,10 +266,10 @@ func (st *state) bestMove(k int, all bool) (bi, bp, bs int, best float64) {
 		}
 	}
 	for i := range st.inst {
-		P, S := st.ipri[i], st.isec[i]
-		if S < 0 || P < 0 || !st.inst[i].Template.Mirrored() {
+		if !st.movable(i) {
 			continue
 		}
+		P, S := st.ipri[i], st.isec[i]
 		if src != nil && !src[P] && !src[S] {
 			continue
 		}
@@ -282,6 +285,12 @@ func (st *state) bestMove(k int, all bool) (bi, bp, bs int, best float64) {
 		}
 	}
 	return bi, bp, bs, best
+}
+
+// movable reports whether balance may move instance i: a DRBD instance with
+// both nodes. Plain, file and diskless instances (no secondary) stay put.
+func (st *state) movable(i int) bool {
+	return st.inst[i].Template.Mirrored() && st.ipri[i] >= 0 && st.isec[i] >= 0
 }
 
 // shortlists picks the nodes worth moving from (the most loaded by each

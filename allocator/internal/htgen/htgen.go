@@ -19,6 +19,7 @@ type Options struct {
 	NodeCPUs    int
 	HotFraction float64 // fraction of nodes that get most instances
 	HotShare    float64 // share of primaries placed on the hot nodes
+	PlainShare  float64 // share of instances that are plain (no secondary); the rest are DRBD
 }
 
 // Defaults fills unset options.
@@ -84,18 +85,26 @@ func Generate(o Options) (*allocator.Cluster, error) {
 	for k := range total {
 		mem, dsk := mems[r.IntN(len(mems))], disks[r.IntN(len(disks))]
 		vc := cpus[r.IntN(len(cpus))]
+		plain := o.PlainShare > 0 && r.Float64() < o.PlainShare
 		placed := false
 		for try := 0; try < 20 && !placed; try++ {
 			p, s := pick(), r.IntN(o.Nodes)
-			if p == s || fMem[p] < mem || fDsk[p] < dsk || fDsk[s] < dsk {
+			if plain {
+				s = -1
+			}
+			if p == s || fMem[p] < mem || fDsk[p] < dsk || (s >= 0 && fDsk[s] < dsk) {
 				continue
 			}
+			in := allocator.Instance{Name: fmt.Sprintf("inst-%05d", k+1), Mem: mem, Disk: dsk, VCPUs: vc,
+				Template: allocator.TemplatePlain, Primary: spec.Nodes[p].Name, RunState: allocator.StateRunning,
+				AutoBalance: true, SpindleUse: 1}
 			fMem[p] -= mem
 			fDsk[p] -= dsk
-			fDsk[s] -= dsk
-			spec.Instances = append(spec.Instances, allocator.Instance{Name: fmt.Sprintf("inst-%05d", k+1),
-				Mem: mem, Disk: dsk, VCPUs: vc, Template: allocator.TemplateDRBD, Primary: spec.Nodes[p].Name,
-				Secondary: spec.Nodes[s].Name, RunState: allocator.StateRunning, AutoBalance: true, SpindleUse: 1})
+			if s >= 0 {
+				fDsk[s] -= dsk
+				in.Template, in.Secondary = allocator.TemplateDRBD, spec.Nodes[s].Name
+			}
+			spec.Instances = append(spec.Instances, in)
 			placed = true
 		}
 	}
