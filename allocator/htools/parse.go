@@ -321,6 +321,9 @@ func (p *parser) policy(l line) error {
 		return err
 	}
 	specs := strings.Split(minmax, ";")
+	if minmax == "" {
+		specs = nil // no bounds (as written for a policy without any)
+	}
 	if len(specs)%2 != 0 {
 		return errf(l, "ipolicy: min/max specs come in pairs, got %d", len(specs))
 	}

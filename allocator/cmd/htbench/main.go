@@ -1,7 +1,7 @@
 // Command htbench supports scripts/bench-htools.sh: it generates skewed
 // clusters and re-derives free memory and disk so htools can judge a placement.
 //
-//	htbench gen -nodes N [-per-node K] [-seed S] > FILE
+//	htbench gen -nodes N [-per-node K] [-seed S] [-hot-fraction F] [-hot-share F] [-plain-share F] > FILE
 //	htbench rederive FILE > FILE2
 //	htbench add FILE NAME MEM DISK VCPUS PNODE SNODE > FILE2   (re-derived)
 package main
@@ -43,10 +43,14 @@ func run(args []string) error {
 		nodes := fs.Int("nodes", 20, "node count")
 		per := fs.Int("per-node", 10, "instances per node on average")
 		seed := fs.Uint64("seed", 1, "random seed")
+		hotFrac := fs.Float64("hot-fraction", 0, "fraction of hot nodes (0: 0.3)")
+		hotShare := fs.Float64("hot-share", 0, "share of primaries on the hot nodes (0: 0.75)")
+		plain := fs.Float64("plain-share", 0, "share of plain instances (no secondary)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		c, err := htgen.Generate(htgen.Options{Nodes: *nodes, InstPerNode: *per, Seed: *seed})
+		c, err := htgen.Generate(htgen.Options{Nodes: *nodes, InstPerNode: *per, Seed: *seed,
+			HotFraction: *hotFrac, HotShare: *hotShare, PlainShare: *plain})
 		if err != nil {
 			return err
 		}
