@@ -15,7 +15,7 @@ import (
 // free space) and checks every request on each; half of them go through the
 // htools text format first, as the CLI reads them.
 func TestPropertyAnyCluster(t *testing.T) {
-	n := 150
+	n := 100
 	if testing.Short() {
 		n = 60
 	}
