@@ -57,3 +57,9 @@ func (c *Client) ListTokens(ctx context.Context, user string) ([]Token, error) {
 func (c *Client) RevokeToken(ctx context.Context, id string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: "/tokens/" + url.PathEscape(id)})
 }
+
+// SetPassword calls PUT /users/{name}/password: the user's password for the
+// Ganeti RAPI (HTTP Basic).
+func (c *Client) SetPassword(ctx context.Context, user, password string) error {
+	return c.do(ctx, request{method: http.MethodPut, path: "/users/" + url.PathEscape(user) + "/password", body: PasswordSet{Password: password}})
+}

@@ -41,19 +41,21 @@ type server struct {
 	v      *Verifier
 	log    *slog.Logger
 	engine *gin.Engine
+	mounts []Mount
 }
 
 var ginModeOnce sync.Once
 
 // NewServer returns the HTTP handler of the REST API under /api/v1, served by
 // b, authenticating bearer tokens with v, logging one line per request to log.
-// TLS is the caller's business (the handler is plain http.Handler).
-func NewServer(b Backend, v *Verifier, log *slog.Logger) http.Handler {
+// TLS is the caller's business (the handler is plain http.Handler). Mounts
+// add further route trees (the Ganeti RAPI) to the same engine.
+func NewServer(b Backend, v *Verifier, log *slog.Logger, mounts ...Mount) http.Handler {
 	ginModeOnce.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{b: b, v: v, log: log}
+	s := &server{b: b, v: v, log: log, mounts: mounts}
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
@@ -67,9 +69,15 @@ func NewServer(b Backend, v *Verifier, log *slog.Logger) http.Handler {
 	}
 	e.Use(s.logRequests, s.recoverPanics, s.limitBodyRoute)
 	e.NoRoute(func(c *gin.Context) {
+		if s.mountNoRoute(c) {
+			return
+		}
 		s.fail(c, Errorf(CodeUnknownEntity, "no route %s %s", c.Request.Method, quoteShort(c.Request.URL.Path)))
 	})
 	e.NoMethod(func(c *gin.Context) {
+		if s.mountNoRoute(c) {
+			return
+		}
 		s.failStatus(c, http.StatusMethodNotAllowed, Errorf(CodeWrongInput, "method %s not allowed on %s", c.Request.Method, quoteShort(c.Request.URL.Path)))
 	})
 	g := e.Group(APIPrefix)
@@ -85,8 +93,21 @@ func NewServer(b Backend, v *Verifier, log *slog.Logger) http.Handler {
 		handlers = append(handlers, r.h)
 		g.Handle(r.method, r.path, handlers...)
 	}
+	for _, m := range mounts {
+		m.Register(e)
+	}
 	s.engine = e
 	return s
+}
+
+// mountNoRoute lets the mount that owns an unknown path answer it.
+func (s *server) mountNoRoute(c *gin.Context) bool {
+	for _, m := range s.mounts {
+		if m.NoRoute(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // ServeHTTP implements http.Handler.
@@ -153,6 +174,7 @@ func (s *server) baseRoutes() []route {
 		{http.MethodGet, "/users", RoleAdmin, s.listUsers},
 		{http.MethodPost, "/users", RoleAdmin, s.addUser},
 		{http.MethodDelete, "/users/:name", RoleAdmin, s.removeUser},
+		{http.MethodPut, "/users/:name/password", RoleAdmin, s.setPassword},
 		{http.MethodGet, "/users/:name/tokens", RoleAdmin, s.listTokens},
 		{http.MethodPost, "/users/:name/tokens", RoleAdmin, s.issueToken},
 		// Any authenticated user may revoke their own token; the handler checks.

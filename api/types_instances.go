@@ -188,6 +188,8 @@ type Instance struct {
 	Restarts  int       `json:"restarts"`
 	GaveUp    bool      `json:"gave_up"`
 	CreatedAt time.Time `json:"created_at"`
+	// Tags are free-form labels (tags.modify).
+	Tags []string `json:"tags,omitempty"`
 }
 
 // InstanceConsole is the answer of GET /instances/{name}/console: the tail

@@ -61,7 +61,7 @@ func instanceView(r keys.InstanceRecord, nodeStatus string, d *keys.DomainStatus
 		Name: r.Name, UUID: r.UUID, PrimaryNode: r.PrimaryNode, OS: r.OS, OSVersion: r.OSVersion,
 		Hypervisor: r.Hypervisor, DiskTemplate: r.DiskTemplate, VCPUs: r.VCPUs, MemoryMiB: r.MemoryMiB,
 		AdminState: "down", Status: instanceStatus(r.AdminUp, nodeStatus, d),
-		Restarts: r.Restarts, GaveUp: r.GaveUp, CreatedAt: r.CreatedAt,
+		Restarts: r.Restarts, GaveUp: r.GaveUp, CreatedAt: r.CreatedAt, Tags: r.Tags,
 	}
 	if r.AdminUp {
 		in.AdminState = "up"

@@ -56,6 +56,10 @@ type Config struct {
 	// ExtraOps are opcode kinds registered besides the built-in ones (tests use
 	// them for jobs that hold locks for a while).
 	ExtraOps []jobs.Kind
+	// RAPIAnonymousReads lets GETs of the Ganeti RAPI (/2/...) through
+	// without credentials, as Ganeti does unless --require-authentication;
+	// off by default (htools' -m sends no credentials).
+	RAPIAnonymousReads bool
 	// EtcdLogLevel is the embedded etcd's log level on stderr: debug, info,
 	// warn, error, or none (the default).
 	EtcdLogLevel string

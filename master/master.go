@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/api/rapi"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/templates"
@@ -202,7 +203,7 @@ func (m *Master) startAPI() (*http.Server, error) {
 	}
 	m.apiAddr = ln.Addr().String()
 	srv := &http.Server{
-		Handler:           api.NewServer(m, m.verifier, m.log),
+		Handler:           api.NewServer(m, m.verifier, m.log, rapi.New(m, m.verifier, m.cfg.Version, m.log)),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -45,6 +45,7 @@ func masterCommand() *cli.Command {
 			&cli.DurationFlag{Name: "job-archive-age", Usage: "archive finished jobs older than this (default 6h)"},
 			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
 			logLevelFlag(),
+			rapiAnonymousReadsFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			log := daemonLogger(c).With("master", c.String("name"))
@@ -61,6 +62,8 @@ func masterCommand() *cli.Command {
 				APIListen:     c.String("api-listen"),
 				JobArchiveAge: c.Duration("job-archive-age"),
 				Version:       version,
+
+				RAPIAnonymousReads: c.Bool("rapi-anonymous-reads"),
 			}, log)
 			if err != nil {
 				return err
@@ -123,3 +126,9 @@ func writePidFile(path string) error {
 }
 
 var _ = time.Second
+
+// rapiAnonymousReadsFlag lets Ganeti RAPI GETs through without credentials
+// (htools' -m sends none); see docs/rapi.md.
+func rapiAnonymousReadsFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "rapi-anonymous-reads", Usage: "allow Ganeti RAPI reads (GET /2/...) without credentials, as htools -m needs"}
+}

@@ -41,6 +41,7 @@ func localCommand() *cli.Command {
 					&cli.IntFlag{Name: "node-lease-ttl", Value: 3, Usage: "agents' lease TTL in seconds"},
 					&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "hypervisor of the nodes: fake (in-process), or test, kvm, lxc through one private libvirtd per node (root)"},
 					&cli.DurationFlag{Name: "timeout", Value: 90 * time.Second, Usage: "give up when the cluster is not up by then"},
+					rapiAnonymousReadsFlag(),
 				},
 				Action: localUp,
 			},
@@ -173,6 +174,9 @@ func localUp(c *cli.Context) error {
 	var children []*exec.Cmd
 	for _, m := range cd.Cluster.Masters {
 		s := procSpec{Name: m.Name, Kind: "master", Args: []string{"master", "--dir", string(d), "--name", m.Name}}
+		if c.Bool("rapi-anonymous-reads") {
+			s.Args = append(s.Args, "--rapi-anonymous-reads")
+		}
 		if err := d.saveSpec(s); err != nil {
 			return err
 		}

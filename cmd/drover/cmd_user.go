@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -96,6 +98,12 @@ func userCommand() *cli.Command {
 				},
 			},
 			{
+				Name:      "passwd",
+				Usage:     "set a user's password for the Ganeti RAPI (HTTP Basic), read from stdin",
+				ArgsUsage: "NAME",
+				Action:    userPasswd,
+			},
+			{
 				Name:      "token",
 				Usage:     "issue a token for a user (printed once), or list and revoke tokens",
 				ArgsUsage: "NAME",
@@ -142,5 +150,33 @@ func userToken(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer, t.Token)
 	fmt.Fprintf(c.App.ErrWriter, "Token %s for %s (role %s) expires %s\n", t.ID, t.User, t.Role, fmtTime(&t.ExpiresAt))
+	return nil
+}
+
+// userPasswd reads the password from the first line of stdin (a terminal
+// gets a prompt on stderr; the line is not echoed only if the terminal is
+// set so) and stores it on the masters as a bcrypt hash.
+func userPasswd(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("user passwd needs one user name")
+	}
+	fmt.Fprintf(c.App.ErrWriter, "Password for %s (one line on stdin): ", c.Args().First())
+	line, err := bufio.NewReader(c.App.Reader).ReadString('\n')
+	if err != nil && line == "" {
+		return usagef("user passwd: no password on stdin")
+	}
+	fmt.Fprintln(c.App.ErrWriter)
+	pw := strings.TrimRight(line, "\r\n")
+	if err := (api.PasswordSet{Password: pw}).Validate(); err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	if err := cl.SetPassword(c.Context, c.Args().First(), pw); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "Password of %s set\n", c.Args().First())
 	return nil
 }

@@ -83,6 +83,8 @@ type InstanceRecord struct {
 	// being created (additive): such records are not listed, not restarted,
 	// and removed again when the add fails.
 	CreatingJob uint64 `json:"creating_job,omitempty"`
+	// Tags are free-form labels (tags.modify; additive).
+	Tags []string `json:"tags,omitempty"`
 }
 
 // MaxAutoRestarts is how often the watcher restarts an instance that should run

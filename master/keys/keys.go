@@ -36,6 +36,8 @@ const (
 	UsersPrefix = KeyPrefix + "users/"
 	// TokensPrefix holds one TokenRecord per issued token, keyed by jti.
 	TokensPrefix = KeyPrefix + "tokens/"
+	// ClusterTagsKey holds the cluster's tags (a JSON list; leader only).
+	ClusterTagsKey = KeyPrefix + "clustertags"
 )
 
 // MasterKey is the lease-bound registration of master name.

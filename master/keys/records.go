@@ -75,6 +75,9 @@ type UserRecord struct {
 	Name      string    `json:"name"`
 	Role      string    `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
+	// PasswordHash is the bcrypt hash of the user's RAPI password ("" for
+	// none); never shown by the API.
+	PasswordHash string `json:"password_hash,omitempty"`
 }
 
 // TokenRecord is the metadata of an issued token at TokenKey (never the token

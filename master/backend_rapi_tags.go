@@ -1,0 +1,139 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/jobs"
+	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/master/store"
+)
+
+// opTagsModify is tags.modify (Ganeti's OpTagsSet and OpTagsDel): one
+// fenced write of the object's tags, compared on its revision.
+func (m *Master) opTagsModify() jobs.Kind {
+	parse := func(raw json.RawMessage) (api.TagsModify, error) {
+		var p api.TagsModify
+		if err := decodeParams(raw, &p); err != nil {
+			return p, err
+		}
+		return p, p.Validate()
+	}
+	return jobs.Kind{
+		Name: api.OpTagsModify,
+		Validate: func(ctx context.Context, raw json.RawMessage) error {
+			p, err := parse(raw)
+			if err != nil {
+				return err
+			}
+			tags, _, _, err := m.readTags(ctx, p)
+			if err != nil {
+				return err
+			}
+			_, err = applyTags(p, tags)
+			return err
+		},
+		Locks: func(raw json.RawMessage) []string {
+			var p api.TagsModify
+			_ = json.Unmarshal(raw, &p)
+			switch p.Kind {
+			case api.TagKindNode:
+				return nodeLock(p.Name)
+			case api.TagKindInstance:
+				return []string{instanceLock(p.Name)}
+			}
+			return []string{"cluster"}
+		},
+		Steps: func(raw json.RawMessage) ([]jobs.Step, error) {
+			p, err := parse(raw)
+			if err != nil {
+				return nil, err
+			}
+			return []jobs.Step{{Name: "tags", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+				tags, rev, write, err := m.readTags(ctx, p)
+				if err != nil {
+					return err
+				}
+				if tags, err = applyTags(p, tags); err != nil {
+					return err
+				}
+				put, err := write(tags)
+				if err != nil {
+					return err
+				}
+				sc.If(store.Unchanged(tagsKey(p), rev))
+				sc.Then(put)
+				sc.Logf("tags of %s %s: %v", p.Kind, p.Name, tags)
+				return sc.SetResult(tags)
+			}}}, nil
+		},
+	}
+}
+
+func tagsKey(p api.TagsModify) string {
+	switch p.Kind {
+	case api.TagKindNode:
+		return keys.NodeKey(p.Name)
+	case api.TagKindInstance:
+		return keys.InstanceKey(p.Name)
+	}
+	return keys.ClusterTagsKey
+}
+
+// readTags reads the object's tags and revision, and returns how to write
+// new tags back into its record.
+func (m *Master) readTags(ctx context.Context, p api.TagsModify) ([]string, int64, func([]string) (clientv3.Op, error), error) {
+	key := tagsKey(p)
+	switch p.Kind {
+	case api.TagKindNode:
+		var r keys.NodeRecord
+		rev, err := store.GetJSON(ctx, m.client, key, &r)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, 0, nil, api.Errorf(api.CodeUnknownEntity, "node %q not found", p.Name)
+		}
+		if err != nil {
+			return nil, 0, nil, unavailable("read node", err)
+		}
+		return r.Tags, rev, func(t []string) (clientv3.Op, error) { r.Tags = t; return store.PutJSON(key, r) }, nil
+	case api.TagKindInstance:
+		r, rev, err := m.instanceRecord(ctx, p.Name)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return r.Tags, rev, func(t []string) (clientv3.Op, error) { r.Tags = t; return store.PutJSON(key, r) }, nil
+	}
+	var tags []string
+	rev, err := store.GetJSON(ctx, m.client, key, &tags)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, 0, nil, unavailable("read cluster tags", err)
+	}
+	return tags, rev, func(t []string) (clientv3.Op, error) { return store.PutJSON(key, t) }, nil
+}
+
+// applyTags adds and removes tags; the result is sorted and without
+// duplicates. Removing a tag the object does not have is unknown_entity, as
+// in Ganeti.
+func applyTags(p api.TagsModify, tags []string) ([]string, error) {
+	for _, t := range p.Remove {
+		if !slices.Contains(tags, t) {
+			return nil, api.Errorf(api.CodeUnknownEntity, "tag %q not found on %s %s", t, p.Kind, p.Name)
+		}
+	}
+	out := []string{}
+	for _, t := range append(slices.Clone(tags), p.Add...) {
+		if !slices.Contains(p.Remove, t) {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > api.MaxTags {
+		return nil, api.Errorf(api.CodeWrongInput, "%s %s would have %d tags, at most %d", p.Kind, p.Name, len(out), api.MaxTags)
+	}
+	return out, nil
+}
