@@ -203,7 +203,7 @@ func (m *Master) startAPI() (*http.Server, error) {
 	}
 	m.apiAddr = ln.Addr().String()
 	srv := &http.Server{
-		Handler:           api.NewServer(m, m.verifier, m.log, rapi.New(m, m.verifier, m.cfg.Version, m.log)),
+		Handler:           api.NewServer(m, m.verifier, m.log, rapi.New(m, m.verifier, m.cfg.Version, m.log), m.metricsHandler()),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 	}

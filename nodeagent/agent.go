@@ -63,6 +63,8 @@ type Config struct {
 	// Margin is how long before the lease's earliest possible expiry the agent
 	// considers it lost (default TTL/5).
 	Margin time.Duration
+	// Metrics, when set, records lease renewals (see metrics.go).
+	Metrics *Metrics
 }
 
 // Agent is the node daemon.
@@ -233,7 +235,10 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
 			return ctx.Err()
 		case <-tick.C:
 		}
-		if err := k.renew(ctx); err != nil {
+		renewStart := time.Now()
+		err := k.renew(ctx)
+		a.cfg.Metrics.observeLease(time.Since(renewStart), err)
+		if err != nil {
 			if errors.Is(err, errLeaseLost) {
 				// Self-fencing point: from here on the master may treat this
 				// node as dead, so no domain may keep running here (never

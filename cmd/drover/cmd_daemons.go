@@ -82,6 +82,7 @@ func agentCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "credentials", Required: true, Usage: "credentials file from drover node add"},
 			&cli.DurationFlag{Name: "lease-ttl", Usage: "override the lease TTL from the credentials"},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics at http://ADDR/metrics (docs/metrics.md)"},
 			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
 			logLevelFlag(),
 		}, hypervisorFlags()...),
@@ -99,16 +100,25 @@ func agentCommand() *cli.Command {
 			if err := writePidFile(c.String("pid-file")); err != nil {
 				return err
 			}
+			ctx, stop := signalContext(c.Context)
+			defer stop()
+			var metrics *nodeagent.Metrics
+			if addr := c.String("metrics-listen"); addr != "" {
+				metrics = nodeagent.NewMetrics(cred.Node)
+				drv = metrics.InstrumentDriver(drv)
+				if err := metrics.Serve(ctx, addr, log); err != nil {
+					return fmt.Errorf("metrics listen %s: %w", addr, err)
+				}
+			}
 			a, err := nodeagent.New(nodeagent.Config{
 				Credentials: cred, Driver: drv, LeaseTTL: c.Duration("lease-ttl"),
 				StorageDir: storageDir(c, cred.Node), StagingDir: c.String("staging-dir"),
 				APIToken: nodeagent.ReadAPIToken(c.String("credentials")),
+				Metrics:  metrics,
 			}, log)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext(c.Context)
-			defer stop()
 			log.Info("agent_started", "node", cred.Node, "hypervisor", drv.Name(), "storage", storageDir(c, cred.Node))
 			return a.Run(ctx)
 		},
@@ -126,6 +136,10 @@ func writePidFile(path string) error {
 }
 
 var _ = time.Second
+
+// agentMetricsPort is where local up's agents serve /metrics, each on its
+// own address.
+const agentMetricsPort = 9105
 
 // rapiAnonymousReadsFlag lets Ganeti RAPI GETs through without credentials
 // (htools' -m sends none); see docs/rapi.md.

@@ -222,7 +222,8 @@ func localUp(c *cli.Context) error {
 			return fmt.Errorf("add %s: %w", name, err)
 		}
 		args := []string{"agent", "--credentials", credFile, "--hypervisor", hvKind,
-			"--storage-dir", filepath.Join(string(d), "storage", name)}
+			"--storage-dir", filepath.Join(string(d), "storage", name),
+			"--metrics-listen", fmt.Sprintf("%s.%d:%d", c.String("node-net"), i, agentMetricsPort)}
 		if hvKind != "fake" {
 			args = append(args, "--libvirt-uri", uris[i-1])
 			fmt.Fprintf(&uriNotes, "# %s: virsh -c '%s'\n", name, uris[i-1])
