@@ -104,31 +104,44 @@ func TestGanetiClients(t *testing.T) {
 		t.Fatalf("rapi client: %s", out)
 	}
 
-	// htools read the live cluster over the RAPI; hscan saves the same
-	// state as htools text, which drover's allocator scores.
+	// htools read the live cluster over the RAPI. The nodes' free disk is
+	// the host filesystem's, which other processes change at any time, so
+	// each htools score is compared with drover's on exactly the state
+	// htools read: hbal -S saves it (.original); for hspace, hscan reads
+	// the cluster before and after, and only an unchanged state counts.
 	url := "https://" + host + ":" + port
-	scan := t.TempDir()
-	runTool(t, filepath.Join(htoolsDir, "hscan"), "-d", scan, url)
-	files, _ := filepath.Glob(filepath.Join(scan, "*.data"))
-	if len(files) != 1 {
-		t.Fatalf("hscan wrote %v", files)
-	}
-	hbal := score(t, runTool(t, filepath.Join(htoolsDir, "hbal"), "-m", url, "-l", "0"), "Initial score:")
-	drover := score(t, lc.mustCLI("alloc", "balance", "-t", files[0]), "Initial score:")
+	saved := filepath.Join(t.TempDir(), "hbal")
+	hbal := score(t, runTool(t, filepath.Join(htoolsDir, "hbal"), "-m", url, "-l", "0", "-S", saved), "Initial score:")
+	drover := score(t, lc.mustCLI("alloc", "balance", "-t", saved+".original"), "Initial score:")
 	// Equal up to the spindle term: htools counts spindle use only for
 	// plain and drbd instances, drover's allocator also for file ones
 	// (here 2 spindle uses of a node's 2^20 change the score by 1e-6).
 	if !closeScores(t, hbal, drover) {
-		data, _ := os.ReadFile(files[0])
+		data, _ := os.ReadFile(saved + ".original")
 		t.Fatalf("hbal -m scores %s, drover alloc balance %s on:\n%s", hbal, drover, data)
 	}
-	hspace := score(t, runTool(t, filepath.Join(htoolsDir, "hspace"), "-m", url, "--machine-readable",
-		"--standard-alloc", "1G,512m,1", "--disk-template", "file"), "HTS_INI_SCORE=")
-	capacity := score(t, lc.mustCLI("alloc", "capacity", "-t", files[0], "--spec", "1G,512m,1", "--disk-template", "file"), "Initial score:")
+	var hspace, capacity string
+	for try := 1; ; try++ {
+		before := hscan(t, url)
+		hspace = score(t, runTool(t, filepath.Join(htoolsDir, "hspace"), "-m", url, "--machine-readable",
+			"--standard-alloc", "1G,512m,1", "--disk-template", "file"), "HTS_INI_SCORE=")
+		after := hscan(t, url)
+		if before == after {
+			file := filepath.Join(t.TempDir(), "state.data")
+			if err := os.WriteFile(file, []byte(after), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			capacity = score(t, lc.mustCLI("alloc", "capacity", "-t", file, "--spec", "1G,512m,1", "--disk-template", "file"), "Initial score:")
+			break
+		}
+		if try == 10 {
+			t.Fatalf("the cluster's state changed during each of 10 hspace runs; last:\n%s\n%s", before, after)
+		}
+	}
 	if !closeScores(t, hspace, capacity) {
 		t.Fatalf("hspace -m initial score %s, drover alloc capacity %s", hspace, capacity)
 	}
-	t.Logf("hbal -m and drover alloc balance: %s; hspace -m and drover alloc capacity: %s", hbal, hspace)
+	t.Logf("initial scores: hbal -m %s, drover alloc balance %s; hspace -m %s, drover alloc capacity %s", hbal, drover, hspace, capacity)
 }
 
 // closeScores reports whether two printed scores agree within 1e-5.
@@ -140,4 +153,20 @@ func closeScores(t *testing.T, a, b string) bool {
 		t.Fatalf("scores %q and %q are not numbers", a, b)
 	}
 	return math.Abs(x-y) < 1e-5
+}
+
+// hscan returns the cluster at url as htools text.
+func hscan(t *testing.T, url string) string {
+	t.Helper()
+	dir := t.TempDir()
+	runTool(t, filepath.Join(htoolsDir, "hscan"), "-d", dir, url)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.data"))
+	if len(files) != 1 {
+		t.Fatalf("hscan wrote %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
