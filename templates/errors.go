@@ -1,6 +1,9 @@
 package templates
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors; callers test them with errors.Is.
 var (
@@ -16,4 +19,7 @@ var (
 	ErrInvalid = errors.New("templates: invalid argument")
 	// ErrToolMissing: a required host tool (mmdebstrap, tar, zstd, mkfs.ext4) is absent.
 	ErrToolMissing = errors.New("templates: required tool missing")
+	// ErrTooLarge: a tarball that unpacks to more than its bound (see
+	// UnpackLimit); it is also ErrInvalid (the caller's input is wrong).
+	ErrTooLarge = fmt.Errorf("templates: unpacked size over the bound: %w", ErrInvalid)
 )

@@ -71,7 +71,7 @@ func ensureGolden(ctx context.Context, o InstallOptions, progress func(Progress)
 	if err := os.Mkdir(g.tree, 0o755); err != nil {
 		return nil, fmt.Errorf("image cache: %w", err)
 	}
-	if err := unpackBlob(ctx, o.Artifact, h, g.tree, progress); err != nil {
+	if err := unpackBlob(ctx, o.Artifact, h, o.Manifest, g.tree, progress); err != nil {
 		return nil, err
 	}
 	size, _, _, err := dirStats(g.tree)

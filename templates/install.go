@@ -273,7 +273,7 @@ func installStaged(ctx context.Context, o *InstallOptions, tmpDisk string, progr
 	if o.UnpackedCache != "" {
 		err = linkFromUnpackedCache(ctx, *o, stage, progress, log)
 	} else {
-		err = unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, stage, progress)
+		err = unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, o.Manifest, stage, progress)
 	}
 	if err != nil {
 		return "", cleanup, err
@@ -316,7 +316,7 @@ func InstallDir(ctx context.Context, dir string, o InstallOptions, progress func
 		return nil, fmt.Errorf("install: %w", err)
 	}
 	r.Add(func() error { return os.RemoveAll(dir) })
-	if err := unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, dir, progress); err != nil {
+	if err := unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, o.Manifest, dir, progress); err != nil {
 		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
 	}
 	report(progress, Progress{Step: "customize", Percent: -1})
@@ -386,7 +386,7 @@ func linkFromUnpackedCache(ctx context.Context, o InstallOptions, stage string, 
 		if err != nil {
 			return fmt.Errorf("unpacked cache: %w", err)
 		}
-		if err := unpackBlob(ctx, o.Artifact, h, tmp, progress); err != nil {
+		if err := unpackBlob(ctx, o.Artifact, h, o.Manifest, tmp, progress); err != nil {
 			os.RemoveAll(tmp)
 			return err
 		}

@@ -279,9 +279,11 @@ func (hr *hashingReader) Read(b []byte) (int, error) {
 }
 
 // unpackBlob extracts the tarball at blob into dir (which must exist) with GNU
-// tar, checking the blob's sha256 against wantSHA on the way. On a mismatch it
-// returns ErrChecksum (dir then holds partial content; the caller removes it).
-func unpackBlob(ctx context.Context, blob, wantSHA string, dir string, progress func(Progress)) error {
+// tar, checking the blob's sha256 against wantSHA on the way. The tar stream
+// is bounded by unpackLimit(m, blob size): past it the unpack is stopped and
+// ErrTooLarge returned. On a mismatch it returns ErrChecksum. On any error
+// dir holds partial content; the caller removes it.
+func unpackBlob(ctx context.Context, blob, wantSHA string, m Manifest, dir string, progress func(Progress)) error {
 	f, err := os.Open(blob)
 	if err != nil {
 		return fmt.Errorf("unpack: %w", err)
@@ -298,47 +300,26 @@ func unpackBlob(ctx context.Context, blob, wantSHA string, dir string, progress 
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("unpack: %w", err)
 	}
+	// Canceled when the bound is passed: that kills zstd and tar at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	hr := &hashingReader{r: f, h: sha256.New(), c: &countingWriter{step: "unpack", total: st.Size(), progress: progress}}
-	tarCmd := command(ctx, "tar", append(append([]string{}, tarExtractArgs...), "--directory="+dir)...)
-	var stderr, zerr bytes.Buffer
-	tarCmd.Stderr = &stderr
-	var terr, derr error
-	if detectCompression(head) == CompressionZstd {
-		// zstd's output goes straight into tar through a pipe; Go only
-		// hashes the compressed bytes on their way into zstd.
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			return fmt.Errorf("unpack: %w", err)
-		}
-		z := command(ctx, "zstd", "-q", "-d", "-c")
-		z.Stdin, z.Stdout, z.Stderr = hr, pw, &zerr
-		tarCmd.Stdin = pr
-		if err := z.Start(); err != nil {
-			pr.Close()
-			pw.Close()
-			if errors.Is(err, exec.ErrNotFound) {
-				return fmt.Errorf("unpack: zstd (install Debian package zstd): %w", ErrToolMissing)
-			}
-			return fmt.Errorf("unpack: start zstd: %w", err)
-		}
-		pw.Close()
-		terr = tarCmd.Start()
-		pr.Close()
-		if terr == nil {
-			terr = tarCmd.Wait()
-		}
-		if derr = z.Wait(); derr != nil {
-			derr = fmt.Errorf("zstd: %w: %s", derr, strings.TrimSpace(zerr.String()))
-		}
-	} else {
-		dr, err := decompressReader(ctx, detectCompression(head), hr)
-		if err != nil {
-			return fmt.Errorf("unpack %s: %w", blob, err)
-		}
-		tarCmd.Stdin = dr
-		terr = tarCmd.Run()
-		derr = dr.Close()
+	dr, err := decompressReader(ctx, detectCompression(head), hr)
+	if err != nil {
+		return fmt.Errorf("unpack %s: %w", blob, err)
 	}
+	// The decompressed stream goes to tar through Go, which counts it.
+	br := &boundedReader{r: dr, limit: unpackLimit(m, st.Size())}
+	tarCmd := command(ctx, "tar", append(append([]string{}, tarExtractArgs...), "--directory="+dir)...)
+	var stderr bytes.Buffer
+	tarCmd.Stdin, tarCmd.Stderr = br, &stderr
+	terr := tarCmd.Run()
+	if br.exceeded() {
+		cancel()
+		_ = dr.Close()
+		return fmt.Errorf("unpack %s: %w", blob, br.err())
+	}
+	derr := dr.Close()
 	// Hash what tar did not need (padding after the end marker).
 	if _, err := io.Copy(io.Discard, hr); err != nil {
 		return fmt.Errorf("unpack %s: read: %w", blob, err)
@@ -369,13 +350,19 @@ type tarScan struct {
 
 // scanTar reads a (decompressed) tar stream, checks that it is a root
 // filesystem with safe member names, and collects facts for the manifest.
-func scanTar(r io.Reader) (*tarScan, error) {
+// The stream and the sum of the members' declared sizes must stay within
+// limit (ErrTooLarge), checked as the stream is read.
+func scanTar(r io.Reader, limit int64) (*tarScan, error) {
 	s := &tarScan{}
-	tr := tar.NewReader(r)
+	br := &boundedReader{r: r, limit: limit}
+	tr := tar.NewReader(br)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if br.exceeded() {
+			return nil, br.err()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read tar: %w: %w", ErrNotRootfs, err)
@@ -393,6 +380,10 @@ func scanTar(r io.Reader) (*tarScan, error) {
 		switch hdr.Typeflag {
 		case tar.TypeReg:
 			s.unpacked += hdr.Size
+			if s.unpacked > limit {
+				// Sparse members declare more than the stream holds.
+				return nil, fmt.Errorf("tar members declare more than %d MiB (the bound for its size): %w", limit>>20, ErrTooLarge)
+			}
 			switch name {
 			case "var/lib/dpkg/status":
 				if s.packages, err = parseDpkgStatus(tr); err != nil {

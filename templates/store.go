@@ -164,12 +164,25 @@ func scanTarball(ctx context.Context, file string) (Manifest, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Manifest{}, err
 	}
+	st, err := f.Stat()
+	if err != nil {
+		return Manifest{}, err
+	}
 	c := detectCompression(head[:n])
+	// Canceled on a bomb, so that zstd stops at once instead of being
+	// drained to the end.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	dr, err := decompressReader(ctx, c, f)
 	if err != nil {
 		return Manifest{}, err
 	}
-	sc, err := scanTar(dr)
+	sc, err := scanTar(dr, UnpackLimit(st.Size()))
+	if errors.Is(err, ErrTooLarge) {
+		cancel()
+		_ = dr.Close()
+		return Manifest{}, err
+	}
 	if cerr := dr.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%w: %w", ErrNotRootfs, cerr)
 	}
