@@ -50,6 +50,7 @@ func seedBodies(f *testing.F, add func(string)) {
 		`{"name":"u1","role":"read"}`, `{"ttl":"1h"}`, `{}`, `null`, `[]`, `"x"`, `{"name":"n1"}{}`,
 		`{"name":"\u0000"}`, `{"name":"a","name":"b"}`, `{"tags":[null]}`, `{"ttl":1e309}`,
 		"\xff\xfe", `{"ops":[{"kind":"node.add","params":null}]}`, strings.Repeat("[", 10000),
+		`{"ops":[{"kind":"debug.delay","params":{"duration":"0s","Duration":"1h"}}]}`, `{"name":"u1","role":"read","ROLE":"admin"}`,
 	} {
 		add(s)
 	}
@@ -84,7 +85,17 @@ func FuzzRequestBody(f *testing.F) {
 		r := bodyRoutes[int(route)%len(bodyRoutes)]
 		rec := fx.do(r.method, r.path, fx.admin, bytes.NewReader(body))
 		checkAnswer(t, r.method+" "+r.path, rec)
+		checkNoDuplicateAccepted(t, r.method+" "+r.path, body, rec)
 	})
+}
+
+// checkNoDuplicateAccepted fails when a body with a duplicate key was
+// answered with success.
+func checkNoDuplicateAccepted(t *testing.T, what string, body []byte, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if k, where, dup := api.DuplicateKey(body); dup && rec.Code < 300 {
+		t.Fatalf("%s: body with duplicate key %q in %s answered %d", what, k, where, rec.Code)
+	}
 }
 
 // FuzzRequestURL sends arbitrary paths and queries with every method.
@@ -193,7 +204,8 @@ func FuzzInstanceBody(f *testing.F) {
 		`{"name":"web2","disk_template":"diskless","os":"tiny","vcpus":1,"memory_mib":64,"no_start":true}`,
 		`{"vcpus":2,"memory_mib":512}`, `{"timeout":"30s"}`, `{"force":true}`, `{"new_name":"web3"}`,
 		`{"disk":0,"amount_mib":128}`, `{"name":"deb","suite":"bookworm","variant":"minbase","include":["openssh-server"]}`,
-		`{}`, `null`, `{"name":"web2","disks":[{"size_mib":-1}]}`, `{"nics":[{"mac":"zz"}]}`, "\xff",
+		`{}`, `null`, `{"name":"web2","disks":[{"size_mib":-1}]}`, `{"vcpus":1,"vcpus":64}`,
+		`{"name":"web2","disk_template":"diskless","os":"tiny","vcpus":1,"memory_mib":64,"Name":"web3"}`, `{"nics":[{"mac":"zz"}]}`, "\xff",
 	} {
 		for i := range instanceBodyRoutes {
 			f.Add(uint8(i), []byte(s))
@@ -204,6 +216,7 @@ func FuzzInstanceBody(f *testing.F) {
 		r := instanceBodyRoutes[int(route)%len(instanceBodyRoutes)]
 		rec := fx.do(r.method, r.path, fx.admin, bytes.NewReader(body))
 		checkAnswer(t, r.method+" "+r.path, rec)
+		checkNoDuplicateAccepted(t, r.method+" "+r.path, body, rec)
 		if rec.Code == 202 && r.path == "/api/v1/instances" {
 			var a api.InstanceAdd
 			if err := api.DecodeStrict(bytes.NewReader(body), &a); err != nil || a.Validate() != nil {

@@ -3,10 +3,46 @@ package api
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // MaxHostnameLen is the longest name ValidHostname accepts (RFC 1123).
 const MaxHostnameLen = 253
+
+// MaxInstanceNameLen is the longest instance name: it becomes the guest's
+// hostname (Linux allows 64 bytes, a DNS label 63), the libvirt domain name
+// and a directory name on the node.
+const MaxInstanceNameLen = 63
+
+// NodeUserPrefix starts the subject of every node agent's credentials
+// ("node.<node name>"); no API user may have a name that starts with it.
+const NodeUserPrefix = "node."
+
+// ValidInstanceName checks an instance name: an RFC 1123 hostname of at most
+// MaxInstanceNameLen characters. Names are unique without regard to case
+// (the master checks that).
+func ValidInstanceName(name string) error {
+	if len(name) > MaxInstanceNameLen {
+		return Errorf(CodeWrongInput, "instance name %s is longer than %d characters (it is the guest's hostname)", quoteShort(name), MaxInstanceNameLen)
+	}
+	if err := ValidHostname(name); err != nil {
+		return Errorf(CodeWrongInput, "instance name: %s", AsError(err).Message)
+	}
+	return nil
+}
+
+// ValidUserName checks an API user name: an RFC 1123 hostname that does not
+// start with NodeUserPrefix (in any case), which would make the user's
+// tokens those of a node agent.
+func ValidUserName(name string) error {
+	if err := ValidHostname(name); err != nil {
+		return Errorf(CodeWrongInput, "user name: %s", AsError(err).Message)
+	}
+	if strings.HasPrefix(strings.ToLower(name), NodeUserPrefix) {
+		return Errorf(CodeWrongInput, "user name %s: names starting with %q are the identities of node agents", quoteShort(name), NodeUserPrefix)
+	}
+	return nil
+}
 
 // ValidHostname checks that name is an RFC 1123 hostname: dot-separated labels
 // of 1 to 63 letters, digits and hyphens, neither starting nor ending with a

@@ -42,6 +42,7 @@ const (
 	MinInstanceMemoryMiB = 32
 	MaxInstanceMemoryMiB = 4 << 20 // 4 TiB
 	MaxInstanceDisks     = 16
+	MinInstanceDiskMiB   = 8        // the smallest ext4 with a journal; disk 0 must also hold the template
 	MaxInstanceDiskMiB   = 64 << 20 // 64 TiB
 	MaxInstanceNICs      = 8
 )
@@ -256,12 +257,7 @@ func ValidTemplateName(s string) bool {
 	return true
 }
 
-func validInstanceName(name string) error {
-	if err := ValidHostname(name); err != nil {
-		return fmt.Errorf("instance name: %w", err)
-	}
-	return nil
-}
+func validInstanceName(name string) error { return ValidInstanceName(name) }
 
 // Validate checks an InstanceAdd without looking at the cluster.
 func (a InstanceAdd) Validate() error {
@@ -294,8 +290,8 @@ func (a InstanceAdd) Validate() error {
 		return Errorf(CodeWrongInput, "at most %d disks", MaxInstanceDisks)
 	}
 	for i, d := range a.Disks {
-		if d.SizeMiB < 1 || d.SizeMiB > MaxInstanceDiskMiB {
-			return Errorf(CodeWrongInput, "disk %d: size %d MiB not in 1..%d", i, d.SizeMiB, MaxInstanceDiskMiB)
+		if d.SizeMiB < MinInstanceDiskMiB || d.SizeMiB > MaxInstanceDiskMiB {
+			return Errorf(CodeWrongInput, "disk %d: size %d MiB not in %d..%d", i, d.SizeMiB, MinInstanceDiskMiB, MaxInstanceDiskMiB)
 		}
 	}
 	if len(a.NICs) > MaxInstanceNICs {
@@ -388,7 +384,7 @@ func (r InstanceRename) Validate() error {
 	if err := validInstanceName(r.Name); err != nil {
 		return err
 	}
-	if err := ValidHostname(r.NewName); err != nil {
+	if err := ValidInstanceName(r.NewName); err != nil {
 		return fmt.Errorf("new name: %w", err)
 	}
 	if r.NewName == r.Name {

@@ -112,8 +112,8 @@ func (d DebugDelay) ParseDuration() (time.Duration, error) {
 // Validate checks a UserAdd: a hostname-like name and a role of read, operate
 // or admin.
 func (u UserAdd) Validate() error {
-	if err := ValidHostname(u.Name); err != nil {
-		return fmt.Errorf("user name: %w", err)
+	if err := ValidUserName(u.Name); err != nil {
+		return err
 	}
 	switch u.Role {
 	case RoleRead, RoleOperate, RoleAdmin:
@@ -197,10 +197,20 @@ func MustOp(kind string, params any) OpCode {
 }
 
 // DecodeStrict decodes exactly one JSON value from r into v: unknown fields,
-// trailing data, an empty body and type mismatches are wrong_input. Errors of
-// r itself (such as *http.MaxBytesError) are returned wrapped, unchanged.
+// duplicate keys in one object (compared without regard to case, as fields
+// are matched), trailing data, an empty body and type mismatches are
+// wrong_input. Errors of r itself (such as *http.MaxBytesError) are returned
+// wrapped, unchanged. r is read whole first (request bodies are bounded by
+// MaxBodyBytes).
 func DecodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return jsonError(err)
+	}
+	if k, where, dup := duplicateKey(data); dup {
+		return Errorf(CodeWrongInput, "duplicate key %s in %s", quoteShort(k), where)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)

@@ -41,7 +41,9 @@ func (m *Master) ListUsers(ctx context.Context) ([]api.User, error) {
 
 // AddUser implements api.Backend.
 func (m *Master) AddUser(ctx context.Context, u api.UserAdd) (*api.User, error) {
-	if err := validName("user", u.Name); err != nil {
+	// Not a node agent's identity ("node.<name>"), which CheckNodeToken
+	// and the template routes trust.
+	if err := api.ValidUserName(u.Name); err != nil {
 		return nil, err
 	}
 	switch u.Role {

@@ -158,17 +158,24 @@ func (m *Master) checkAddTarget(ctx context.Context, p api.InstanceAdd) (string,
 	if err != nil {
 		return "", nil, err
 	}
+	if err := m.checkAddFit(ctx, p, hv, st, t); err != nil {
+		return "", nil, err
+	}
 	return hv, t, nil
 }
 
-// checkNewName refuses a name an instance has (or is being created with).
+// checkNewName refuses a name an instance has (or is being created with),
+// compared without regard to case.
 func (m *Master) checkNewName(ctx context.Context, name string) error {
-	exists, err := m.keyExists(ctx, keys.InstanceKey(name))
+	taken, err := m.instanceNameTaken(ctx, name)
 	if err != nil {
 		return err
 	}
-	if exists {
+	switch {
+	case taken == name:
 		return api.Errorf(api.CodeAlreadyExists, "instance %q already exists", name)
+	case taken != "":
+		return api.Errorf(api.CodeAlreadyExists, "instance %q already exists (names are compared without regard to case)", taken)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/drover-project/drover/allocator"
 	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/keys"
 )
 
 // lockNodeAlloc serializes adds that let the allocator choose the node
@@ -20,14 +21,14 @@ const lockNodeAlloc = "node-alloc"
 // vm_capable, failed or other hypervisor) are marked offline or drained so
 // the allocator's filters skip them. Free memory and disk are the agent's
 // figures, capped by what the recorded instances leave.
-func allocSpec(v *clusterView, statuses map[string]*nodeAgentStatus, hv string) allocator.Spec {
+func allocSpec(v *clusterView, statuses map[string]*nodeAgentStatus, hv string, vcpuRatio float64) allocator.Spec {
 	pol := allocator.DefaultIPolicy()
 	pol.MinMax = []allocator.MinMax{{
 		Min: allocator.ISpec{Mem: api.MinInstanceMemoryMiB, CPUs: 1, Disk: 0, DiskCount: 0, NICCount: 0, SpindleUse: 1},
 		Max: allocator.ISpec{Mem: api.MaxInstanceMemoryMiB, CPUs: api.MaxInstanceVCPUs, Disk: api.MaxInstanceDiskMiB,
 			DiskCount: api.MaxInstanceDisks, NICCount: api.MaxInstanceNICs, SpindleUse: 1 << 20},
 	}}
-	pol.VCPURatio, pol.SpindleRatio = 0, 0
+	pol.VCPURatio, pol.SpindleRatio = vcpuRatio, 0
 	spec := allocator.Spec{Policy: pol}
 	usedMem, usedDisk := map[string]int64{}, map[string]int64{}
 	for _, r := range v.instances {
@@ -59,7 +60,7 @@ func allocSpec(v *clusterView, statuses map[string]*nodeAgentStatus, hv string) 
 			an.TotalMem, an.TotalDisk, an.CPUs, an.Spindles = res.MemoryTotalMiB, res.DiskTotalMiB, res.CPUs, 1<<20
 			an.FreeMem = max(0, min(res.MemoryFreeMiB, res.MemoryTotalMiB-usedMem[name]))
 			an.FreeDisk = max(0, min(res.DiskFreeMiB, res.DiskTotalMiB-usedDisk[name]))
-			if !st.HypervisorOK || (hv != "" && st.Hypervisor != hv) {
+			if !st.HypervisorOK || (hv != "" && st.Hypervisor != hv) || st.Unfit != "" {
 				an.Drained = true
 			}
 		}
@@ -73,6 +74,8 @@ type nodeAgentStatus struct {
 	Hypervisor   string
 	HypervisorOK bool
 	Resources    api.NodeResources
+	// Unfit says why the node can never take the instance (nodeUnfit).
+	Unfit string
 }
 
 // allocateNode picks the primary node of a new instance with the allocator.
@@ -82,6 +85,7 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, e
 		return "", err
 	}
 	statuses := map[string]*nodeAgentStatus{}
+	published := map[string]*keys.NodeStatus{}
 	for name := range v.nodes {
 		if !v.alive[name] {
 			continue
@@ -90,9 +94,17 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, e
 		if err != nil {
 			continue
 		}
-		statuses[name] = &nodeAgentStatus{Hypervisor: st.Hypervisor, HypervisorOK: st.HypervisorOK, Resources: st.Resources}
+		published[name] = st
+		statuses[name] = &nodeAgentStatus{Hypervisor: st.Hypervisor, HypervisorOK: st.HypervisorOK, Resources: st.Resources, Unfit: nodeUnfit(p, st)}
 	}
-	c, err := allocator.NewCluster(allocSpec(v, statuses, p.Hypervisor))
+	if err := checkHypervisorOffered(p.Hypervisor, published); err != nil {
+		return "", err
+	}
+	ratio, err := m.vcpuRatio(ctx)
+	if err != nil {
+		return "", err
+	}
+	c, err := allocator.NewCluster(allocSpec(v, statuses, p.Hypervisor, ratio))
 	if err != nil {
 		return "", fmt.Errorf("allocator snapshot: %w", err)
 	}
@@ -105,7 +117,11 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, e
 	if errors.Is(err, allocator.ErrNoFit) {
 		var why []string
 		for _, r := range res.Rejected {
-			why = append(why, fmt.Sprintf("%s: %s", r.Node, r.Reason))
+			reason := r.Reason
+			if st := statuses[r.Node]; st != nil && st.Unfit != "" {
+				reason = st.Unfit // the allocator only saw "drained"
+			}
+			why = append(why, fmt.Sprintf("%s: %s", r.Node, reason))
 		}
 		return "", api.Errorf(api.CodeInsufficientResources, "no node fits instance %s (%s)", p.Name, strings.Join(why, "; "))
 	}

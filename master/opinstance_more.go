@@ -172,7 +172,7 @@ func (m *Master) opInstanceGrowDisk() jobs.Kind {
 
 func (m *Master) opInstanceModify() jobs.Kind {
 	return instanceKind(api.OpInstanceModify, func(p api.InstanceModifyOp) string { return p.Name },
-		func(ctx context.Context, p api.InstanceModifyOp) error { return m.checkInstance(ctx, p.Name) },
+		func(ctx context.Context, p api.InstanceModifyOp) error { return m.checkModify(ctx, p) },
 		func(p api.InstanceModifyOp) []jobs.Step {
 			return []jobs.Step{
 				{Name: "record", Run: func(ctx context.Context, sc *jobs.StepContext) error {

@@ -23,15 +23,14 @@ func (m *Master) registerOps() error {
 	return nil
 }
 
-// decodeParams decodes an opcode's parameters strictly (unknown fields refused).
+// decodeParams decodes an opcode's parameters strictly (unknown fields and
+// duplicate keys refused; see api.DecodeStrict).
 func decodeParams(raw json.RawMessage, v any) error {
 	if len(raw) == 0 {
 		raw = json.RawMessage("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return api.Errorf(api.CodeWrongInput, "bad parameters: %v", err)
+	if err := api.DecodeStrict(bytes.NewReader(raw), v); err != nil {
+		return api.Errorf(api.CodeWrongInput, "bad parameters: %s", api.AsError(err).Message)
 	}
 	return nil
 }

@@ -278,6 +278,7 @@ func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
 		StartedAt:    a.started,
 		PublishedAt:  time.Now().UTC(),
 	}
+	st.Bridges, st.BridgesReported = hostBridges(st.Hypervisor)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err

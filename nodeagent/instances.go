@@ -338,8 +338,10 @@ func (x *Executor) install(ctx context.Context, cmd keys.NodeCommand, dir string
 		blob = p
 	}
 	man := templates.Manifest{Name: inst.OS, Version: inst.OSVersion}
+	// An instance named by an FQDN gets its first label as hostname.
+	host, domain := splitFQDN(inst.Name)
 	opts := templates.InstallOptions{
-		Artifact: blob, Manifest: man, Hostname: inst.Name, SSHKeys: inst.SSHKeys,
+		Artifact: blob, Manifest: man, Hostname: host, Domain: domain, SSHKeys: inst.SSHKeys,
 		StagingDir: x.stagingDir(), Logger: log,
 	}
 	onProgress := func(p templates.Progress) { progress(p.String()) }

@@ -127,15 +127,25 @@ func (o *InstallOptions) validate(disk bool) error {
 	if o.DiskPath == "" || o.DiskSizeMiB <= 0 {
 		return fmt.Errorf("install: disk path and size required: %w", ErrInvalid)
 	}
-	// ext4 metadata, journal and reserve need room beyond the files.
-	if need := o.Manifest.UnpackedSize*115/100 + 32<<20; o.Manifest.UnpackedSize > 0 && o.DiskSizeMiB<<20 < need {
+	if need := MinDiskMiB(o.Manifest); need > 0 && o.DiskSizeMiB < need {
 		return fmt.Errorf("install: disk of %d MiB too small for template %s (needs about %d MiB): %w",
-			o.DiskSizeMiB, o.Manifest.Name, need>>20, ErrInvalid)
+			o.DiskSizeMiB, o.Manifest.Name, need, ErrInvalid)
 	}
 	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
 		return fmt.Errorf("install: mkfs.ext4 (Debian package e2fsprogs): %w", ErrToolMissing)
 	}
 	return nil
+}
+
+// MinDiskMiB is the smallest disk (MiB) that the template m describes can be
+// installed on: its files plus room for ext4's metadata, journal and
+// reserve. 0 when the manifest does not know its unpacked size.
+func MinDiskMiB(m Manifest) int64 {
+	if m.UnpackedSize <= 0 {
+		return 0
+	}
+	need := m.UnpackedSize*115/100 + 32<<20
+	return (need + 1<<20 - 1) >> 20
 }
 
 // Install makes a bootable raw disk file from a template: a sparse file of

@@ -83,7 +83,7 @@ func TestLocalClusterInstances(t *testing.T) {
 	}
 
 	lc.mustCLI("instance", "add", "-t", "diskless", "-o", "tiny", "-n", "node1", "-B", "vcpus=1,memory=256M", "web1")
-	lc.mustCLI("instance", "add", "-t", "file", "--disk", "32M", "-o", "tiny@1", "-n", "node2", "--net", "link=br0", "db1")
+	lc.mustCLI("instance", "add", "-t", "file", "--disk", "64M", "-o", "tiny@1", "-n", "node2", "--net", "link=br0", "db1")
 	if st := lc.instances(); st["web1"] != api.InstRunning || st["db1"] != api.InstRunning {
 		t.Fatalf("after add: %v", st)
 	}
@@ -140,7 +140,7 @@ func TestLocalClusterInstances(t *testing.T) {
 	if err := os.Remove(filepath.Join(lc.dir, "templates", "m1", "blobs", "sha256", strings.TrimPrefix(t2.Digest, "sha256:"))); err != nil {
 		t.Fatal(err)
 	}
-	_, errOut, code := lc.cli(nil, "instance", "add", "-t", "file", "--disk", "8M", "-o", "tiny2", "-n", "node1", "bad1")
+	_, errOut, code := lc.cli(nil, "instance", "add", "-t", "file", "--disk", "64M", "-o", "tiny2", "-n", "node1", "bad1")
 	if code == 0 || !strings.Contains(errOut, "undone") {
 		t.Fatalf("add with a missing template blob: exit %d: %s", code, errOut)
 	}
@@ -206,7 +206,7 @@ func TestLocalClusterInstancesLibvirtTest(t *testing.T) {
 	writeTinyRootfs(t, tarball, "libvirt")
 	lc.mustCLI("template", "import", "tiny", tarball)
 	lc.mustCLI("instance", "add", "-t", "diskless", "-o", "tiny", "-n", "node1", "web1")
-	lc.mustCLI("instance", "add", "-t", "file", "--disk", "16M", "-o", "tiny", "-n", "node2", "db1")
+	lc.mustCLI("instance", "add", "-t", "file", "--disk", "64M", "-o", "tiny", "-n", "node2", "db1")
 	if st := lc.instances(); st["web1"] != api.InstRunning || st["db1"] != api.InstRunning {
 		t.Fatalf("after add: %v", st)
 	}

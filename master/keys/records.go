@@ -15,6 +15,12 @@ type NodeStatus struct {
 	HypervisorOK bool `json:"hypervisor_ok"`
 	// Resources observed on the host.
 	Resources api.NodeResources `json:"resources"`
+	// Bridges are the host's network bridges, the links a NIC may name;
+	// BridgesReported is false for hypervisors that attach no NIC to a
+	// host bridge (fake, test) and for agents that predate it: then links
+	// are not checked.
+	Bridges         []string `json:"bridges,omitempty"`
+	BridgesReported bool     `json:"bridges_reported,omitempty"`
 	// AgentVersion is the drover version of the agent.
 	AgentVersion string `json:"agent_version"`
 	// StartedAt is when the agent process started.
@@ -59,6 +65,9 @@ type ClusterRecord struct {
 	Masters   []MasterSpec `json:"masters"`
 	// NodeLeaseTTL is the agents' lease TTL in seconds.
 	NodeLeaseTTL int `json:"node_lease_ttl"`
+	// VCPURatio bounds the virtual CPUs of a node's primaries by its
+	// physical CPUs times this (0: the default, 4 as in Ganeti's ipolicy).
+	VCPURatio float64 `json:"vcpu_ratio,omitempty"`
 }
 
 // MasterRecord is a running master's registration at MasterKey, bound to its
