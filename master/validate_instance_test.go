@@ -49,7 +49,9 @@ func TestInstanceInputRefusedUpFront(t *testing.T) {
 		"1 MiB disk":                {add(func(a *api.InstanceAdd) { a.Disks[0].SizeMiB = 1 }), api.CodeWrongInput, "not in 8.."},
 		"disk too small for the template": {add(func(a *api.InstanceAdd) { a.Disks[0].SizeMiB = 16 }), api.CodeWrongInput,
 			"too small for template tiny@1"},
-		"182-character name": {add(func(a *api.InstanceAdd) { a.Name = strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) }),
+		"182-character name": {add(func(a *api.InstanceAdd) {
+			a.Name = strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60)
+		}),
 			api.CodeWrongInput, "longer than 63"},
 	} {
 		err := submit(api.OpInstanceAdd, tc.a)
