@@ -316,6 +316,11 @@ func ensureNode(ctx context.Context, cl *api.Client, name, ip, credFile string) 
 
 func localDown(c *cli.Context) error {
 	d := localDir(absPath(c.String("dir")))
+	// The guests' pid files can be read only while the daemons run.
+	var guests []int
+	for _, dd := range clusterDaemonDirs(string(d)) {
+		guests = append(guests, daemonGuestPIDs(dd)...)
+	}
 	if pid, err := readPid(d.supervisorPid()); err == nil && processAlive(pid) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 		deadline := time.Now().Add(60 * time.Second)
@@ -325,6 +330,9 @@ func localDown(c *cli.Context) error {
 	}
 	if err := d.stopAll(10 * time.Second); err != nil {
 		return err
+	}
+	if left := killGuests(append(guests, storageGuestPIDs(string(d))...), 10*time.Second); len(left) > 0 {
+		return fmt.Errorf("local down: guest processes %v still run", left)
 	}
 	fmt.Fprintf(c.App.Writer, "Local cluster in %s stopped\n", d)
 	return nil

@@ -92,7 +92,7 @@ func TestLocalClusterInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(db1) != 1 || db1[0].PrimaryNode != "node2" || db1[0].DiskTemplate != "file" || len(db1[0].Disks) != 1 ||
-		db1[0].Disks[0].SizeMiB != 32 || len(db1[0].NICs) != 1 || db1[0].NICs[0].MAC == "" || db1[0].OperState != "running" {
+		db1[0].Disks[0].SizeMiB != 64 || len(db1[0].NICs) != 1 || db1[0].NICs[0].MAC == "" || db1[0].OperState != "running" {
 		t.Fatalf("db1: %+v", db1)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/drover-project/drover/nodeagent/libvirtd"
 )
@@ -86,13 +87,19 @@ func startNodeDaemons(ctx context.Context, dir, nodeNet string, n int, kind stri
 	return started, uris, nil
 }
 
-// stopDaemons stops the nodes' libvirtds and whatever guests they run.
+// stopDaemons stops the nodes' libvirtds and whatever guests they run
+// (QEMU guests and LXC containers run outside the daemon's namespace: see
+// local_guests.go).
 func stopDaemons(out io.Writer, ds []*libvirtd.Daemon) {
 	var wg sync.WaitGroup
 	for _, d := range ds {
 		wg.Go(func() {
+			guests := daemonGuestPIDs(d.Dir())
 			if err := d.Stop(); err != nil {
 				fmt.Fprintf(out, "stop libvirtd %s: %v\n", d.Dir(), err)
+			}
+			if left := killGuests(guests, 10*time.Second); len(left) > 0 {
+				fmt.Fprintf(out, "stop libvirtd %s: guest processes %v still run\n", d.Dir(), left)
 			}
 		})
 	}
