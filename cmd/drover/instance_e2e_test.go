@@ -124,7 +124,7 @@ func TestLocalClusterInstances(t *testing.T) {
 	lc.mustCLI("instance", "shutdown", "db1")
 	lc.mustCLI("instance", "rename", "db1", "db2")
 	out = lc.mustCLI("instance", "list", "--no-headers", "-o", "name,status,disk_sizes,memory", "--separator", " ", "db2")
-	if strings.TrimSpace(out) != "db2 ADMIN_down 48M 512M" {
+	if strings.TrimSpace(out) != "db2 ADMIN_down 80M 512M" {
 		t.Fatalf("db2: %q", out)
 	}
 
