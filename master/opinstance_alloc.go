@@ -21,14 +21,15 @@ const lockNodeAlloc = "node-alloc"
 // vm_capable, failed or other hypervisor) are marked offline or drained so
 // the allocator's filters skip them. Free memory and disk are the agent's
 // figures, capped by what the recorded instances leave.
-func allocSpec(v *clusterView, statuses map[string]*nodeAgentStatus, hv string, vcpuRatio float64) allocator.Spec {
+func allocSpec(v *clusterView, statuses map[string]*nodeAgentStatus, hv string) allocator.Spec {
 	pol := allocator.DefaultIPolicy()
 	pol.MinMax = []allocator.MinMax{{
 		Min: allocator.ISpec{Mem: api.MinInstanceMemoryMiB, CPUs: 1, Disk: 0, DiskCount: 0, NICCount: 0, SpindleUse: 1},
 		Max: allocator.ISpec{Mem: api.MaxInstanceMemoryMiB, CPUs: api.MaxInstanceVCPUs, Disk: api.MaxInstanceDiskMiB,
 			DiskCount: api.MaxInstanceDisks, NICCount: api.MaxInstanceNICs, SpindleUse: 1 << 20},
 	}}
-	pol.VCPURatio, pol.SpindleRatio = vcpuRatio, 0
+	// The cluster record may set another ratio (allocateNode reads it).
+	pol.VCPURatio, pol.SpindleRatio = defaultVCPURatio, 0
 	spec := allocator.Spec{Policy: pol}
 	usedMem, usedDisk := map[string]int64{}, map[string]int64{}
 	for _, r := range v.instances {
@@ -104,7 +105,9 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, e
 	if err != nil {
 		return "", err
 	}
-	c, err := allocator.NewCluster(allocSpec(v, statuses, p.Hypervisor, ratio))
+	spec := allocSpec(v, statuses, p.Hypervisor)
+	spec.Policy.VCPURatio = ratio
+	c, err := allocator.NewCluster(spec)
 	if err != nil {
 		return "", fmt.Errorf("allocator snapshot: %w", err)
 	}
