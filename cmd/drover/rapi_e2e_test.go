@@ -7,7 +7,11 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +108,11 @@ func TestGanetiClients(t *testing.T) {
 		t.Fatalf("rapi client: %s", out)
 	}
 
+	// drover's bearer tokens work on the RAPI too (the admin token of
+	// drover.env); /2/jobs/N/wait needs write access even with anonymous
+	// reads on.
+	lc.checkRAPIBearer(host + ":" + port)
+
 	// htools read the live cluster over the RAPI. The nodes' free disk is
 	// the host filesystem's, which other processes change at any time, so
 	// each htools score is compared with drover's on exactly the state
@@ -169,4 +178,48 @@ func hscan(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// checkRAPIBearer calls GET /2/jobs/1/wait with and without the admin token.
+func (lc *localCluster) checkRAPIBearer(hostport string) {
+	t := lc.t
+	t.Helper()
+	var token string
+	for _, kv := range lc.env {
+		if v, found := strings.CutPrefix(kv, "DROVER_TOKEN="); found {
+			token = v
+		}
+	}
+	ca, err := os.ReadFile(filepath.Join(lc.dir, "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for _, bearer := range []string{"", token} {
+		req, err := http.NewRequest(http.MethodGet, "https://"+hostport+"/2/jobs/1/wait",
+			strings.NewReader(`{"fields":["status"],"previous_job_info":null,"previous_log_serial":null}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		want := http.StatusUnauthorized
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+			want = http.StatusOK
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("GET /2/jobs/1/wait with token %v: %d, want %d: %s", bearer != "", resp.StatusCode, want, b)
+		}
+		if bearer != "" && !strings.Contains(string(b), `"job_info":["success"]`) {
+			t.Fatalf("wait for job 1: %s", b)
+		}
+	}
 }
