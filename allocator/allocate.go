@@ -244,6 +244,7 @@ func (c *Cluster) Relocate(instance string) (Plan, error) {
 		return plan, fmt.Errorf("relocate %q: %w (%d nodes rejected)", instance, ErrNoFit, len(rej))
 	}
 	plan.Moves = append(plan.Moves, st.commit(ix, st.ipri[ix], n, ""))
+	st.recomputeStats()
 	plan.FinalScore = st.score()
 	plan.Cluster = st.snapshot()
 	return plan, nil

@@ -1,7 +1,7 @@
 package allocator
 
 import (
-	"cmp"
+	"math"
 	"slices"
 )
 
@@ -12,8 +12,8 @@ type BalanceOptions struct {
 	// MinGain is the smallest score gain a move must bring; 0 means 1e-9.
 	MinGain float64
 	// Shortlist is how many nodes per criterion are taken as move sources and
-	// targets on clusters bigger than exhaustiveBalance nodes; 0 means 8, or 4
-	// above 96 nodes.
+	// targets on clusters bigger than exhaustiveBalance nodes; 0 means 8, 4
+	// above 96 nodes, 2 above 384.
 	Shortlist int
 }
 
@@ -33,25 +33,36 @@ func (c *Cluster) Balance(opt BalanceOptions) Plan {
 	}
 	st := newState(c, moveFilters())
 	if opt.Shortlist <= 0 {
-		opt.Shortlist = 8
-		if st.nn > 2*exhaustiveBalance {
+		switch {
+		case st.nn > 8*exhaustiveBalance:
+			opt.Shortlist = 2
+		case st.nn > 2*exhaustiveBalance:
 			opt.Shortlist = 4
+		default:
+			opt.Shortlist = 8
 		}
 	}
 	plan := Plan{InitialScore: st.score()}
-	b := balancer{st: st, opt: opt}
-	b.plan = &plan
-	b.run()
-	if st.nn <= 4*exhaustiveBalance {
-		b.polish()
+	raw, score := runBalancer(st, opt, false)
+	if st.nn <= exactBalance {
+		// a second plan from the exact greedy (hbal's own search); the
+		// shorter plan wins, then the lower score
+		alt, altScore := runBalancer(newState(c, moveFilters()), opt, true)
+		if len(alt) < len(raw) || (len(alt) == len(raw) && altScore < score) {
+			raw = alt
+		}
 	}
 	// render the plan by replaying it: kinds, origins and the score after each
 	fresh := newState(c, moveFilters())
 	plan.Moves = plan.Moves[:0]
-	for _, m := range b.raw {
+	for _, m := range raw {
 		plan.Moves = append(plan.Moves, fresh.commit(m.i, m.p, m.s, ""))
 	}
+	fresh.recomputeStats()
 	plan.FinalScore = fresh.score()
+	if k := len(plan.Moves); k > 0 {
+		plan.Moves[k-1].Score = plan.FinalScore // the same, without rounding drift
+	}
 	plan.Cluster = fresh.snapshot()
 	return plan
 }
@@ -77,6 +88,11 @@ type balancer struct {
 	passes  int
 	src     []bool // nodes worth moving from (nil: all)
 	raw     []rawMove
+	onNode  [][]int // big clusters: movable instances on each node
+	seen    []int   // per instance: stamp of the last re-evaluation
+	stamp   int
+	tree    *maxTree // gains of best, for the lazy search
+	exact   bool     // exact greedy: every move re-evaluated each step
 }
 
 // fullDirty: on small clusters, re-evaluate instances on every touched node.
@@ -91,13 +107,47 @@ func (b *balancer) done() bool {
 	return b.opt.MaxMoves < 0 || (b.opt.MaxMoves > 0 && len(b.plan.Moves) >= b.opt.MaxMoves)
 }
 
+// exactBalance is the node count up to which Balance also runs the exact
+// greedy search and keeps the better of the two plans.
+const exactBalance = 16
+
+// runBalancer searches a plan on st (lazy or exact greedy), polishes and
+// shortens it on clusters small enough, and returns its moves and the score
+// they reach.
+func runBalancer(st *state, opt BalanceOptions, exact bool) ([]rawMove, float64) {
+	var moves Plan
+	b := balancer{st: st, opt: opt, plan: &moves, exact: exact}
+	b.run()
+	greedy := st.score()
+	if st.nn <= 4*exhaustiveBalance {
+		b.polish()
+		b.shorten(greedy)
+	}
+	return b.raw, st.score()
+}
+
 func (b *balancer) run() {
 	st := b.st
+	if b.exact {
+		// every step tries every move of every instance, as hbal does
+		for !b.done() {
+			i, p, s, sc := st.bestMove(0, true)
+			if i < 0 || st.score()-sc < b.opt.MinGain {
+				return
+			}
+			b.commit(i, p, s)
+		}
+		return
+	}
+	if !b.full() {
+		b.listNodes()
+	}
 	for !b.done() {
-		b.refreshTargets()
+		b.src = b.refreshTargets()
 		b.best = make([]candidate, len(st.inst))
+		b.tree = newMaxTree(len(st.inst))
 		for i := range st.inst {
-			b.best[i] = b.evalInstance(i, b.targets)
+			b.setBest(i, b.evalInstance(i, b.targets))
 		}
 		for !b.done() && b.lazyStep() {
 		}
@@ -117,30 +167,47 @@ func (b *balancer) run() {
 	}
 }
 
-// lazyStep commits the best move and reports whether there was one.
+// lazyStep commits the best move and reports whether there was one. The
+// best candidate is re-evaluated until one computed at the current score is
+// on top. On big clusters a stale top candidate first re-checks only its own
+// move: when that still beats every other candidate, it is taken.
 func (b *balancer) lazyStep() bool {
 	st := b.st
 	cur := st.score()
 	b.step++
 	for {
-		bi := -1
-		for i, c := range b.best {
-			if c.ok && (bi < 0 || c.gain() > b.best[bi].gain()) {
-				bi = i
-			}
-		}
-		if bi < 0 || b.best[bi].gain() < b.opt.MinGain {
-			return false
+		bi := b.tree.top()
+		if bi >= len(b.best) {
+			return false // no instance at all
 		}
 		c := b.best[bi]
+		if !c.ok || c.gain() < b.opt.MinGain {
+			return false
+		}
 		if c.step == b.step && c.base == cur {
 			b.commit(bi, c.p, c.s)
 			return true
 		}
+		if !b.full() && c.step != b.step {
+			if sc, rej := st.eval(bi, c.p, c.s); rej == nil {
+				b.setBest(bi, candidate{p: c.p, s: c.s, score: sc, base: cur, ok: true, step: b.step})
+				continue
+			}
+		}
 		fresh := b.evalInstance(bi, b.targets)
 		fresh.step = b.step
-		b.best[bi] = fresh
+		b.setBest(bi, fresh)
 	}
+}
+
+// setBest records instance i's candidate and its gain in the tree.
+func (b *balancer) setBest(i int, c candidate) {
+	b.best[i] = c
+	k := math.Inf(-1)
+	if c.ok {
+		k = c.gain()
+	}
+	b.tree.set(i, k)
 }
 
 func (b *balancer) commit(i, p, s int) {
@@ -164,12 +231,9 @@ func (b *balancer) commit(i, p, s int) {
 			freed = append(freed, n)
 		}
 	}
-	var src []bool
-	if len(b.plan.Moves)%8 == 0 || b.targets == nil {
-		src = b.refreshTargets()
-		b.src = src
-	} else {
-		src = b.src
+	if !b.full() {
+		b.commitShortlisted(i, op, os, freed)
+		return
 	}
 	for j := range st.inst {
 		if !st.movable(j) {
@@ -177,17 +241,112 @@ func (b *balancer) commit(i, p, s int) {
 		}
 		c := b.best[j]
 		if slices.Contains(gained, st.ipri[j]) || slices.Contains(gained, st.isec[j]) {
-			b.best[j] = b.evalInstance(j, b.targets)
+			b.setBest(j, b.evalInstance(j, nil))
 			continue
 		}
 		// moves towards the touched nodes may have become better; a stale
 		// best move is re-evaluated by lazyStep before it is taken
-		if len(freed) == 0 || (src != nil && !src[st.ipri[j]] && !src[st.isec[j]]) {
+		if len(freed) == 0 {
 			continue
 		}
 		if t := b.evalTowards(j, freed); t.ok && (!c.ok || t.gain() > c.gain()) {
-			b.best[j] = t
+			b.setBest(j, t)
 		}
+	}
+}
+
+// commitShortlisted updates the candidates after instance i moved from
+// (op, os), on a cluster big enough for shortlists: instances on the nodes
+// that gained load are re-evaluated; instances on source nodes are tried
+// towards the freed nodes that are targets and towards nodes that just
+// became targets. Instances are found through per-node lists, not a scan.
+func (b *balancer) commitShortlisted(i, op, os int, freed []int) {
+	st := b.st
+	p, s := st.ipri[i], st.isec[i]
+	b.unlist(i, op)
+	b.unlist(i, os)
+	b.onNode[p] = append(b.onNode[p], i)
+	b.onNode[s] = append(b.onNode[s], i)
+	var towards []int
+	if len(b.raw)%b.refreshEvery() == 0 {
+		was := make(map[int]bool, len(b.targets))
+		for _, n := range b.targets {
+			was[n] = true
+		}
+		b.src = b.refreshTargets()
+		for _, n := range b.targets {
+			if !was[n] {
+				towards = append(towards, n)
+			}
+		}
+	}
+	isTarget := func(n int) bool { return slices.Contains(b.targets, n) }
+	for _, n := range freed {
+		if isTarget(n) && !slices.Contains(towards, n) {
+			towards = append(towards, n)
+		}
+	}
+	b.stamp++
+	// Instances on a gained node that is a source may now gain more by
+	// leaving: re-evaluate them. On other nodes (targets, mostly), re-check
+	// only their candidate move.
+	for _, g := range []int{p, s} {
+		for _, j := range b.onNode[g] {
+			if b.seen[j] == b.stamp {
+				continue
+			}
+			b.seen[j] = b.stamp
+			if b.src[g] {
+				b.setBest(j, b.evalInstance(j, b.targets))
+				continue
+			}
+			if c := b.best[j]; c.ok {
+				if sc, rej := st.eval(j, c.p, c.s); rej == nil {
+					c.score, c.base, c.step = sc, st.score(), b.step
+					b.setBest(j, c)
+					continue
+				}
+				b.setBest(j, b.evalInstance(j, b.targets))
+			}
+		}
+	}
+	if len(towards) == 0 {
+		return
+	}
+	for n, ok := range b.src {
+		if !ok {
+			continue
+		}
+		for _, j := range b.onNode[n] {
+			if b.seen[j] == b.stamp {
+				continue
+			}
+			b.seen[j] = b.stamp
+			c := b.best[j]
+			if t := b.evalTowards(j, towards); t.ok && (!c.ok || t.gain() > c.gain()) {
+				b.setBest(j, t)
+			}
+		}
+	}
+}
+
+// listNodes fills the per-node lists of movable instances.
+func (b *balancer) listNodes() {
+	st := b.st
+	b.onNode = make([][]int, st.nn)
+	b.seen = make([]int, len(st.inst))
+	for j := range st.inst {
+		if st.movable(j) {
+			b.onNode[st.ipri[j]] = append(b.onNode[st.ipri[j]], j)
+			b.onNode[st.isec[j]] = append(b.onNode[st.isec[j]], j)
+		}
+	}
+}
+
+func (b *balancer) unlist(i, n int) {
+	l := b.onNode[n]
+	if k := slices.Index(l, i); k >= 0 {
+		b.onNode[n] = slices.Delete(l, k, k+1)
 	}
 }
 
@@ -314,14 +473,47 @@ func (st *state) shortlists(k int) (src, dst []bool) {
 		func(n int) float64 { return st.vals[n][cVCPU] },
 		func(n int) float64 { return st.vals[n][sN1] + st.vals[n][sTags] + st.vals[n][sLocation] },
 	}
+	vals := make([]float64, st.nn)
 	for _, key := range keys {
-		slices.SortStableFunc(nodes, func(a, b int) int { return cmp.Or(cmp.Compare(key(b), key(a)), cmp.Compare(a, b)) })
-		for _, n := range nodes[:min(k, len(nodes))] {
+		for _, n := range nodes {
+			vals[n] = key(n)
+		}
+		// most loaded first (ties: lower index), and least loaded first
+		// (ties: higher index): the two ends of one sorted order
+		for _, n := range firstK(nodes, k, func(a, b int) bool { return vals[a] > vals[b] || (vals[a] == vals[b] && a < b) }) {
 			src[n] = true
 		}
-		for _, n := range nodes[max(0, len(nodes)-k):] {
+		for _, n := range firstK(nodes, k, func(a, b int) bool { return vals[a] < vals[b] || (vals[a] == vals[b] && a > b) }) {
 			dst[n] = true
 		}
 	}
 	return src, dst
+}
+
+// firstK returns the k first nodes in the order before, in O(len(nodes)·k).
+func firstK(nodes []int, k int, before func(a, b int) bool) []int {
+	out := make([]int, 0, k+1)
+	for _, n := range nodes {
+		if len(out) == k && !before(n, out[k-1]) {
+			continue
+		}
+		j := len(out)
+		if j < k {
+			out = append(out, n)
+		} else {
+			j = k - 1
+		}
+		for j > 0 && before(n, out[j-1]) {
+			out[j] = out[j-1]
+			j--
+		}
+		out[j] = n
+	}
+	return out
+}
+
+// refreshEvery is how many moves the target shortlist is kept: longer on
+// big clusters, where each new target is tried by every source instance.
+func (b *balancer) refreshEvery() int {
+	return 8
 }

@@ -49,3 +49,12 @@ func BenchmarkCapacity100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBalance1000: 1,000 nodes and ~10,000 instances; the goal is under
+// 3 s for the whole drover process.
+func BenchmarkBalance1000(b *testing.B) {
+	c := genCluster(b, 1000)
+	for b.Loop() {
+		c.Balance(allocator.BalanceOptions{})
+	}
+}

@@ -68,6 +68,7 @@ func (c *Cluster) Evacuate(node string) (EvacuateResult, error) {
 		}
 		res.Moves = append(res.Moves, st.commit(i, p, s, note))
 	}
+	st.recomputeStats()
 	res.FinalScore = st.score()
 	res.Cluster = st.snapshot()
 	return res, nil

@@ -38,7 +38,7 @@ func (st *state) eval(i, p, s int) (float64, *Rejection) {
 	rej := st.checkAll(i, p, s, op, os)
 	sc := 0.0
 	if rej == nil {
-		// score the move, then put the statistics back as they were
+		// score the move on copies of the running sums
 		sum, sq := st.sum, st.sq
 		var touched [4]int
 		nt := 0
@@ -46,18 +46,18 @@ func (st *state) eval(i, p, s int) (float64, *Rejection) {
 			if n >= 0 && !slices.Contains(touched[:nt], n) {
 				touched[nt] = n
 				nt++
+				nv, old := st.nodeValues(n), &st.vals[n]
+				for k := range nStd {
+					o, v := old[k], nv[k]
+					sum[k] += v - o
+					sq[k] += v*v - o*o
+				}
+				for k := nStd; k < nComp; k++ {
+					sum[k] += nv[k] - old[k]
+				}
 			}
 		}
-		var saved [4][nComp]float64
-		for k, n := range touched[:nt] {
-			saved[k] = st.vals[n]
-			st.refresh(n)
-		}
-		sc = st.score()
-		for k, n := range touched[:nt] {
-			st.vals[n] = saved[k]
-		}
-		st.sum, st.sq = sum, sq
+		sc = st.scoreOf(&sum, &sq)
 	}
 	st.unplace(i)
 	st.place(i, op, os)

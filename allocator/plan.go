@@ -92,6 +92,9 @@ func moveKind(op, os, p, s int) (MoveKind, bool) {
 	return "", false
 }
 
+// recountEvery is how many commits the running score sums are trusted.
+const recountEvery = 64
+
 // commit applies the move of instance i to (p, s) for good and records it.
 func (st *state) commit(i, p, s int, note string) Move {
 	op, os := st.ipri[i], st.isec[i]
@@ -100,7 +103,11 @@ func (st *state) commit(i, p, s int, note string) Move {
 		kind = MoveReplacePrimaryAll
 	}
 	st.apply(i, p, s)
-	st.recomputeStats()
+	// apply refreshed the touched nodes; a full recount now and then
+	// keeps floating-point drift out of the running sums
+	if st.commits++; st.commits%recountEvery == 0 {
+		st.recomputeStats()
+	}
 	m := Move{Instance: st.inst[i].Name, Kind: kind, Primary: st.name[p], Score: st.score(), Note: note}
 	if op >= 0 {
 		m.FromPrimary = st.name[op]

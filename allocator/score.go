@@ -103,25 +103,31 @@ func (st *state) recomputeStats() {
 }
 
 // components returns the unweighted value of every component.
-func (st *state) components() (out [nComp]float64) {
+func (st *state) components() [nComp]float64 { return st.componentsOf(&st.sum, &st.sq) }
+
+// componentsOf computes the components from given running sums.
+func (st *state) componentsOf(sum, sq *[nComp]float64) (out [nComp]float64) {
 	n := float64(st.nOnline)
 	for k := range nComp {
 		if k >= nStd {
-			out[k] = st.sum[k]
+			out[k] = sum[k]
 			continue
 		}
 		if n == 0 {
 			continue
 		}
-		mean := st.sum[k] / n
-		out[k] = math.Sqrt(math.Max(0, st.sq[k]/n-mean*mean))
+		mean := sum[k] / n
+		out[k] = math.Sqrt(math.Max(0, sq[k]/n-mean*mean))
 	}
 	return out
 }
 
 // score is the weighted cluster score: lower is better, 0 is perfect.
-func (st *state) score() float64 {
-	c := st.components()
+func (st *state) score() float64 { return st.scoreOf(&st.sum, &st.sq) }
+
+// scoreOf is the score for given running sums.
+func (st *state) scoreOf(sum, sq *[nComp]float64) float64 {
+	c := st.componentsOf(sum, sq)
 	var s float64
 	for k := range nComp {
 		s += weights[k] * c[k]

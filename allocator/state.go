@@ -67,6 +67,7 @@ type state struct {
 	vals    [][nComp]float64
 	sum, sq [nComp]float64
 	nOnline int
+	commits int // moves committed, for the periodic recount
 
 	// per evaluation: the instance's placement before the move, and the
 	// N+1 / tag state of the touched nodes before it.
