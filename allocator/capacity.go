@@ -67,6 +67,7 @@ func (c *Cluster) Capacity(req CapacityRequest) (CapacityResult, error) {
 	res := CapacityResult{InitialScore: st.score()}
 	tier := Tier{Mem: req.Mem, Disk: req.Disk, VCPUs: req.VCPUs}
 	seq := 0
+	var cache capCache
 	for {
 		if req.MaxInstances > 0 && res.Total >= req.MaxInstances {
 			tier.FailReason = "LIMIT"
@@ -78,7 +79,7 @@ func (c *Cluster) Capacity(req CapacityRequest) (CapacityResult, error) {
 			name = fmt.Sprintf("new-%d", seq)
 		}
 		in, _ := AllocateRequest{Name: name, Mem: tier.Mem, Disk: tier.Disk, VCPUs: tier.VCPUs, Template: req.Template}.instance()
-		a, err := st.allocate(in)
+		a, err := cache.allocate(st, in)
 		if err == nil {
 			tier.Count++
 			res.Total++
@@ -98,6 +99,7 @@ func (c *Cluster) Capacity(req CapacityRequest) (CapacityResult, error) {
 	}
 	res.Tiers = appendTier(res.Tiers, tier)
 	res.FailReason = tier.FailReason
+	st.recomputeStats()
 	res.FinalScore = st.score()
 	res.Cluster = st.snapshot()
 	return res, nil

@@ -2,7 +2,7 @@
 # Benchmark drover's allocator against Ganeti htools (hbal, hspace, hail) on
 # the same generated clusters. Usage:
 #
-#   scripts/bench-htools.sh [SIZE...]        # default sizes: 20 100 400 1000
+#   scripts/bench-htools.sh [SIZE...]        # default sizes: 10 20 40 100 400 1000
 #
 # Environment: CAP   timeout in seconds for each htools run (default 120)
 #              WORK  directory for the cluster files (default: a temp dir)
@@ -21,7 +21,7 @@ HT=/usr/lib/ganeti/3.0/usr/bin
 HAIL=/usr/lib/ganeti/3.0/usr/lib/ganeti/iallocators/hail
 CAP=${CAP:-120}
 SPEC=${SPEC:-102400,8192,4}
-SIZES=${*:-20 100 400 1000}
+SIZES=${*:-10 20 40 100 400 1000}
 WORK=${WORK:-$(mktemp -d /tmp/bench-htools.XXXXXX)}
 mkdir -p "$WORK"
 
@@ -72,13 +72,14 @@ timed() {
 	CPU=$(awk 'END{printf "%.3f", $1+$2}' "$WORK/time")
 }
 
-# drover OUT ARGS...: runs drover (never capped) like timed.
+# drover OUT ARGS...: runs drover (never capped) like timed; also sets MEM (max RSS, MB).
 drover() {
 	local out=$1
 	shift
 	RC=0
-	/usr/bin/time -f "%U %S" -o "$WORK/time" "$D" "$@" >"$out" 2>&1 || RC=$?
+	/usr/bin/time -f "%U %S %M" -o "$WORK/time" "$D" "$@" >"$out" 2>&1 || RC=$?
 	CPU=$(awk 'END{printf "%.3f", $1+$2}' "$WORK/time")
+	MEM=$(awk 'END{printf "%.0f", $3/1024}' "$WORK/time")
 }
 
 # judge FILE: hbal's own score of the placement in FILE, free space re-derived.
@@ -103,7 +104,8 @@ cat >"$REQ" <<'JSON'
    "nics": [{"ip": null, "mac": "00:11:22:33:44:55", "bridge": null}]}}
 JSON
 
-echo "machine: $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), htools cap ${CAP}s, work dir $WORK" >&2
+HTV=$(dpkg-query -W -f '${Version}' ganeti-htools-3.0 2>/dev/null || echo unknown)
+echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg), ganeti-htools-3.0 $HTV, htools cap ${CAP}s, work dir $WORK" >&2
 ROWS=()
 for n in $SIZES; do
 	G="$WORK/g$n.data"
@@ -114,6 +116,7 @@ for n in $SIZES; do
 	# balance
 	drover "$WORK/d$n.bal.out" alloc balance -t "$G" -S "$WORK/d$n.bal"
 	dbal_cpu=$CPU
+	dbal_mem=$MEM
 	dmoves=$(awk -F= '/^Solution length=/{print $2}' "$WORK/d$n.bal.out")
 	dscore=$(judge "$WORK/d$n.bal")
 	timed "$WORK/h$n.bal.out" "$HT/hbal" -t "$G" -S "$WORK/h$n"
@@ -162,7 +165,7 @@ for n in $SIZES; do
 	fi
 
 	ROWS+=("$(printf '| %5s | %6s | %8s | %s / %s | %s / %s | %s | %s (%s) / %s (%s), bad nodes %s | %s | %s / %s | %s |' \
-		"$n" "$inst" "$init" "$dscore" "$dmoves" "$hscore" "$hmoves" "$(ratio "$hbal_cpu" "$dbal_cpu" "$hbal_to") ($dbal_cpu s vs $hbal_cpu s)" \
+		"$n" "$inst" "$init" "$dscore" "$dmoves" "$hscore" "$hmoves" "$(ratio "$hbal_cpu" "$dbal_cpu" "$hbal_to") ($dbal_cpu s vs $hbal_cpu s; drover $dbal_mem MB)" \
 		"$dcap" "$dcapwhy" "$hcap" "$hcapwhy" "$dcapbad" "$(ratio "$hcap_cpu" "$dcap_cpu" "$hcap_to") ($dcap_cpu s vs $hcap_cpu s)" \
 		"$dalscore" "$halscore" "$(ratio "$hal_cpu" "$dal_cpu" "$hal_to") ($dal_cpu s vs $hal_cpu s)")")
 	echo "done: $n nodes" >&2
