@@ -18,9 +18,17 @@ import (
 // Master implements api.RAPIBackend.
 var _ api.RAPIBackend = (*Master)(nil)
 
-// passwordCost is the bcrypt cost of stored RAPI passwords (about 50-100 ms
-// per check on a loaded 2-core machine; verified passwords are cached).
-const passwordCost = 11
+// DefaultPasswordCost is the bcrypt cost of stored RAPI passwords (about
+// 0.2-0.3 s per hash or check on a loaded 2-core machine; verified
+// passwords are cached). Config.PasswordCost overrides it (tests).
+const DefaultPasswordCost = 11
+
+func (m *Master) passwordCost() int {
+	if m.cfg.PasswordCost != 0 {
+		return m.cfg.PasswordCost
+	}
+	return DefaultPasswordCost
+}
 
 // verifiedTTL is how long a checked password is remembered, so that a RAPI
 // client sending HTTP Basic on every request pays bcrypt once.
@@ -60,13 +68,29 @@ func (v *verifiedPasswords) add(k [32]byte, now time.Time) {
 	v.m[k] = now.Add(verifiedTTL)
 }
 
+// dummyHashes are bcrypt hashes, one per cost, checked against when there
+// is no stored hash, so that refusing takes as long as a wrong password.
+var dummyHashes sync.Map // cost -> []byte
+
+func dummyHash(cost int) []byte {
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("drover: no such user or password"), cost)
+	if err != nil {
+		return nil // only for a bad cost; the comparison then fails at once
+	}
+	dummyHashes.Store(cost, h)
+	return h
+}
+
 // SetPassword implements api.RAPIBackend: the bcrypt hash goes into the user
 // record, compared on its revision so a concurrent removal is not undone.
 func (m *Master) SetPassword(ctx context.Context, user, password string) error {
 	if err := (api.PasswordSet{Password: password}).Validate(); err != nil {
 		return err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), passwordCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), m.passwordCost())
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
@@ -105,12 +129,16 @@ func (m *Master) CheckPassword(ctx context.Context, user, password string) (api.
 		// Maybe added on another master a moment ago.
 		if _, err := store.GetJSON(ctx, m.client, keys.UserKey(user), &u); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
+				_ = bcrypt.CompareHashAndPassword(dummyHash(m.passwordCost()), []byte(password))
 				return api.Principal{}, errPasswordRefused
 			}
 			return api.Principal{}, unavailable("read user", err)
 		}
 	}
 	if u.PasswordHash == "" || len(password) > api.MaxPasswordLength {
+		// As slow as a wrong password, so that timing does not tell which
+		// users exist or have a password.
+		_ = bcrypt.CompareHashAndPassword(dummyHash(m.passwordCost()), []byte(password))
 		return api.Principal{}, errPasswordRefused
 	}
 	now := time.Now()

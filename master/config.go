@@ -60,6 +60,9 @@ type Config struct {
 	// without credentials, as Ganeti does unless --require-authentication;
 	// off by default (htools' -m sends no credentials).
 	RAPIAnonymousReads bool
+	// PasswordCost is the bcrypt cost of RAPI passwords (default
+	// DefaultPasswordCost; tests use bcrypt.MinCost).
+	PasswordCost int
 	// EtcdLogLevel is the embedded etcd's log level on stderr: debug, info,
 	// warn, error, or none (the default).
 	EtcdLogLevel string
