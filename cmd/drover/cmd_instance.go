@@ -51,6 +51,16 @@ var instanceFields = fieldSet[api.Instance]{
 		{"uuid", "UUID", func(i api.Instance) string { return i.UUID }},
 		{"created", "Created", func(i api.Instance) string { return fmtTime(&i.CreatedAt) }},
 	},
+	sizes: map[string]func(api.Instance) []int64{
+		"memory": func(i api.Instance) []int64 { return []int64{i.MemoryMiB} },
+		"disk_sizes": func(i api.Instance) []int64 {
+			var s []int64
+			for _, d := range i.Disks {
+				s = append(s, d.SizeMiB)
+			}
+			return s
+		},
+	},
 }
 
 // fmtMiB prints MiB as Ganeti does (512M, 2.0G).
@@ -113,19 +123,6 @@ func parseBE(s string) (vcpus *int, mem *int64, err error) {
 	return vcpus, mem, nil
 }
 
-// parseNIC reads --net link=BR (or an empty spec for a NIC without link).
-func parseNIC(s string) (api.InstanceNIC, error) {
-	var n api.InstanceNIC
-	for _, kv := range splitList(s) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k != "link" {
-			return n, usagef("--net %q: want link=BRIDGE", s)
-		}
-		n.Link = v
-	}
-	return n, nil
-}
-
 // instanceAddRequest builds the InstanceAdd of `instance add`.
 func instanceAddRequest(c *cli.Context) (api.InstanceAdd, error) {
 	if c.NArg() != 1 {
@@ -136,12 +133,9 @@ func instanceAddRequest(c *cli.Context) (api.InstanceAdd, error) {
 		Node: c.String("node"), Hypervisor: c.String("hypervisor"), NoStart: c.Bool("no-start"),
 		VCPUs: 1, MemoryMiB: 512,
 	}
-	for _, d := range c.StringSlice("disk") {
-		n, err := parseMiB(d)
-		if err != nil {
-			return a, err
-		}
-		a.Disks = append(a.Disks, api.InstanceDisk{SizeMiB: n})
+	var err error
+	if a.Disks, err = parseDisks(c.StringSlice("disk")); err != nil {
+		return a, err
 	}
 	if b := c.String("backend-parameters"); b != "" {
 		v, m, err := parseBE(b)
@@ -155,12 +149,8 @@ func instanceAddRequest(c *cli.Context) (api.InstanceAdd, error) {
 			a.MemoryMiB = *m
 		}
 	}
-	for _, s := range c.StringSlice("net") {
-		n, err := parseNIC(s)
-		if err != nil {
-			return a, err
-		}
-		a.NICs = append(a.NICs, n)
+	if a.NICs, err = parseNICs(c.StringSlice("net")); err != nil {
+		return a, err
 	}
 	for _, f := range c.StringSlice("ssh-key") {
 		b, err := os.ReadFile(f)
@@ -224,9 +214,9 @@ func instanceCommand() *cli.Command {
 					&cli.StringFlag{Name: "disk-template", Aliases: []string{"t"}, Required: true, Usage: "file or diskless"},
 					&cli.StringFlag{Name: "os", Aliases: []string{"o"}, Required: true, Usage: "template: NAME or NAME@VERSION"},
 					&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "primary node (default: the allocator chooses)"},
-					&cli.StringSliceFlag{Name: "disk", Usage: "a disk of this size (512M, 10G, MiB); repeat for more"},
+					&cli.StringSliceFlag{Name: "disk", Usage: "a disk: SIZE (512M, 10G, MiB) or Ganeti's N:size=SIZE; repeat for more"},
 					&cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE (default vcpus=1,memory=512M)"},
-					&cli.StringSliceFlag{Name: "net", Usage: "a NIC: link=BRIDGE; repeat for more"},
+					&cli.StringSliceFlag{Name: "net", Usage: "a NIC: link=BRIDGE, or Ganeti's N:link=BRIDGE or N; repeat for more"},
 					&cli.StringFlag{Name: "hypervisor", Aliases: []string{"H"}, Usage: "kvm, lxc, xen, openvz, test or fake; must match the node's"},
 					&cli.StringSliceFlag{Name: "ssh-key", Usage: "file of SSH public keys for root"},
 					&cli.BoolFlag{Name: "no-start", Usage: "do not start the instance (ADMIN_down)"},
@@ -352,7 +342,7 @@ func instanceCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "list", Usage: "list instances", Flags: listFlags(),
+				Name: "list", Usage: "list instances (all, or those named)", ArgsUsage: "[NAME...]", Flags: listFlags(),
 				Action: func(c *cli.Context) error {
 					cl, err := newClient(c)
 					if err != nil {
@@ -362,16 +352,8 @@ func instanceCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if names := c.Args().Slice(); len(names) > 0 {
-						var keep []api.Instance
-						for _, i := range insts {
-							for _, n := range names {
-								if i.Name == n {
-									keep = append(keep, i)
-								}
-							}
-						}
-						insts = keep
+					if insts, err = filterNamed("instance", insts, c.Args().Slice(), func(i api.Instance) string { return i.Name }); err != nil {
+						return err
 					}
 					return printList(c, instanceFields, insts)
 				},

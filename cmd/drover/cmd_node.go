@@ -20,6 +20,17 @@ func res(n api.Node, f func(*api.NodeResources) int64) string {
 	return strconv.FormatInt(f(n.Resources), 10)
 }
 
+// resSize is the sizes func of a node resource field (none when the node
+// reports nothing).
+func resSize(f func(*api.NodeResources) int64) func(api.Node) []int64 {
+	return func(n api.Node) []int64 {
+		if n.Resources == nil {
+			return nil
+		}
+		return []int64{f(n.Resources)}
+	}
+}
+
 var nodeFields = fieldSet[api.Node]{
 	defaults: []string{"name", "status", "mtotal", "mfree", "dtotal", "dfree", "hv"},
 	fields: []field[api.Node]{
@@ -48,6 +59,12 @@ var nodeFields = fieldSet[api.Node]{
 		{"tags", "Tags", func(n api.Node) string { return strings.Join(n.Tags, ",") }},
 		{"last_seen", "LastSeen", func(n api.Node) string { return fmtTime(n.LastSeen) }},
 		{"agent_version", "AgentVersion", func(n api.Node) string { return orDash(n.AgentVersion) }},
+	},
+	sizes: map[string]func(api.Node) []int64{
+		"mtotal": resSize(func(r *api.NodeResources) int64 { return r.MemoryTotalMiB }),
+		"mfree":  resSize(func(r *api.NodeResources) int64 { return r.MemoryFreeMiB }),
+		"dtotal": resSize(func(r *api.NodeResources) int64 { return r.DiskTotalMiB }),
+		"dfree":  resSize(func(r *api.NodeResources) int64 { return r.DiskFreeMiB }),
 	},
 }
 
@@ -102,10 +119,11 @@ func nodeCommand() *cli.Command {
 				},
 			},
 			{
-				Name:   "list",
-				Usage:  "list nodes",
-				Flags:  listFlags(),
-				Action: nodeList,
+				Name:      "list",
+				Usage:     "list nodes (all, or those named)",
+				ArgsUsage: "[NAME...]",
+				Flags:     listFlags(),
+				Action:    nodeList,
 			},
 			{
 				Name:      "info",
@@ -223,6 +241,9 @@ func nodeList(c *cli.Context) error {
 	}
 	nodes, err := cl.ListNodes(c.Context, api.NodeQuery{})
 	if err != nil {
+		return err
+	}
+	if nodes, err = filterNamed("node", nodes, c.Args().Slice(), func(n api.Node) string { return n.Name }); err != nil {
 		return err
 	}
 	return printList(c, nodeFields, nodes)

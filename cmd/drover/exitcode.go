@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,6 +30,10 @@ func exitCodeFor(err error) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	// urfave/cli reports missing required flags with an unexported type.
+	if strings.HasPrefix(err.Error(), "Required flag") {
 		return exitUsage
 	}
 	var ec cli.ExitCoder

@@ -4,19 +4,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/drover-project/drover/api"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "drover",
 		Usage:                "cluster manager for virtual machines (Ganeti-style)",
 		Version:              version,
@@ -48,6 +52,10 @@ func newApp() *cli.App {
 			completionCommand(),
 		},
 	}
+	usageErrors(app.Commands)
+	app.OnUsageError = onUsageError
+	addNameCompletion(app)
+	return app
 }
 
 // gntNouns maps Ganeti's command names (argv[0]) to drover nouns.
@@ -69,15 +77,54 @@ func mapArgv0(args []string) []string {
 func run(ctx context.Context, args []string) int {
 	args = mapArgv0(args)
 	app := newApp()
-	err := app.RunContext(ctx, args)
+	line := parseCmdLine(app, args)
+	if line.complete && completeFields(app, line) {
+		return exitOK
+	}
+	var err error
+	if line.unknown != "" && !line.complete {
+		err = unknownCommand(app, line)
+	} else {
+		err = app.RunContext(ctx, line.args())
+	}
 	if err == nil {
 		return exitOK
 	}
 	code := exitCodeFor(err)
+	if line.jsonOutput() {
+		printJSONError(os.Stderr, err, code)
+		return code
+	}
 	if msg := strings.TrimSpace(err.Error()); msg != "" {
 		fmt.Fprintf(os.Stderr, "drover: %s\n", msg)
 	}
 	return code
+}
+
+// unknownCommand is the usage error for a noun or verb that does not exist.
+func unknownCommand(app *cli.App, l *cmdLine) error {
+	if l.parent == nil {
+		return usagef("unknown command %q (commands: %s)", l.unknown, commandNames(app.Commands))
+	}
+	return usagef("unknown verb %q for %s (verbs: %s)", l.unknown, strings.Join(l.names, " "), commandNames(l.parent.Subcommands))
+}
+
+// jsonError is what a failed command prints on stderr with --output json.
+type jsonError struct {
+	Error    *api.Error `json:"error"`
+	ExitCode int        `json:"exit_code"`
+}
+
+func printJSONError(w io.Writer, err error, code int) {
+	e := &api.Error{Code: api.CodeOf(err), Message: strings.TrimSpace(err.Error())}
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		e.Message = ae.Message
+	}
+	if code == exitUsage && e.Code != api.CodeWrongInput {
+		e.Code = api.CodeWrongInput
+	}
+	_ = printJSON(w, jsonError{Error: e, ExitCode: code})
 }
 
 func main() {

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/drover-project/drover/api"
 )
 
 // field is one selectable column of a list (gnt-* "-o" fields).
@@ -22,6 +24,22 @@ type field[T any] struct {
 type fieldSet[T any] struct {
 	fields   []field[T]
 	defaults []string
+	// sizes gives, for the size fields, their value(s) in MiB, shown in
+	// the unit of --units when it is given.
+	sizes map[string]func(T) []int64
+}
+
+// value is f's text for it in units u ("" for the field's default).
+func (fs fieldSet[T]) value(f field[T], it T, u string) string {
+	size := fs.sizes[f.name]
+	if u == "" || size == nil {
+		return f.get(it)
+	}
+	var parts []string
+	for _, n := range size(it) {
+		parts = append(parts, fmtUnits(n, u))
+	}
+	return orDash(strings.Join(parts, ","))
 }
 
 func (fs fieldSet[T]) names() []string {
@@ -67,6 +85,7 @@ func listFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-headers", Usage: "do not print the header line"},
 		&cli.StringFlag{Name: "separator", Usage: "separate columns with this string instead of aligning them"},
 		&cli.BoolFlag{Name: "list-fields", Usage: "print the available fields and exit"},
+		unitsFlag(),
 	}
 }
 
@@ -99,13 +118,17 @@ func printList[T any](c *cli.Context, fs fieldSet[T], items []T) error {
 	if err != nil {
 		return err
 	}
+	units := c.String("units")
+	if err := checkUnits(units); err != nil {
+		return err
+	}
 	if outputJSON(c) {
 		if c.IsSet("fields") { // selected fields only, as objects
 			rows := make([]map[string]string, 0, len(items))
 			for _, it := range items {
 				m := map[string]string{}
 				for _, f := range sel {
-					m[f.name] = f.get(it)
+					m[f.name] = fs.value(f, it, units)
 				}
 				rows = append(rows, m)
 			}
@@ -134,7 +157,7 @@ func printList[T any](c *cli.Context, fs fieldSet[T], items []T) error {
 	for _, it := range items {
 		var row []string
 		for _, f := range sel {
-			row = append(row, f.get(it))
+			row = append(row, fs.value(f, it, units))
 		}
 		fmt.Fprintln(out, strings.Join(row, sep))
 	}
@@ -156,4 +179,26 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// filterNamed keeps the items named in names, in the order of names; a name
+// that matches none is unknown_entity (exit 4), as gnt-* do.
+func filterNamed[T any](noun string, items []T, names []string, name func(T) string) ([]T, error) {
+	if len(names) == 0 {
+		return items, nil
+	}
+	var keep []T
+	for _, n := range names {
+		found := false
+		for _, it := range items {
+			if name(it) == n {
+				keep, found = append(keep, it), true
+				break
+			}
+		}
+		if !found {
+			return nil, api.Errorf(api.CodeUnknownEntity, "%s %s not found", noun, n)
+		}
+	}
+	return keep, nil
 }
