@@ -167,17 +167,7 @@ func (m *Master) checkAddTarget(ctx context.Context, p api.InstanceAdd) (string,
 // checkNewName refuses a name an instance has (or is being created with),
 // compared without regard to case.
 func (m *Master) checkNewName(ctx context.Context, name string) error {
-	taken, err := m.instanceNameTaken(ctx, name)
-	if err != nil {
-		return err
-	}
-	switch {
-	case taken == name:
-		return api.Errorf(api.CodeAlreadyExists, "instance %q already exists", name)
-	case taken != "":
-		return api.Errorf(api.CodeAlreadyExists, "instance %q already exists (names are compared without regard to case)", taken)
-	}
-	return nil
+	return m.checkNameFree(ctx, "instance", keys.InstancesPrefix, name)
 }
 
 func (m *Master) opInstanceAdd() jobs.Kind {

@@ -60,14 +60,7 @@ func (m *Master) opNodeAdd() jobs.Kind {
 			if err != nil {
 				return err
 			}
-			exists, err := m.nodeExists(ctx, p.Name)
-			if err != nil {
-				return err
-			}
-			if exists {
-				return api.Errorf(api.CodeAlreadyExists, "node %q already exists", p.Name)
-			}
-			return nil
+			return m.checkNameFree(ctx, "node", keys.NodesPrefix, p.Name)
 		},
 		Locks: func(raw json.RawMessage) []string { return nodeLock(paramName(raw)) },
 		Steps: func(raw json.RawMessage) ([]jobs.Step, error) {

@@ -115,6 +115,9 @@ func TestInstanceInputRefusedUpFront(t *testing.T) {
 		t.Errorf("after refused modifies: %+v %v", in, err)
 	}
 
+	if err := submit(api.OpNodeAdd, api.NodeAdd{Name: "NODE1"}); api.CodeOf(err) != api.CodeAlreadyExists {
+		t.Errorf("node NODE1 next to node1: %v", err)
+	}
 	// A user cannot take a node agent's identity.
 	for _, n := range []string{"node.node1", "Node.node2"} {
 		if _, err := m.AddUser(ctx(t), api.UserAdd{Name: n, Role: api.RoleAdmin}); api.CodeOf(err) != api.CodeWrongInput {
