@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ type localCluster struct {
 	t   *testing.T
 	dir string
 	up  *exec.Cmd
-	log *bytes.Buffer
+	log *syncBuffer
 	env []string
 }
 
@@ -60,12 +61,12 @@ func startLocal(t *testing.T, masters, nodes int, net string, extra ...string) *
 	args := append([]string{"local", "up", "--dir", dir, "--masters", strconv.Itoa(masters), "--nodes", strconv.Itoa(nodes),
 		"--master-net", net + "1", "--node-net", net + "2"}, extra...)
 	cmd := exec.Command(droverBin, args...)
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
+	buf := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lc := &localCluster{t: t, dir: dir, up: cmd, log: &buf}
+	lc := &localCluster{t: t, dir: dir, up: cmd, log: buf}
 	t.Cleanup(lc.down)
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -82,6 +83,25 @@ func startLocal(t *testing.T, masters, nodes int, net string, extra ...string) *
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that the test may read while the child process
+// writes to it (exec copies the child's output from another goroutine).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func parseEnvFile(b []byte) []string {
