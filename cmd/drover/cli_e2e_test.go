@@ -87,6 +87,21 @@ func TestCLIAsOperatorsExpect(t *testing.T) {
 			t.Errorf("drover %v: exit %d, want %d: %s", args, code, exitUsage, errOut)
 		}
 	}
+	// Input the nodes could never take, refused at submit with its code.
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"instance", "add", "w9", "-t", "diskless", "-o", "tiny", "-H", "lxc"}, exitUsage, "no node runs hypervisor lxc (the nodes run: fake)"},
+		{[]string{"instance", "add", "w9", "-t", "diskless", "-o", "tiny", "-n", "node1", "-B", "vcpus=64"}, exitNoResources, "instance wants 64 vcpus"},
+		{[]string{"instance", "modify", "web1", "-B", "memory=64T"}, exitUsage, "memory"},
+		{[]string{"instance", "modify", "web1", "-B", "memory=1T"}, exitNoResources, "memory in all"},
+	} {
+		if _, errOut, code := lc.cli(nil, c.args...); code != c.code || !strings.Contains(errOut, c.msg) {
+			t.Errorf("drover %v: exit %d, want %d with %q: %s", c.args, code, c.code, c.msg, errOut)
+		}
+	}
 	// Completion: instance, node, job and field names.
 	complete := func(args ...string) []string {
 		out, _, _ := lc.cli(nil, append(args, completionFlag)...)
