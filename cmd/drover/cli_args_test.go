@@ -72,3 +72,42 @@ func TestFmtUnits(t *testing.T) {
 		t.Error("checkUnits")
 	}
 }
+
+// FuzzCmdLine: putting flags before positionals keeps every argument (as a
+// multiset, "--" aside) and is idempotent.
+func FuzzCmdLine(f *testing.F) {
+	for _, s := range []string{
+		"instance list web1 -o name,status", "node list --output json", "instance remove web1 -f",
+		"--api x node list n1 --output=json", "instance list -- -odd", "node frob -x", "instance add w -t file --disk 0:size=1G --net 0:link=br0",
+		"node list -o --generate-bash-completion", "-o", "--", "instance grow-disk web1 0 -1",
+	} {
+		f.Add(s)
+	}
+	app := newApp()
+	f.Fuzz(func(t *testing.T, s string) {
+		in := append([]string{"drover"}, strings.Fields(s)...)
+		out := parseCmdLine(app, in).args()
+		again := parseCmdLine(app, out).args()
+		if !slices.Equal(out, again) {
+			t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
+		}
+		count := func(a []string) map[string]int {
+			m := map[string]int{}
+			for _, x := range a {
+				if x != "--" {
+					m[x]++
+				}
+			}
+			return m
+		}
+		if a, b := count(in), count(out); len(a) != len(b) {
+			t.Fatalf("arguments changed: %q -> %q", in, out)
+		} else {
+			for k, v := range a {
+				if b[k] != v {
+					t.Fatalf("arguments changed: %q -> %q", in, out)
+				}
+			}
+		}
+	})
+}
