@@ -153,9 +153,15 @@ type NodeCredentials struct {
 	Node string `json:"node"`
 	// EtcdEndpoints are the etcd client URLs of the masters.
 	EtcdEndpoints []string `json:"etcd_endpoints"`
-	// EtcdUser and EtcdPassword: the node's own etcd user (RBAC limited to its keys).
-	EtcdUser     string `json:"etcd_user"`
-	EtcdPassword string `json:"etcd_password"`
+	// EtcdUser is the node's own etcd user (RBAC limited to its keys).
+	EtcdUser string `json:"etcd_user"`
+	// EtcdCert and EtcdKey (PEM) are the agent's TLS client certificate,
+	// whose CN is EtcdUser, and its key: etcd authenticates the agent by it.
+	EtcdCert string `json:"etcd_cert,omitempty"`
+	EtcdKey  string `json:"etcd_key,omitempty"`
+	// EtcdPassword is the etcd user's password, for an etcd that does not
+	// authenticate clients by certificate (none for drover's own members).
+	EtcdPassword string `json:"etcd_password,omitempty"`
 	// CACert is the cluster CA (PEM) that signs the masters' certificates.
 	CACert string `json:"ca_cert"`
 	// APIURLs of the masters.

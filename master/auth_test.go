@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,17 +32,45 @@ func TestNodeEtcdUserIsConfined(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(creds.CACert)) || creds.EtcdUser != "node.n1" || creds.LeaseTTL != 5 {
+	if !pool.AppendCertsFromPEM([]byte(creds.CACert)) || !strings.HasPrefix(creds.EtcdUser, "node.n1@") || creds.LeaseTTL != 5 ||
+		creds.EtcdPassword != "" || creds.EtcdCert == "" {
 		t.Fatalf("credentials %+v", creds)
 	}
-	nc, err := clientv3.New(clientv3.Config{
-		Endpoints: creds.EtcdEndpoints, Username: creds.EtcdUser, Password: creds.EtcdPassword,
-		TLS: &tls.Config{RootCAs: pool}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
-	})
-	if err != nil {
-		t.Fatal(err)
+	// The certificate's CN is the etcd user; no password, no token.
+	blk, _ := pem.Decode([]byte(creds.EtcdCert))
+	if blk == nil {
+		t.Fatal("no certificate in the credentials")
 	}
-	defer nc.Close()
+	if cert, err := x509.ParseCertificate(blk.Bytes); err != nil || cert.Subject.CommonName != creds.EtcdUser {
+		t.Fatalf("client certificate CN %v (%v), want %s", cert.Subject.CommonName, err, creds.EtcdUser)
+	}
+	certClient := func(cr *api.NodeCredentials) *clientv3.Client {
+		t.Helper()
+		pair, err := tls.X509KeyPair([]byte(cr.EtcdCert), []byte(cr.EtcdKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := clientv3.New(clientv3.Config{
+			Endpoints: cr.EtcdEndpoints, TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}},
+			DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	nc := certClient(creds)
+	// Without a client certificate etcd refuses the connection.
+	if bare, err := clientv3.New(clientv3.Config{Endpoints: creds.EtcdEndpoints, TLS: &tls.Config{RootCAs: pool},
+		DialTimeout: 2 * time.Second, Logger: zap.NewNop()}); err == nil {
+		cx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if _, err := bare.Get(cx, keys.ClusterKey); err == nil {
+			t.Error("a client without certificate may read")
+		}
+		cancel()
+		bare.Close()
+	}
 	cx := ctx(t)
 	lease, err := nc.Grant(cx, 5)
 	if err != nil {
@@ -82,28 +112,28 @@ func TestNodeEtcdUserIsConfined(t *testing.T) {
 	if rep.OK || !hasFinding(rep, "ENODEUNREACHABLE") {
 		t.Fatalf("verify %+v", rep)
 	}
-	// Rotation: the old password stops working.
-	if _, err := m.NodeCredentials(cx, "n1"); err != nil {
+	// Rotation: the old certificate stops working at once, even on its open
+	// connection; the new one works.
+	creds2, err := m.NodeCredentials(cx, "n1")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := nc.Revoke(cx, lease.ID); err != nil {
 		t.Logf("revoke after rotation: %v", err)
 	}
-	old, err := clientv3.New(clientv3.Config{
-		Endpoints: creds.EtcdEndpoints, Username: creds.EtcdUser, Password: creds.EtcdPassword,
-		TLS: &tls.Config{RootCAs: pool}, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
-	})
-	if err == nil {
-		old.Close()
-		t.Fatal("old password still accepted")
+	if _, err := nc.Get(cx, keys.NodeKey("n1")); err == nil {
+		t.Fatal("old certificate still accepted after rotation")
+	}
+	if _, err := certClient(creds2).Get(cx, keys.NodeKey("n1")); err != nil {
+		t.Fatalf("new certificate: %v", err)
 	}
 	// Remove: the user and role are gone.
 	id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpNodeRemove, api.NodeRemove{Name: "n1"}))
 	if j := mastertest.WaitJob(t, m, id, 10*time.Second); j.State != api.JobSuccess {
 		t.Fatalf("remove: %+v", j)
 	}
-	if _, err := m.Client().UserGet(cx, "node.n1"); err == nil {
-		t.Fatal("etcd user node.n1 survived node remove")
+	if _, err := m.Client().UserGet(cx, creds2.EtcdUser); err == nil {
+		t.Fatal("etcd user of node n1 survived node remove")
 	}
 	if _, err := m.Client().RoleGet(cx, "node.n1"); err == nil {
 		t.Fatal("etcd role node.n1 survived node remove")

@@ -100,18 +100,24 @@ func (m *Master) nodeRecord(ctx context.Context, name string) (*keys.NodeRecord,
 	return &r, nil
 }
 
-// NodeCredentials implements api.Backend: it rotates the node's etcd password.
+// NodeCredentials implements api.Backend: it issues the node a new etcd user
+// and a client certificate whose CN is that user (valid MaxTokenTTL), and a
+// new API token; the node's earlier etcd users and tokens are revoked.
 func (m *Master) NodeCredentials(ctx context.Context, name string) (*api.NodeCredentials, error) {
 	if _, err := m.nodeRecord(ctx, name); err != nil {
 		return nil, err
 	}
-	pw := randomSecret(16)
-	if err := ensureNodeUser(ctx, m.client, name, pw); err != nil {
-		return nil, unavailable("node credentials", err)
-	}
-	ca, err := m.dir.readFile(m.dir.CAFile())
+	ca, caKey, err := loadCA(m.dir)
 	if err != nil {
 		return nil, err
+	}
+	user, err := issueNodeUser(ctx, m.client, name)
+	if err != nil {
+		return nil, unavailable("node credentials", err)
+	}
+	certPEM, keyPEM, err := newClientCert(ca, caKey, user, MaxTokenTTL)
+	if err != nil {
+		return nil, fmt.Errorf("node credentials: %w", err)
 	}
 	tok, err := m.issueNodeToken(ctx, name)
 	if err != nil {
@@ -119,8 +125,8 @@ func (m *Master) NodeCredentials(ctx context.Context, name string) (*api.NodeCre
 	}
 	return &api.NodeCredentials{
 		Node: name, EtcdEndpoints: m.dir.ClientURLs(),
-		EtcdUser: keys.NodeEtcdUser(name), EtcdPassword: pw,
-		CACert: string(ca), APIURLs: m.dir.APIURLs(), LeaseTTL: m.dir.Cluster.NodeLeaseTTL,
+		EtcdUser: user, EtcdCert: string(certPEM), EtcdKey: string(keyPEM),
+		CACert: string(pemBlock("CERTIFICATE", ca.Raw)), APIURLs: m.dir.APIURLs(), LeaseTTL: m.dir.Cluster.NodeLeaseTTL,
 		APIToken: tok,
 	}, nil
 }

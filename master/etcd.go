@@ -44,11 +44,15 @@ func startEtcd(ctx context.Context, d *ClusterDir, cfg Config) (*embed.Etcd, err
 		initial = append(initial, m.Name+"=https://"+net.JoinHostPort(m.IP, fmt.Sprint(m.PeerPort)))
 	}
 	ec.InitialCluster = strings.Join(initial, ",")
-	// No TrustedCAFile on the client side: with one, etcd requires client
-	// certificates, and agents authenticate with their etcd user instead.
+	// Clients authenticate with certificates signed by the cluster CA: etcd
+	// maps the certificate's CN to the etcd user (root for the masters,
+	// node.NAME for agents), so no client holds an auth token that could
+	// expire under it (docs/fencing.md).
 	ec.ClientTLSInfo = transport.TLSInfo{
-		CertFile: d.CertFile(me.Name),
-		KeyFile:  d.KeyFile(me.Name),
+		CertFile:       d.CertFile(me.Name),
+		KeyFile:        d.KeyFile(me.Name),
+		TrustedCAFile:  d.CAFile(),
+		ClientCertAuth: true,
 	}
 	ec.PeerTLSInfo = transport.TLSInfo{
 		CertFile:       d.CertFile(me.Name),
@@ -102,22 +106,41 @@ func mustURL(s string) url.URL {
 	return *u
 }
 
-// newClient connects to etcd as root.
-func newClient(d *ClusterDir, endpoints []string, password string) (*clientv3.Client, error) {
-	tc, err := clientTLS(d.CAFile())
+// rootCertValidity is how long a master's in-memory root client certificate
+// is valid; a new one is made at every start.
+const rootCertValidity = 365 * 24 * time.Hour
+
+// newClient connects to etcd as root. With rootCert (the embedded members,
+// which authenticate clients by certificate) it presents a client
+// certificate with CN root, made from the cluster CA for this process;
+// otherwise (an external etcd) it logs in with the root password.
+func newClient(d *ClusterDir, endpoints []string, password string, rootCert bool) (*clientv3.Client, error) {
+	var certPEM, keyPEM []byte
+	if rootCert {
+		ca, caKey, err := loadCA(d)
+		if err != nil {
+			return nil, err
+		}
+		if certPEM, keyPEM, err = newClientCert(ca, caKey, "root", rootCertValidity); err != nil {
+			return nil, err
+		}
+	}
+	tc, err := clientTLS(d.CAFile(), certPEM, keyPEM)
 	if err != nil {
 		return nil, err
 	}
-	c, err := clientv3.New(clientv3.Config{
+	cfg := clientv3.Config{
 		Endpoints:            endpoints,
 		TLS:                  tc,
 		DialTimeout:          5 * time.Second,
 		DialKeepAliveTime:    2 * time.Second,
 		DialKeepAliveTimeout: 2 * time.Second,
-		Username:             "root",
-		Password:             password,
 		Logger:               zap.NewNop(),
-	})
+	}
+	if !rootCert {
+		cfg.Username, cfg.Password = "root", password
+	}
+	c, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}

@@ -137,7 +137,7 @@ func (m *Master) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := newClient(m.dir, endpoints, pw)
+	c, err := newClient(m.dir, endpoints, pw, len(m.cfg.EtcdEndpoints) == 0)
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func (m *Master) opNodeAdd() jobs.Kind {
 			}
 			return []jobs.Step{
 				{Name: "etcd-user", Run: func(ctx context.Context, sc *jobs.StepContext) error {
-					if err := ensureNodeUser(ctx, sc.Client, p.Name, ""); err != nil {
+					if err := ensureNodeUser(ctx, sc.Client, p.Name); err != nil {
 						return err
 					}
 					sc.Logf("etcd user %s with its role created", keys.NodeEtcdUser(p.Name))

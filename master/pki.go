@@ -57,29 +57,42 @@ func newCA(clusterName string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, er
 // (etcd peers authenticate each other with it), with SANs name, its IP,
 // localhost and 127.0.0.1.
 func newLeafCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, name, ip string) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate key for %s: %w", name, err)
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, nil, fmt.Errorf("serial for %s: %w", name, err)
-	}
 	ips := []net.IP{net.ParseIP("127.0.0.1")}
 	if p := net.ParseIP(ip); p != nil && !p.Equal(ips[0]) {
 		ips = append(ips, p)
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name, Organization: []string{"drover"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(certValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     []string{name, "localhost"},
-		IPAddresses:  ips,
+	return signLeaf(ca, caKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name, Organization: []string{"drover"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    []string{name, "localhost"},
+		IPAddresses: ips,
+	}, certValidity)
+}
+
+// newClientCert makes a TLS client certificate whose CN is the etcd user
+// user: etcd started with client certificate authentication maps the CN to
+// that user, so the holder needs no password and no (expiring) auth token.
+func newClientCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, user string, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	return signLeaf(ca, caKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: user, Organization: []string{"drover"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, validity)
+}
+
+// signLeaf fills in a fresh key, serial, validity and key usage and signs
+// tmpl with the CA.
+func signLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey, tmpl *x509.Certificate, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	name := tmpl.Subject.CommonName
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate key for %s: %w", name, err)
 	}
+	if tmpl.SerialNumber, err = newSerial(); err != nil {
+		return nil, nil, fmt.Errorf("serial for %s: %w", name, err)
+	}
+	now := time.Now()
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(validity)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign certificate for %s: %w", name, err)
@@ -89,6 +102,31 @@ func newLeafCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, name, ip string)
 		return nil, nil, fmt.Errorf("marshal key for %s: %w", name, err)
 	}
 	return pemBlock("CERTIFICATE", der), pemBlock("EC PRIVATE KEY", kder), nil
+}
+
+// loadCA reads the cluster CA and its key from the cluster directory.
+func loadCA(d *ClusterDir) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	cb, err := d.readFile(d.CAFile())
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := d.readFile(d.CAKeyFile())
+	if err != nil {
+		return nil, nil, err
+	}
+	pair, err := tls.X509KeyPair(cb, kb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: CA: %w", ErrClusterDir, err)
+	}
+	ca, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: CA: %w", ErrClusterDir, err)
+	}
+	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: CA key is not ECDSA", ErrClusterDir)
+	}
+	return ca, key, nil
 }
 
 func pemBlock(typ string, der []byte) []byte {
@@ -108,11 +146,21 @@ func certPool(caFile string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// clientTLS is the TLS config masters use to reach etcd and each other.
-func clientTLS(caFile string) (*tls.Config, error) {
+// clientTLS is the TLS config masters use to reach etcd and each other. With
+// a client certificate (PEM pair) it is presented to etcd, which then
+// authenticates the client by the certificate's CN.
+func clientTLS(caFile string, certPEM, keyPEM []byte) (*tls.Config, error) {
 	pool, err := certPool(caFile)
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if certPEM != nil {
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
 }

@@ -60,19 +60,20 @@ type Config struct {
 	LeaseTTL time.Duration
 	// PublishInterval is how often the status is republished (default TTL/2).
 	PublishInterval time.Duration
-	// Margin is how long before the lease's earliest possible expiry the agent
-	// considers it lost (default TTL/5).
-	Margin time.Duration
 	// Metrics, when set, records lease renewals (see metrics.go).
 	Metrics *Metrics
+	// Fence configures self-fencing (guest pid files, watchdog).
+	Fence FenceConfig
 }
 
 // Agent is the node daemon.
 type Agent struct {
 	cfg     Config
+	timing  keys.LeaseTiming
 	log     *slog.Logger
 	started time.Time
 	cli     *clientv3.Client
+	fencer  *fencer
 
 	store *storage.Manager
 	exec  *Executor
@@ -123,10 +124,12 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if cfg.PublishInterval == 0 {
 		cfg.PublishInterval = cfg.LeaseTTL / 2
 	}
-	if cfg.Margin == 0 {
-		cfg.Margin = cfg.LeaseTTL / 5
+	a.timing = keys.NewLeaseTiming(cfg.LeaseTTL)
+	if err := a.timing.Validate(); err != nil {
+		return nil, fmt.Errorf("nodeagent: %w", err)
 	}
 	a.cfg = cfg
+	a.fencer = newFencer(cfg.Driver, cfg.Fence, a.timing, a.log)
 	return a, nil
 }
 
@@ -155,32 +158,68 @@ func ReadAPIToken(path string) string {
 	return t.APIToken
 }
 
-func (a *Agent) etcdConfig() (clientv3.Config, error) {
+// etcdConfig is the agent's etcd client configuration for endpoints: TLS
+// with the node's client certificate (etcd maps its CN to the node's user),
+// or the user's password for an etcd without certificate authentication.
+func (a *Agent) etcdConfig(endpoints []string) (clientv3.Config, error) {
 	c := a.cfg.Credentials
 	cfg := clientv3.Config{
-		Endpoints:            c.EtcdEndpoints,
-		Username:             c.EtcdUser,
-		Password:             c.EtcdPassword,
+		Endpoints:            endpoints,
 		DialTimeout:          3 * time.Second,
 		DialKeepAliveTime:    2 * time.Second,
 		DialKeepAliveTimeout: 2 * time.Second,
 		AutoSyncInterval:     0,
-		Logger:               nil,
 	}
+	if c.EtcdCert == "" {
+		cfg.Username, cfg.Password = c.EtcdUser, c.EtcdPassword
+	}
+	if c.CACert == "" && c.EtcdCert == "" {
+		return cfg, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CACert != "" {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM([]byte(c.CACert)) {
 			return cfg, errors.New("nodeagent: credentials hold no valid CA certificate")
 		}
-		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tc.RootCAs = pool
 	}
+	if c.EtcdCert != "" {
+		pair, err := tls.X509KeyPair([]byte(c.EtcdCert), []byte(c.EtcdKey))
+		if err != nil {
+			return cfg, fmt.Errorf("nodeagent: credentials' client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	cfg.TLS = tc
 	return cfg, nil
+}
+
+// newLeaseMembers connects one client to each etcd endpoint, for the lease
+// keeper.
+func (a *Agent) newLeaseMembers() ([]leaseMember, error) {
+	var out []leaseMember
+	for _, ep := range a.cfg.Credentials.EtcdEndpoints {
+		ecfg, err := a.etcdConfig([]string{ep})
+		if err != nil {
+			return nil, err
+		}
+		cli, err := clientv3.New(ecfg)
+		if err != nil {
+			for _, m := range out {
+				_ = m.cli.Close()
+			}
+			return nil, fmt.Errorf("nodeagent: etcd client for %s: %w", ep, err)
+		}
+		out = append(out, leaseMember{endpoint: ep, cli: cli})
+	}
+	return out, nil
 }
 
 // Run holds the lease and publishes the node's status until ctx ends; then it
 // revokes the lease so the node shows unreachable at once.
 func (a *Agent) Run(ctx context.Context) error {
-	ecfg, err := a.etcdConfig()
+	ecfg, err := a.etcdConfig(a.cfg.Credentials.EtcdEndpoints)
 	if err != nil {
 		return err
 	}
@@ -190,9 +229,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer cli.Close()
 	a.cli = cli
-
-	k := &leaseKeeper{cli: cli, ttl: a.cfg.LeaseTTL, margin: a.cfg.Margin}
+	members, err := a.newLeaseMembers()
+	if err != nil {
+		return err
+	}
+	k := newLeaseKeeper(members, a.timing, a.log)
+	defer k.close()
 	defer k.revoke()
+	if err := a.fencer.arm(); err != nil {
+		a.log.Warn("watchdog_not_armed", "err", err)
+	}
+	defer a.fencer.disarm()
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		err := a.session(ctx, k)
@@ -200,6 +247,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		}
 		a.log.Warn("lease_session_ended", "err", err, "retry_in", backoff)
+		if !a.fencer.isClean() {
+			// No lease: nothing may run here (a grant that failed for a
+			// TTL at start, a session that broke off).
+			_ = a.fencer.fence()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -214,19 +266,27 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // session grants a lease, publishes, and renews until the lease is lost.
 func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
+	if !a.fencer.safe() {
+		// The last self-fence could not make sure that no guest runs: no
+		// new lease (and no commands) until a fence succeeds.
+		if err := a.fencer.fence(); err != nil {
+			return fmt.Errorf("node not fenced, no new lease: %w", err)
+		}
+	}
 	id, err := k.grant(ctx)
 	if err != nil {
 		return err
 	}
-	a.log.Info("lease_granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl", a.cfg.LeaseTTL)
+	a.fencer.hold(k.trusted)
+	defer a.fencer.hold(nil)
+	a.log.Info("lease_granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl", a.timing.TTL)
 	if err := a.publish(ctx, id); err != nil {
 		return err
 	}
 	sctx, stopLoops := context.WithCancel(ctx)
 	wait := a.startLoops(sctx, id)
 	defer func() { stopLoops(); wait() }()
-	renewEvery := a.cfg.LeaseTTL / 4
-	tick := time.NewTicker(renewEvery)
+	tick := time.NewTicker(a.timing.Renew)
 	defer tick.Stop()
 	lastPublish := time.Now()
 	for {
@@ -239,22 +299,24 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
 		err := k.renew(ctx)
 		a.cfg.Metrics.observeLease(time.Since(renewStart), err)
 		if err != nil {
-			if errors.Is(err, errLeaseLost) {
-				// Self-fencing point: from here on the master may treat this
-				// node as dead, so no domain may keep running here (never
-				// two running copies). Commands in flight are cancelled
-				// first, then every active domain is destroyed; once the
-				// commands have wound down, once more. (DRBD demotion
-				// comes with the DRBD issue.)
-				a.log.Error("lease_lost_self_fence", "deadline", k.deadline())
-				stopLoops()
-				a.fence()
-				wait()
-				a.fence()
+			if !errors.Is(err, errLeaseLost) {
 				return err
 			}
-			a.log.Warn("keepalive_failed", "err", err)
-			continue
+			// Self-fencing point: from here on the master may treat this
+			// node as dead, so no domain may keep running here (never
+			// two running copies). Commands in flight are cancelled
+			// first, then every guest is stopped (fencer.fence: the
+			// hypervisor within a deadline, then the guests' processes,
+			// then the watchdog); once the commands have wound down, once
+			// more. (DRBD demotion comes with the DRBD issue.)
+			a.log.Error("lease_lost_self_fence", "deadline", k.deadline(),
+				"attempts_failed", k.attemptsFailed.Load())
+			a.fencer.hold(nil)
+			stopLoops()
+			_ = a.fencer.fence()
+			wait()
+			_ = a.fencer.fence()
+			return err
 		}
 		if time.Since(lastPublish) >= a.cfg.PublishInterval {
 			if err := a.publish(ctx, id); err != nil {
@@ -275,6 +337,7 @@ func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
 		HypervisorOK: rerr == nil,
 		Resources:    res,
 		AgentVersion: Version,
+		Watchdog:     a.fencer.watchdogStatus(),
 		StartedAt:    a.started,
 		PublishedAt:  time.Now().UTC(),
 	}

@@ -105,34 +105,5 @@ func (a *Agent) startLoops(ctx context.Context, lease clientv3.LeaseID) (wait fu
 	return wg.Wait
 }
 
-// fence destroys every active domain at once, in parallel, within a few
-// seconds.
-func (a *Agent) fence() {
-	if a.cfg.Driver == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	doms, err := a.cfg.Driver.List(ctx)
-	if err != nil {
-		a.log.Error("self_fence_list_failed", "err", err)
-		return
-	}
-	var wg sync.WaitGroup
-	for _, d := range doms {
-		if !d.State.Active() {
-			continue
-		}
-		wg.Go(func() {
-			if err := a.cfg.Driver.Destroy(ctx, d.Name); err != nil {
-				a.log.Error("self_fence_destroy_failed", "instance", d.Name, "err", err)
-				return
-			}
-			a.log.Warn("self_fence_destroyed", "instance", d.Name)
-		})
-	}
-	wg.Wait()
-}
-
 // Executor is the agent's command executor (nil without a driver).
 func (a *Agent) Executor() *Executor { return a.exec }

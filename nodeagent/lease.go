@@ -4,49 +4,111 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/master/keys"
 )
+
+// leaseMember is one etcd member as the lease keeper sees it: a client
+// connected to that member's endpoint only, so that a request to it cannot
+// be routed elsewhere and a stalled member costs one attempt, not the lease.
+type leaseMember struct {
+	endpoint string
+	cli      *clientv3.Client
+}
 
 // leaseKeeper holds one etcd lease and renews it with KeepAliveOnce, so that it
 // knows when the last *answered* keep-alive was *sent*. The lease is certainly
-// alive until sentAt+TTL; the agent treats it as lost at sentAt+TTL-margin,
-// which is before etcd can expire it (DESIGN.md section 4).
+// alive until sentAt+TTL; the agent treats it as lost at timing.FenceAt(sentAt),
+// which is before etcd can expire it (DESIGN.md section 4, docs/fencing.md).
+// Each attempt goes to one member with its own deadline (timing.Attempt);
+// when it fails the next member is tried, until one answers or FenceAt.
 type leaseKeeper struct {
-	cli    *clientv3.Client
-	ttl    time.Duration
-	margin time.Duration
+	members []leaseMember
+	timing  keys.LeaseTiming
+	now     func() time.Time // the clock; time.Now outside tests
+	log     *slog.Logger
+
+	// attemptsFailed counts keep-alive attempts that a member did not
+	// answer (the next member was tried); renewalsFailed counts renewals
+	// that no member answered.
+	attemptsFailed, renewalsFailed atomic.Int64
 
 	mu     sync.Mutex
 	id     clientv3.LeaseID
 	sentAt time.Time // when the last answered keep-alive (or the grant) was sent
+	first  int       // the member to try first: the last one that answered
 }
 
 // errLeaseLost means the lease expired or can no longer be trusted.
 var errLeaseLost = errors.New("nodeagent: lease lost")
 
+func newLeaseKeeper(members []leaseMember, t keys.LeaseTiming, log *slog.Logger) *leaseKeeper {
+	return &leaseKeeper{members: members, timing: t, now: time.Now, log: log}
+}
+
+// grant asks the members in turn, each within timing.Attempt, for a new lease
+// until one grants it or a TTL has passed.
 func (k *leaseKeeper) grant(ctx context.Context) (clientv3.LeaseID, error) {
-	sent := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, k.ttl/2)
-	defer cancel()
-	resp, err := k.cli.Grant(cctx, int64((k.ttl+time.Second-1)/time.Second))
-	if err != nil {
-		return 0, fmt.Errorf("grant lease: %w", err)
+	start := k.now()
+	var last error
+	for i := 0; ctx.Err() == nil && k.now().Sub(start) < k.timing.TTL; i++ {
+		m := k.members[(k.firstMember()+i)%len(k.members)]
+		sent := k.now()
+		cctx, cancel := context.WithTimeout(ctx, k.timing.Attempt)
+		resp, err := m.cli.Grant(cctx, k.timing.TTLSeconds())
+		cancel()
+		if err == nil {
+			k.mu.Lock()
+			k.id, k.sentAt = resp.ID, sent
+			k.mu.Unlock()
+			return resp.ID, nil
+		}
+		last = fmt.Errorf("member %s: %w", m.endpoint, err)
+		k.pause(ctx, i)
 	}
+	if last == nil {
+		last = ctx.Err()
+	}
+	return 0, fmt.Errorf("grant lease: %w", last)
+}
+
+// pause waits a little after each round of members that all failed, so
+// members that refuse at once are not hammered.
+func (k *leaseKeeper) pause(ctx context.Context, attempt int) {
+	if (attempt+1)%len(k.members) != 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func (k *leaseKeeper) firstMember() int {
 	k.mu.Lock()
-	k.id, k.sentAt = resp.ID, sent
-	k.mu.Unlock()
-	return resp.ID, nil
+	defer k.mu.Unlock()
+	return k.first
 }
 
 // deadline is the moment after which the agent must consider its lease gone.
 func (k *leaseKeeper) deadline() time.Time {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.sentAt.Add(k.ttl - k.margin)
+	return k.timing.FenceAt(k.sentAt)
+}
+
+// trusted reports whether the lease may still be relied on now.
+func (k *leaseKeeper) trusted() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.timing.Trusted(k.sentAt, k.now())
 }
 
 func (k *leaseKeeper) lease() clientv3.LeaseID {
@@ -55,35 +117,42 @@ func (k *leaseKeeper) lease() clientv3.LeaseID {
 	return k.id
 }
 
-// renew sends one keep-alive and records its send time when it is answered.
-// It returns errLeaseLost when etcd says the lease is gone or when the trusted
-// deadline passed without an answer.
+// renew sends keep-alives, one member at a time, until one is answered (nil),
+// etcd says the lease is gone, or FenceAt passes without an answer
+// (errLeaseLost). Only an answered keep-alive moves sentAt.
 func (k *leaseKeeper) renew(ctx context.Context) error {
-	id := k.lease()
-	sent := time.Now()
-	dl := k.deadline()
-	if !sent.Before(dl) {
-		return errLeaseLost
-	}
-	cctx, cancel := context.WithDeadline(ctx, dl)
-	defer cancel()
-	_, err := k.cli.KeepAliveOnce(cctx, id)
-	switch {
-	case err == nil:
-		k.mu.Lock()
-		if k.id == id {
-			k.sentAt = sent
+	k.mu.Lock()
+	id, sentAt, first := k.id, k.sentAt, k.first
+	k.mu.Unlock()
+	for i := 0; ; i++ {
+		now := k.now()
+		if !k.timing.Trusted(sentAt, now) {
+			k.renewalsFailed.Add(1)
+			return errLeaseLost
 		}
-		k.mu.Unlock()
-		return nil
-	case errors.Is(err, rpctypes.ErrLeaseNotFound):
-		return errLeaseLost
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case !time.Now().Before(dl):
-		return errLeaseLost
-	default:
-		return fmt.Errorf("keep-alive: %w", err)
+		mi := (first + i) % len(k.members)
+		m := k.members[mi]
+		cctx, cancel := context.WithTimeout(ctx, k.timing.AttemptDeadline(sentAt, now).Sub(now))
+		_, err := m.cli.KeepAliveOnce(cctx, id)
+		cancel()
+		switch {
+		case err == nil:
+			k.mu.Lock()
+			if k.id == id && now.After(k.sentAt) {
+				k.sentAt, k.first = now, mi
+			}
+			k.mu.Unlock()
+			return nil
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			k.renewalsFailed.Add(1)
+			return errLeaseLost
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		k.attemptsFailed.Add(1)
+		k.log.Warn("keepalive_attempt_failed", "member", m.endpoint, "err", err,
+			"left", k.timing.FenceAt(sentAt).Sub(k.now()).Round(time.Millisecond))
+		k.pause(ctx, i)
 	}
 }
 
@@ -92,7 +161,18 @@ func (k *leaseKeeper) revoke() {
 	if id == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_, _ = k.cli.Revoke(ctx, id)
+	for _, m := range k.members {
+		ctx, cancel := context.WithTimeout(context.Background(), k.timing.Attempt)
+		_, err := m.cli.Revoke(ctx, id)
+		cancel()
+		if err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return
+		}
+	}
+}
+
+func (k *leaseKeeper) close() {
+	for _, m := range k.members {
+		_ = m.cli.Close()
+	}
 }

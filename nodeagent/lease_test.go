@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 
+	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/mastertest"
 )
 
@@ -56,8 +58,9 @@ func TestLeaseKeeperDeadlineBeforeExpiry(t *testing.T) {
 	}
 	defer cli.Close()
 	ctx := t.Context()
-	const ttl, margin = 3 * time.Second, 600 * time.Millisecond
-	k := &leaseKeeper{cli: cli, ttl: ttl, margin: margin}
+	timing := keys.NewLeaseTiming(3 * time.Second)
+	ttl, margin := timing.TTL, timing.Margin
+	k := newLeaseKeeper([]leaseMember{{endpoint: ep, cli: cli}}, timing, slog.New(slog.DiscardHandler))
 	id, err := k.grant(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +116,7 @@ func TestLeaseKeeperExpiredLease(t *testing.T) {
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	k := &leaseKeeper{cli: cli, ttl: 2 * time.Second, margin: 400 * time.Millisecond}
+	k := newLeaseKeeper([]leaseMember{{endpoint: ep, cli: cli}}, keys.NewLeaseTiming(2*time.Second), slog.New(slog.DiscardHandler))
 	id, err := k.grant(ctx)
 	if err != nil {
 		t.Fatal(err)

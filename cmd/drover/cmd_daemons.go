@@ -84,6 +84,8 @@ func agentCommand() *cli.Command {
 			&cli.DurationFlag{Name: "lease-ttl", Usage: "override the lease TTL from the credentials"},
 			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics at http://ADDR/metrics (docs/metrics.md)"},
 			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
+			&cli.StringFlag{Name: "watchdog", Value: "auto", Usage: "watchdog device armed as the last resort of self-fencing: auto (/dev/watchdog when it exists), a path, or none"},
+			&cli.StringSliceFlag{Name: "guest-pid-dir", Usage: "directory of libvirt guest pid files killed when self-fencing finds the hypervisor hung (default /run/libvirt/qemu and /run/libvirt/lxc)"},
 			logLevelFlag(),
 		}, hypervisorFlags()...),
 		Action: func(c *cli.Context) error {
@@ -115,6 +117,7 @@ func agentCommand() *cli.Command {
 				StorageDir: storageDir(c, cred.Node), StagingDir: c.String("staging-dir"),
 				APIToken: nodeagent.ReadAPIToken(c.String("credentials")),
 				Metrics:  metrics,
+				Fence:    nodeagent.FenceConfig{PidDirs: c.StringSlice("guest-pid-dir"), Watchdog: watchdogDevice(c.String("watchdog"))},
 			}, log)
 			if err != nil {
 				return err
@@ -123,6 +126,21 @@ func agentCommand() *cli.Command {
 			return a.Run(ctx)
 		},
 	}
+}
+
+// watchdogDevice resolves the agent's --watchdog flag: auto arms
+// /dev/watchdog when it exists, none (or "") arms nothing.
+func watchdogDevice(flag string) string {
+	switch flag {
+	case "none", "":
+		return ""
+	case "auto":
+		if _, err := os.Stat("/dev/watchdog"); err == nil {
+			return "/dev/watchdog"
+		}
+		return ""
+	}
+	return flag
 }
 
 func writePidFile(path string) error {

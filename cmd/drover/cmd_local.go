@@ -221,8 +221,10 @@ func localUp(c *cli.Context) error {
 		if err := ensureNode(upCtx, cl, name, fmt.Sprintf("%s.%d", c.String("node-net"), i), credFile); err != nil {
 			return fmt.Errorf("add %s: %w", name, err)
 		}
+		// Several agents share this machine (and a watchdog would reset
+		// it): local agents arm none.
 		args := []string{"agent", "--credentials", credFile, "--hypervisor", hvKind,
-			"--storage-dir", filepath.Join(string(d), "storage", name),
+			"--storage-dir", filepath.Join(string(d), "storage", name), "--watchdog", "none",
 			"--metrics-listen", fmt.Sprintf("%s.%d:%d", c.String("node-net"), i, agentMetricsPort)}
 		if hvKind != "fake" {
 			args = append(args, "--libvirt-uri", uris[i-1])

@@ -27,6 +27,18 @@ type NodeStatus struct {
 	StartedAt time.Time `json:"started_at"`
 	// PublishedAt is when this record was written.
 	PublishedAt time.Time `json:"published_at"`
+	// Watchdog is the watchdog the agent armed (nil: none). The master
+	// trusts a node's self-fencing (waits out LeaseTiming.Grace instead of
+	// fencing it) only when its agent reported one.
+	Watchdog *WatchdogStatus `json:"watchdog,omitempty"`
+}
+
+// WatchdogStatus describes an armed watchdog.
+type WatchdogStatus struct {
+	// Device is the watchdog's path (/dev/watchdog).
+	Device string `json:"device"`
+	// TimeoutSec is the timeout the device accepted; 0 if it did not say.
+	TimeoutSec int `json:"timeout_sec"`
 }
 
 // NodeRecord is the configuration of a node at NodeKey; written by the leader
