@@ -13,10 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-30m}
-NET=${NET:-127.0.9}
+NET=${NET:-127.0.9}  # masters NET1.i, agents NET2.i
 DIR=$(mktemp -d /tmp/drover-soak.XXXXXX)
 go build -o "$DIR/drover" ./cmd/drover
-"$DIR/drover" local up --dir "$DIR/c" --masters 3 --nodes 3 --master-net "$NET.1" --node-net "$NET.2" >"$DIR/up.log" 2>&1 &
+"$DIR/drover" local up --dir "$DIR/c" --masters 3 --nodes 3 --master-net "${NET}1" --node-net "${NET}2" >"$DIR/up.log" 2>&1 &
 UP=$!
 cleanup() { "$DIR/drover" local down --dir "$DIR/c" >/dev/null 2>&1 || true; wait "$UP" 2>/dev/null || true; }
 trap cleanup EXIT
