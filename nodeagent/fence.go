@@ -301,3 +301,10 @@ func (f *fencer) watchdogStatus() *keys.WatchdogStatus {
 	}
 	return &keys.WatchdogStatus{Device: f.wd.path, TimeoutSec: int(f.wd.timeout / time.Second)}
 }
+
+// sawHypervisor reports whether a domain list ever succeeded.
+func (f *fencer) sawHypervisor() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.observed
+}
