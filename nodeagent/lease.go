@@ -71,7 +71,7 @@ func (k *leaseKeeper) grant(ctx context.Context) (clientv3.LeaseID, error) {
 			return resp.ID, nil
 		}
 		last = fmt.Errorf("member %s: %w", m.endpoint, err)
-		k.pause(ctx, i)
+		k.pause(ctx, i, start.Add(k.timing.TTL))
 	}
 	if last == nil {
 		last = ctx.Err()
@@ -79,15 +79,19 @@ func (k *leaseKeeper) grant(ctx context.Context) (clientv3.LeaseID, error) {
 	return 0, fmt.Errorf("grant lease: %w", last)
 }
 
-// pause waits a little after each round of members that all failed, so
-// members that refuse at once are not hammered.
-func (k *leaseKeeper) pause(ctx context.Context, attempt int) {
+// pause waits a little (never past until) after each round of members that
+// all failed, so members that refuse at once are not hammered.
+func (k *leaseKeeper) pause(ctx context.Context, attempt int, until time.Time) {
 	if (attempt+1)%len(k.members) != 0 {
+		return
+	}
+	d := min(50*time.Millisecond, until.Sub(k.now()))
+	if d <= 0 {
 		return
 	}
 	select {
 	case <-ctx.Done():
-	case <-time.After(50 * time.Millisecond):
+	case <-time.After(d):
 	}
 }
 
@@ -152,7 +156,7 @@ func (k *leaseKeeper) renew(ctx context.Context) error {
 		k.attemptsFailed.Add(1)
 		k.log.Warn("keepalive_attempt_failed", "member", m.endpoint, "err", err,
 			"left", k.timing.FenceAt(sentAt).Sub(k.now()).Round(time.Millisecond))
-		k.pause(ctx, i)
+		k.pause(ctx, i, k.timing.FenceAt(sentAt))
 	}
 }
 
