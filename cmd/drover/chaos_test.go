@@ -134,6 +134,23 @@ func TestChaosCoreMasterStalls(t *testing.T) {
 		lc.mustCLI("instance", "add", "-t", "diskless", "-o", "tiny", "-n", n, "-B", "vcpus=1,memory=128M", name)
 		insts = append(insts, name)
 	}
+	// The baseline is taken once the instances have settled: the master's
+	// abandoned-add cleanup can race with an add that just ended (it
+	// destroyed a fresh instance's domain, which the restart watcher then
+	// boots again; see the closing note of issue 7), which is not what
+	// this test is about.
+	allRunning := func() bool {
+		st := lc.instances()
+		for _, n := range insts {
+			if st[n] != "running" {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, 90*time.Second, "instances running", allRunning)
+	time.Sleep(5 * time.Second)
+	waitFor(t, 90*time.Second, "instances running after settling", allRunning)
 	bootsBefore := lc.boots(masters, insts)
 	if len(bootsBefore) != len(insts) {
 		t.Fatalf("console of the instances: %v", bootsBefore)
