@@ -241,10 +241,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer a.fencer.disarm()
 	backoff := 200 * time.Millisecond
+	var until time.Time
 	for ctx.Err() == nil {
-		err := a.session(ctx, k)
+		err := a.session(ctx, k, until)
 		if ctx.Err() != nil {
 			return nil
+		}
+		until = time.Time{}
+		if errors.Is(err, errLeaseRevoked) && k.trusted() {
+			// Revoked before its time while still trusted: take a new
+			// lease at once, by the old one's FenceAt (else fence).
+			until = k.deadline()
+			a.log.Warn("lease_revoked_early", "regrant_by", until)
+			continue
 		}
 		a.log.Warn("lease_session_ended", "err", err, "retry_in", backoff)
 		if !a.fencer.isClean() {
@@ -264,8 +273,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// session grants a lease, publishes, and renews until the lease is lost.
-func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
+// session grants a lease (by until, when not zero), publishes, and renews
+// until the lease is lost.
+func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) error {
 	if !a.fencer.safe() {
 		// The last self-fence could not make sure that no guest runs: no
 		// new lease (and no commands) until a fence succeeds.
@@ -273,7 +283,7 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
 			return fmt.Errorf("node not fenced, no new lease: %w", err)
 		}
 	}
-	id, err := k.grant(ctx)
+	id, err := k.grant(ctx, until)
 	if err != nil {
 		return err
 	}
@@ -300,6 +310,17 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper) error {
 		a.cfg.Metrics.observeLease(time.Since(renewStart), err)
 		if err != nil {
 			if !errors.Is(err, errLeaseLost) {
+				return err
+			}
+			if errors.Is(err, errLeaseRevoked) && k.trusted() {
+				// A majority of the members say the lease is gone
+				// although no renewal deadline passed: an etcd leader
+				// that was frozen (SIGSTOP) revokes the leases it saw
+				// expire by its own clock when it resumes. The guests
+				// may run on if a new lease is taken by the old
+				// FenceAt (Run does it): until then the master cannot
+				// presume this node fenced (FenceAt < revocation +
+				// Grace), and when the new status appears it is online.
 				return err
 			}
 			// Self-fencing point: from here on the master may treat this

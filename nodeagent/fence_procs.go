@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,9 @@ func killGuests(dirs []string, deadline time.Time, log *slog.Logger) ([]string, 
 		files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
 		for _, f := range files {
 			name := strings.TrimSuffix(filepath.Base(f), ".pid")
+			if name == "driver" {
+				continue // the hypervisor driver's own lock (libvirtd's pid)
+			}
 			pid, ok := guestPid(f)
 			if !ok {
 				gone = append(gone, name)
@@ -44,7 +48,7 @@ func killGuests(dirs []string, deadline time.Time, log *slog.Logger) ([]string, 
 	for _, p := range procs {
 		targets = append(targets, p.pid)
 	}
-	targets = descendants(targets)
+	targets = slices.DeleteFunc(descendants(targets), protected)
 	for _, pid := range targets {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			log.Error("self_fence_kill_failed", "pid", pid, "err", err)
@@ -73,6 +77,28 @@ func killGuests(dirs []string, deadline time.Time, log *slog.Logger) ([]string, 
 		gone = append(gone, p.name)
 	}
 	return gone, nil
+}
+
+// protected reports processes self-fencing must never kill: this agent and
+// its ancestors, and the hypervisor daemons themselves (a pid file that
+// names one is not a guest's).
+func protected(pid int) bool {
+	for p := os.Getpid(); p > 1; {
+		if p == pid {
+			return true
+		}
+		f, ok := procStat(p)
+		if !ok || len(f) < 2 {
+			break
+		}
+		p, _ = strconv.Atoi(f[1])
+	}
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	switch strings.TrimSpace(string(comm)) {
+	case "libvirtd", "virtqemud", "virtlxcd", "virtlogd":
+		return true
+	}
+	return false
 }
 
 // guestPid reads a pid file and reports its pid if that process runs and

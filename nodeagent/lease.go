@@ -49,19 +49,26 @@ type leaseKeeper struct {
 // errLeaseLost means the lease expired or can no longer be trusted.
 var errLeaseLost = errors.New("nodeagent: lease lost")
 
+// errLeaseRevoked means a majority of the members said the lease is gone
+// (it was revoked, perhaps before its time: see docs/fencing.md).
+var errLeaseRevoked = fmt.Errorf("%w: revoked", errLeaseLost)
+
 func newLeaseKeeper(members []leaseMember, t keys.LeaseTiming, log *slog.Logger) *leaseKeeper {
 	return &leaseKeeper{members: members, timing: t, now: time.Now, log: log}
 }
 
 // grant asks the members in turn, each within timing.Attempt, for a new lease
-// until one grants it or a TTL has passed.
-func (k *leaseKeeper) grant(ctx context.Context) (clientv3.LeaseID, error) {
+// until one grants it, a TTL has passed or until (when not zero).
+func (k *leaseKeeper) grant(ctx context.Context, until time.Time) (clientv3.LeaseID, error) {
 	start := k.now()
+	if until.IsZero() {
+		until = start.Add(k.timing.TTL)
+	}
 	var last error
-	for i := 0; ctx.Err() == nil && k.now().Sub(start) < k.timing.TTL; i++ {
+	for i := 0; ctx.Err() == nil && k.now().Before(until); i++ {
 		m := k.members[(k.firstMember()+i)%len(k.members)]
 		sent := k.now()
-		cctx, cancel := context.WithTimeout(ctx, k.timing.Attempt)
+		cctx, cancel := context.WithTimeout(ctx, min(k.timing.Attempt, until.Sub(sent)))
 		resp, err := m.cli.Grant(cctx, k.timing.TTLSeconds())
 		cancel()
 		if err == nil {
@@ -71,7 +78,7 @@ func (k *leaseKeeper) grant(ctx context.Context) (clientv3.LeaseID, error) {
 			return resp.ID, nil
 		}
 		last = fmt.Errorf("member %s: %w", m.endpoint, err)
-		k.pause(ctx, i, start.Add(k.timing.TTL))
+		k.pause(ctx, i, until)
 	}
 	if last == nil {
 		last = ctx.Err()
@@ -122,12 +129,17 @@ func (k *leaseKeeper) lease() clientv3.LeaseID {
 }
 
 // renew sends keep-alives, one member at a time, until one is answered (nil),
-// etcd says the lease is gone, or FenceAt passes without an answer
-// (errLeaseLost). Only an answered keep-alive moves sentAt.
+// a majority of the members say the lease is gone, or FenceAt passes without
+// an answer (errLeaseLost). Only an answered keep-alive moves sentAt. One
+// member's "not found" is not enough: a member that was stopped and resumed
+// answers so for a while for a lease that lives (seen with SIGSTOP of the
+// etcd leader); the deadline alone decides safety, a majority only makes a
+// revoked lease end sooner.
 func (k *leaseKeeper) renew(ctx context.Context) error {
 	k.mu.Lock()
 	id, sentAt, first := k.id, k.sentAt, k.first
 	k.mu.Unlock()
+	notFound := map[int]bool{}
 	for i := 0; ; i++ {
 		now := k.now()
 		if !k.timing.Trusted(sentAt, now) {
@@ -147,11 +159,14 @@ func (k *leaseKeeper) renew(ctx context.Context) error {
 			}
 			k.mu.Unlock()
 			return nil
-		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			k.renewalsFailed.Add(1)
-			return errLeaseLost
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			notFound[mi] = true
+			if len(notFound) > len(k.members)/2 {
+				k.renewalsFailed.Add(1)
+				return errLeaseRevoked
+			}
 		}
 		k.attemptsFailed.Add(1)
 		k.log.Warn("keepalive_attempt_failed", "member", m.endpoint, "err", err,

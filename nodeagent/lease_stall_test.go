@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/keys"
 )
 
 // staticHypervisor reports fixed resources: the stall test needs only the
@@ -75,4 +78,62 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(b))
 	return len(b), nil
+}
+
+// TestAgentRegrantsEarlyRevokedLease: a lease revoked while the agent still
+// trusts it (what an etcd leader does when it resumes after a freeze longer
+// than the TTL: it revokes the leases it saw expire by its own clock) is
+// replaced by a new one before the old one's FenceAt, without a self-fence.
+func TestAgentRegrantsEarlyRevokedLease(t *testing.T) {
+	_, ep := startEtcd(t)
+	logs := &logCapture{next: slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})}
+	a, err := New(Config{
+		Credentials: api.NodeCredentials{Node: "n1", EtcdEndpoints: []string{ep}, EtcdUser: "n1"},
+		Hypervisor:  staticHypervisor{}, LeaseTTL: 3 * time.Second,
+	}, slog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	key := keys.NodeStatusKey("n1")
+	var lease int64
+	waitUntil(t, 20*time.Second, "status published", func() bool {
+		resp, err := cli.Get(ctx, key)
+		if err == nil && len(resp.Kvs) == 1 {
+			lease = resp.Kvs[0].Lease
+		}
+		return lease != 0
+	})
+	if _, err := cli.Revoke(ctx, clientv3.LeaseID(lease)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "status under a new lease", func() bool {
+		resp, err := cli.Get(ctx, key)
+		return err == nil && len(resp.Kvs) == 1 && resp.Kvs[0].Lease != lease
+	})
+	if n := logs.count("lease_lost_self_fence", "") + logs.count("self_fence_done", ""); n > 0 {
+		t.Fatalf("the agent fenced itself after an early revocation (%d)", n)
+	}
+	if logs.count("lease_revoked_early", "") != 1 {
+		t.Fatal("no lease_revoked_early logged")
+	}
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

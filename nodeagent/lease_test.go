@@ -61,7 +61,7 @@ func TestLeaseKeeperDeadlineBeforeExpiry(t *testing.T) {
 	timing := keys.NewLeaseTiming(3 * time.Second)
 	ttl, margin := timing.TTL, timing.Margin
 	k := newLeaseKeeper([]leaseMember{{endpoint: ep, cli: cli}}, timing, slog.New(slog.DiscardHandler))
-	id, err := k.grant(ctx)
+	id, err := k.grant(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestLeaseKeeperExpiredLease(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	k := newLeaseKeeper([]leaseMember{{endpoint: ep, cli: cli}}, keys.NewLeaseTiming(2*time.Second), slog.New(slog.DiscardHandler))
-	id, err := k.grant(ctx)
+	id, err := k.grant(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
