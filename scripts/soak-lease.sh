@@ -5,6 +5,7 @@
 #
 #   scripts/soak-lease.sh              # 30 minutes
 #   DURATION=5m scripts/soak-lease.sh
+#   TTL=3 scripts/soak-lease.sh       # the agents' lease TTL (default 5, as cluster init)
 #
 # It prints, per agent and in total: keep-alive attempts a member did not
 # answer (keepalive_attempt_failed: the next member was tried), renewals that
@@ -13,16 +14,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-30m}
+TTL=${TTL:-5}
 NET=${NET:-127.0.9}  # masters NET1.i, agents NET2.i
 DIR=$(mktemp -d /tmp/drover-soak.XXXXXX)
 go build -o "$DIR/drover" ./cmd/drover
-"$DIR/drover" local up --dir "$DIR/c" --masters 3 --nodes 3 --master-net "${NET}1" --node-net "${NET}2" >"$DIR/up.log" 2>&1 &
+"$DIR/drover" local up --dir "$DIR/c" --masters 3 --nodes 3 --master-net "${NET}1" --node-net "${NET}2" --node-lease-ttl "$TTL" >"$DIR/up.log" 2>&1 &
 UP=$!
 cleanup() { "$DIR/drover" local down --dir "$DIR/c" >/dev/null 2>&1 || true; wait "$UP" 2>/dev/null || true; }
 trap cleanup EXIT
 for _ in $(seq 1 180); do [ -f "$DIR/c/drover.env" ] && break; sleep 1; done
 [ -f "$DIR/c/drover.env" ] || { cat "$DIR/up.log"; exit 1; }
-echo "soak: cluster up in $DIR/c; running $DURATION without faults ($(date -u +%H:%M:%S) UTC)"
+echo "soak: cluster up in $DIR/c; lease TTL ${TTL}s; running $DURATION without faults ($(date -u +%H:%M:%S) UTC)"
 sleep "$DURATION"
 . "$DIR/c/drover.env"
 "$DIR/drover" node list || true
@@ -38,5 +40,5 @@ for f in "$DIR"/c/log/node*.log; do
 	printf '%-8s %10s %10s %10s %10s %10s\n' "$(basename "$f" .log)" "$a" "$r" "$t" "$s" "$g"
 	bad=$(( bad + r + t + s + g - 1 ))
 done
-echo "soak: $DURATION, 3 masters, 3 agents; failed renewals + auth token errors + fences + extra grants = $bad"
+echo "soak: $DURATION, TTL ${TTL}s, 3 masters, 3 agents, load average now $(cut -d' ' -f1-3 /proc/loadavg); failed renewals + auth token errors + fences + extra grants = $bad"
 [ "$bad" -eq 0 ]
