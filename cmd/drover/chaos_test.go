@@ -29,7 +29,7 @@ import (
 const chaosTTL = 5 * time.Second
 
 // chaosNet is the 127.0.x prefix of the chaos cluster's addresses.
-const chaosNet = "127.0.7"
+const chaosNet = "127.0.23"
 
 func (lc *localCluster) masterURL(name string) string {
 	return fmt.Sprintf("https://%s1.%s:5080", chaosNet, strings.TrimPrefix(name, "m"))
