@@ -290,15 +290,13 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 	a.fencer.hold(k.trusted)
 	defer a.fencer.hold(nil)
 	a.log.Info("lease_granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl", a.timing.TTL)
-	if err := a.publish(ctx, id); err != nil {
-		return err
-	}
 	sctx, stopLoops := context.WithCancel(ctx)
 	wait := a.startLoops(sctx, id)
-	defer func() { stopLoops(); wait() }()
+	var pub sync.WaitGroup
+	pub.Go(func() { a.publishLoop(sctx, id) })
+	defer func() { stopLoops(); pub.Wait(); wait() }()
 	tick := time.NewTicker(a.timing.Renew)
 	defer tick.Stop()
-	lastPublish := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -339,12 +337,22 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 			_ = a.fencer.fence()
 			return err
 		}
-		if time.Since(lastPublish) >= a.cfg.PublishInterval {
-			if err := a.publish(ctx, id); err != nil {
-				a.log.Warn("publish_failed", "err", err)
-				continue
-			}
-			lastPublish = time.Now()
+	}
+}
+
+// publishLoop publishes the status at once and then every PublishInterval
+// (sooner again after a failure), apart from the renewals: a publish that
+// hangs on a stalled member must not delay a keep-alive.
+func (a *Agent) publishLoop(ctx context.Context, id clientv3.LeaseID) {
+	for ctx.Err() == nil {
+		next := a.cfg.PublishInterval
+		if err := a.publish(ctx, id); err != nil && ctx.Err() == nil {
+			a.log.Warn("publish_failed", "err", err)
+			next = a.timing.Renew
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(next):
 		}
 	}
 }
