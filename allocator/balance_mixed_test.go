@@ -8,13 +8,13 @@ import (
 	"github.com/drover-project/drover/allocator/internal/htgen"
 )
 
-// TestBalancePlainShare: clusters above the exhaustive size (shortlisted
-// sources) where a fifth of the instances are plain. Balance used to read the
+// TestBalancePlainShare: clusters above the exhaustive size (48 nodes:
+// shortlisted sources) where a fifth of the instances are plain. Balance used to read the
 // missing secondary of a plain instance (index -1) when a move freed a node.
 func TestBalancePlainShare(t *testing.T) {
-	for _, n := range []int{100, 200} {
+	for _, n := range []int{64, 200} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			c, err := htgen.Generate(htgen.Options{Nodes: n, Seed: 1, PlainShare: 0.2})
+			c, err := htgen.Generate(htgen.Options{Nodes: n, InstPerNode: 4, Seed: 1, PlainShare: 0.2})
 			if err != nil {
 				t.Fatal(err)
 			}
