@@ -382,8 +382,7 @@ func (b *balancer) evalMoves(i int, targets []int, failover bool) candidate {
 	}
 	P, S := st.ipri[i], st.isec[i]
 	try := func(p, s int) {
-		sc, rej := st.eval(i, p, s)
-		if rej == nil && (!c.ok || sc < c.score) {
+		if sc, ok := st.evalBelow(i, p, s, c.score, c.ok); ok {
 			c.ok, c.p, c.s, c.score = true, p, s, sc
 		}
 	}
@@ -419,8 +418,7 @@ func (st *state) bestMove(k int, all bool) (bi, bp, bs int, best float64) {
 		src, dst = st.shortlists(k)
 	}
 	try := func(i, p, s int) {
-		sc, rej := st.eval(i, p, s)
-		if rej == nil && (bi < 0 || sc < best) {
+		if sc, ok := st.evalBelow(i, p, s, best, bi >= 0); ok {
 			bi, bp, bs, best = i, p, s, sc
 		}
 	}

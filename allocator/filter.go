@@ -38,30 +38,52 @@ func (st *state) eval(i, p, s int) (float64, *Rejection) {
 	rej := st.checkAll(i, p, s, op, os)
 	sc := 0.0
 	if rej == nil {
-		// score the move on copies of the running sums
-		sum, sq := st.sum, st.sq
-		var touched [4]int
-		nt := 0
-		for _, n := range [4]int{op, os, p, s} {
-			if n >= 0 && !slices.Contains(touched[:nt], n) {
-				touched[nt] = n
-				nt++
-				nv, old := st.nodeValues(n), &st.vals[n]
-				for k := range nStd {
-					o, v := old[k], nv[k]
-					sum[k] += v - o
-					sq[k] += v*v - o*o
-				}
-				for k := nStd; k < nComp; k++ {
-					sum[k] += nv[k] - old[k]
-				}
-			}
-		}
-		sc = st.scoreOf(&sum, &sq)
+		sc = st.placedScore(op, os, p, s)
 	}
 	st.unplace(i)
 	st.place(i, op, os)
 	return sc, rej
+}
+
+// evalBelow is eval for a search that only wants moves scoring below bound
+// (when bounded): the filters run only for those. ok reports that the move
+// passes them and, when bounded, scores below bound.
+func (st *state) evalBelow(i, p, s int, bound float64, bounded bool) (sc float64, ok bool) {
+	op, os := st.ipri[i], st.isec[i]
+	st.unplace(i)
+	st.place(i, p, s)
+	sc = st.placedScore(op, os, p, s)
+	if !bounded || sc < bound {
+		st.prevP, st.prevS = op, os
+		ok = st.checkAll(i, p, s, op, os) == nil
+	}
+	st.unplace(i)
+	st.place(i, op, os)
+	return sc, ok
+}
+
+// placedScore is the cluster score with the nodes op, os, p, s refreshed on
+// copies of the running sums.
+func (st *state) placedScore(op, os, p, s int) float64 {
+	sum, sq := st.sum, st.sq
+	var touched [4]int
+	nt := 0
+	for _, n := range [4]int{op, os, p, s} {
+		if n >= 0 && !slices.Contains(touched[:nt], n) {
+			touched[nt] = n
+			nt++
+			nv, old := st.nodeValues(n), &st.vals[n]
+			for k := range nStd {
+				o, v := old[k], nv[k]
+				sum[k] += v - o
+				sq[k] += v*v - o*o
+			}
+			for k := nStd; k < nComp; k++ {
+				sum[k] += nv[k] - old[k]
+			}
+		}
+	}
+	return st.scoreOf(&sum, &sq)
 }
 
 // checkAll runs the filters for instance i, now on (p, s), which was on (op, os).

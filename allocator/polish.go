@@ -39,7 +39,7 @@ func (b *balancer) polish() {
 				if p == s || (p == m.p && s == m.s) {
 					return
 				}
-				if sc, rej := st.eval(m.i, p, s); rej == nil && sc < best {
+				if sc, ok := st.evalBelow(m.i, p, s, best, true); ok {
 					best, bp, bs = sc, p, s
 				}
 			}
