@@ -161,8 +161,8 @@ func (st *state) bestPlacement(i int, skip []bool) (bestP, bestS int, best float
 				if p.node == s.node {
 					continue
 				}
-				sc, rej := st.eval(i, p.node, s.node)
-				if rej != nil {
+				sc, ok := st.evalAtMost(i, p.node, s.node, best, found)
+				if !ok {
 					continue
 				}
 				if !found || sc < best || (sc == best && (p.node < bestP || (p.node == bestP && s.node < bestS))) {

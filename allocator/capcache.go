@@ -84,8 +84,8 @@ func (cc *capCache) allocate(st *state, in Instance) (Allocation, error) {
 			if p.node == s.node {
 				continue
 			}
-			sc, rej := st.eval(i, p.node, s.node)
-			if rej != nil {
+			sc, ok := st.evalAtMost(i, p.node, s.node, bestSc, found)
+			if !ok {
 				continue
 			}
 			if !found || sc < bestSc || (sc == bestSc && (p.node < bestP || (p.node == bestP && s.node < bestS))) {

@@ -49,11 +49,21 @@ func (st *state) eval(i, p, s int) (float64, *Rejection) {
 // (when bounded): the filters run only for those. ok reports that the move
 // passes them and, when bounded, scores below bound.
 func (st *state) evalBelow(i, p, s int, bound float64, bounded bool) (sc float64, ok bool) {
+	return st.evalBounded(i, p, s, bound, bounded, false)
+}
+
+// evalAtMost is evalBelow that also keeps moves scoring exactly bound (for
+// searches that break ties by node).
+func (st *state) evalAtMost(i, p, s int, bound float64, bounded bool) (sc float64, ok bool) {
+	return st.evalBounded(i, p, s, bound, bounded, true)
+}
+
+func (st *state) evalBounded(i, p, s int, bound float64, bounded, equal bool) (sc float64, ok bool) {
 	op, os := st.ipri[i], st.isec[i]
 	st.unplace(i)
 	st.place(i, p, s)
 	sc = st.placedScore(op, os, p, s)
-	if !bounded || sc < bound {
+	if !bounded || sc < bound || (equal && sc == bound) {
 		st.prevP, st.prevS = op, os
 		ok = st.checkAll(i, p, s, op, os) == nil
 	}
