@@ -156,6 +156,7 @@ func (s *server) baseRoutes() []route {
 		{http.MethodGet, "/health", "", s.health},
 		{http.MethodGet, "/cluster", RoleRead, s.clusterInfo},
 		{http.MethodPost, "/cluster/verify", RoleRead, s.clusterVerify},
+		{http.MethodPost, "/cluster/repair", RoleAdmin, s.clusterRepair},
 
 		{http.MethodGet, "/nodes", RoleRead, s.listNodes},
 		{http.MethodPost, "/nodes", RoleAdmin, s.addNode},

@@ -176,6 +176,12 @@ func (m *Master) ClusterVerify(ctx context.Context) (*api.VerifyReport, error) {
 		if n.Drained {
 			add("warning", "ENODEDRAINED", obj, "node %s is drained", n.Name)
 		}
+		if n.Status == api.NodeOnline && n.AgentVersion != "" && n.AgentVersion != m.cfg.Version {
+			add("warning", "ENODEVERSION", obj, "node %s runs agent version %s, master %s runs %s", n.Name, n.AgentVersion, m.cfg.Name, m.cfg.Version)
+		}
+	}
+	if err := m.verifyState(ctx, add); err != nil {
+		return nil, err
 	}
 	rep.OK = true
 	for _, f := range rep.Findings {

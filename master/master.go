@@ -176,6 +176,7 @@ func (m *Master) Run(ctx context.Context) error {
 	m.log.Info("master_ready", "api", m.apiAddr, "etcd_endpoints", endpoints)
 	wg.Go(func() { m.campaignLoop(ctx) })
 	wg.Go(func() { m.runInstanceWatcher(ctx) }) // acts only while leading
+	wg.Go(func() { m.runTemplateSync(ctx) })    // every master
 	select {
 	case <-ctx.Done():
 		return nil
@@ -202,9 +203,17 @@ func (m *Master) startAPI() (*http.Server, error) {
 		return nil, fmt.Errorf("api listen %s: %w", addr, err)
 	}
 	m.apiAddr = ln.Addr().String()
+	// Client certificates are optional: masters present theirs to fetch
+	// template blobs from each other (peerblobs.go).
+	cas, err := certPool(m.dir.CAFile())
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	srv := &http.Server{
-		Handler:           api.NewServer(m, m.verifier, m.log, rapi.New(m, m.verifier, m.cfg.Version, m.log), m.metricsHandler()),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Handler: m.withPeerRoutes(api.NewServer(m, m.verifier, m.log, rapi.New(m, m.verifier, m.cfg.Version, m.log), m.metricsHandler())),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: cas},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {

@@ -24,9 +24,14 @@ const (
 
 // nodeCmd is one command for a node's agent.
 type nodeCmd struct {
-	// ID is unique per job step ("<job>-<op>-<step>"); the same ID is the
-	// same command, so a re-run step does not run it twice.
-	ID       string
+	// ID is unique per job step and instance ("<job>-<op>-<step>-<uuid>");
+	// the same ID is the same command, so a re-run step does not run it
+	// twice.
+	ID string
+	// JobID and Step say which job step the command belongs to (0, "" for
+	// the leader's own work).
+	JobID    uint64
+	Step     string
 	Node     string
 	Kind     string
 	Instance keys.InstanceRecord
@@ -38,9 +43,11 @@ type nodeCmd struct {
 	Progress func(string)
 }
 
-// stepCmdID is the command ID of a job step.
-func stepCmdID(sc *jobs.StepContext, step string) string {
-	return fmt.Sprintf("%d-%d-%s", sc.JobID, sc.Op, step)
+// stepCmdID is the command ID of a job step on an instance: the job, the
+// opcode's index, the step and the instance's UUID (not its name, which a
+// rename changes and a new instance may reuse).
+func stepCmdID(sc *jobs.StepContext, step, uuid string) string {
+	return fmt.Sprintf("%d-%d-%s-%s", sc.JobID, sc.Op, step, uuid)
 }
 
 // fenceOf finds the election key of the leadership with this epoch.
@@ -79,41 +86,40 @@ func (m *Master) nodeUsable(ctx context.Context, node string) (*keys.NodeRecord,
 	return rec, &st, nil
 }
 
-// templateURLs are the blob URLs of a template on the master holding it.
-func (m *Master) templateURLs(ctx context.Context, t *keys.TemplateRecord) []string {
-	base := ""
-	if t.Master == m.cfg.Name {
-		base = m.apiURL()
-	} else {
-		var mr keys.MasterRecord
-		if _, err := store.GetJSON(ctx, m.client, keys.MasterKey(t.Master), &mr); err == nil {
-			base = mr.APIURL
-		}
-	}
-	if base == "" {
-		return nil
-	}
-	return []string{base + api.APIPrefix + "/templates/blobs/" + t.Digest}
-}
-
 // runNodeCmd writes c (with the leader's epoch, fenced) unless its result is
 // already there, then waits for the agent's Done result, the node going
-// away, or the deadline. It removes the command and its result afterwards.
-// It returns the result's output, or its error.
-func (m *Master) runNodeCmd(ctx context.Context, epoch int64, c nodeCmd) (json.RawMessage, error) {
+// away, or the deadline. It returns the result's output, or its error.
+//
+// Whatever the outcome, it deletes the command (and its result) when it is
+// done with it: the answer is in, or the step gives up on it, and an agent
+// runs only commands that are still there (it cancels, and for a create
+// undoes, one deleted while it runs). Only when the caller's context ends
+// (leadership lost, master stopping) is the command left, for the next
+// leader, which runs the step again with the same ID.
+func (m *Master) runNodeCmd(parent context.Context, epoch int64, c nodeCmd) (json.RawMessage, error) {
 	if c.Timeout == 0 {
 		c.Timeout = cmdTimeoutDefault
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	ctx, cancel := context.WithTimeout(parent, c.Timeout)
 	defer cancel()
-	if _, _, err := m.nodeUsable(ctx, c.Node); err != nil {
-		return nil, err
-	}
 	fence, err := m.fenceOf(ctx, epoch)
 	if err != nil {
 		return nil, err
 	}
 	resKey, cmdKey := keys.NodeResultKey(c.Node, c.ID), keys.NodeCommandKey(c.Node, c.ID)
+	defer func() {
+		if parent.Err() != nil {
+			return
+		}
+		dctx, dcancel := store.WithTimeout(context.WithoutCancel(parent))
+		defer dcancel()
+		if _, err := fence.Txn(dctx, m.client, nil, clientv3.OpDelete(cmdKey), clientv3.OpDelete(resKey)); err != nil {
+			m.log.Warn("node_command_delete_failed", "node", c.Node, "cmd", c.ID, "error", err)
+		}
+	}()
+	if _, _, err := m.nodeUsable(ctx, c.Node); err != nil {
+		return nil, err
+	}
 	tctx, tcancel := store.WithTimeout(ctx)
 	resp, err := m.client.Get(tctx, resKey)
 	tcancel()
@@ -122,9 +128,9 @@ func (m *Master) runNodeCmd(ctx context.Context, epoch int64, c nodeCmd) (json.R
 	}
 	rev := resp.Header.Revision
 	var res keys.NodeCommandResult
-	done := len(resp.Kvs) > 0 && json.Unmarshal(resp.Kvs[0].Value, &res) == nil && res.Done
+	done := len(resp.Kvs) > 0 && json.Unmarshal(resp.Kvs[0].Value, &res) == nil && answers(res, epoch)
 	if !done {
-		cmd := keys.NodeCommand{ID: c.ID, Epoch: epoch, Kind: c.Kind, Instance: c.Instance, CreatedAt: time.Now().UTC()}
+		cmd := keys.NodeCommand{ID: c.ID, JobID: c.JobID, Step: c.Step, Epoch: epoch, Kind: c.Kind, Instance: c.Instance, CreatedAt: time.Now().UTC()}
 		if c.Params != nil {
 			if cmd.Params, err = json.Marshal(c.Params); err != nil {
 				return nil, fmt.Errorf("encode params: %w", err)
@@ -146,14 +152,10 @@ func (m *Master) runNodeCmd(ctx context.Context, epoch int64, c nodeCmd) (json.R
 		}
 		rev = tr.Header.Revision
 		m.log.Debug("node_command_sent", "node", c.Node, "cmd", c.ID, "kind", c.Kind, "instance", c.Instance.Name)
-		if res, err = m.waitResult(ctx, c, rev); err != nil {
+		if res, err = m.waitResult(ctx, epoch, c, rev); err != nil {
 			return nil, err
 		}
 	}
-	// The answer is in: forget command and result.
-	dctx, dcancel := store.WithTimeout(context.WithoutCancel(ctx))
-	_, _ = fence.Txn(dctx, m.client, nil, clientv3.OpDelete(cmdKey), clientv3.OpDelete(resKey))
-	dcancel()
 	if res.Error != nil {
 		return nil, &api.Error{Code: res.Error.Code, Message: fmt.Sprintf("node %s: %s", c.Node, res.Error.Message)}
 	}
@@ -162,7 +164,7 @@ func (m *Master) runNodeCmd(ctx context.Context, epoch int64, c nodeCmd) (json.R
 
 // waitResult watches the node's state prefix from rev until the result of
 // c is Done, the node's status key vanishes (lease lost), or ctx ends.
-func (m *Master) waitResult(ctx context.Context, c nodeCmd, rev int64) (keys.NodeCommandResult, error) {
+func (m *Master) waitResult(ctx context.Context, epoch int64, c nodeCmd, rev int64) (keys.NodeCommandResult, error) {
 	resKey, statusKey := keys.NodeResultKey(c.Node, c.ID), keys.NodeStatusKey(c.Node)
 	lastProgress := ""
 	for {
@@ -189,7 +191,7 @@ func (m *Master) waitResult(ctx context.Context, c nodeCmd, rev int64) (keys.Nod
 					if err := json.Unmarshal(ev.Kv.Value, &res); err != nil {
 						continue
 					}
-					if res.Done {
+					if answers(res, epoch) {
 						wcancel()
 						return res, nil
 					}
@@ -213,7 +215,7 @@ func (m *Master) waitResult(ctx context.Context, c nodeCmd, rev int64) (keys.Nod
 			continue
 		}
 		var res keys.NodeCommandResult
-		if len(resp.Kvs) > 0 && json.Unmarshal(resp.Kvs[0].Value, &res) == nil && res.Done {
+		if len(resp.Kvs) > 0 && json.Unmarshal(resp.Kvs[0].Value, &res) == nil && answers(res, epoch) {
 			return res, nil
 		}
 		rev = resp.Header.Revision
@@ -224,10 +226,17 @@ func (m *Master) waitResult(ctx context.Context, c nodeCmd, rev int64) (keys.Nod
 	}
 }
 
+// answers reports whether res is the final answer to a command this epoch
+// wrote: an agent's refusal of an older leader's version is not.
+func answers(res keys.NodeCommandResult, epoch int64) bool {
+	return res.Done && (!res.Refused || res.Epoch >= epoch)
+}
+
 // stepCmd runs a node command for a job step; the agent's progress goes to
 // the job log (at most 20 lines) and the master's log.
 func (m *Master) stepCmd(ctx context.Context, sc *jobs.StepContext, step string, c nodeCmd) (json.RawMessage, error) {
-	c.ID = stepCmdID(sc, step)
+	c.ID = stepCmdID(sc, step, c.Instance.UUID)
+	c.JobID, c.Step = sc.JobID, fmt.Sprintf("%d/%s", sc.Op, step)
 	n := 0
 	c.Progress = func(p string) {
 		sc.Log.Info("node_command_progress", "node", c.Node, "cmd", c.ID, "progress", p)

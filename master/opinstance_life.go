@@ -118,13 +118,17 @@ func (m *Master) opInstanceStartup() jobs.Kind {
 }
 
 // startDomain (re)defines a stopped domain with the record's parameters, so
-// that a modify takes effect, then starts it.
+// that a modify takes effect, then starts it. A domain that is gone (no
+// state, or "missing": its files are there) is not redefined first: the
+// agent's start defines it again from the record (state that heals).
 func (m *Master) startDomain(ctx context.Context, sc *jobs.StepContext, rec *keys.InstanceRecord) error {
 	d, err := m.domainStatus(ctx, rec.PrimaryNode, rec.Name)
 	if err != nil {
 		return err
 	}
-	if !domainUp(d) {
+	if d == nil || d.State == keys.DomainMissing {
+		sc.Logf("instance %s has no domain on %s: it is defined again from its record", rec.Name, rec.PrimaryNode)
+	} else if !domainUp(d) {
 		if _, err := m.stepCmd(ctx, sc, "redefine", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceModify, Instance: *rec}); err != nil {
 			return err
 		}

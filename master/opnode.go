@@ -122,8 +122,7 @@ func (m *Master) opNodeRemove() jobs.Kind {
 			if err != nil {
 				return err
 			}
-			_, err = m.nodeRecord(ctx, p.Name)
-			return err
+			return m.checkNodeRemovable(ctx, p.Name)
 		},
 		Locks: func(raw json.RawMessage) []string { return nodeLock(paramName(raw)) },
 		Steps: func(raw json.RawMessage) ([]jobs.Step, error) {
@@ -133,8 +132,7 @@ func (m *Master) opNodeRemove() jobs.Kind {
 			}
 			return []jobs.Step{
 				{Name: "check", Run: func(ctx context.Context, sc *jobs.StepContext) error {
-					_, err := m.nodeRecord(ctx, p.Name)
-					return err
+					return m.checkNodeRemovable(ctx, p.Name)
 				}},
 				{Name: "etcd-user", Run: func(ctx context.Context, sc *jobs.StepContext) error {
 					if err := removeNodeUser(ctx, sc.Client, p.Name); err != nil {
@@ -223,4 +221,23 @@ func (m *Master) opNodeModify() jobs.Kind {
 			}}}, nil
 		},
 	}
+}
+
+// checkNodeRemovable refuses to remove a node that does not exist, or on
+// which an instance has its primary or a secondary: the instance would be
+// left pointing at a node that is gone (forced or not, as Ganeti's
+// gnt-node remove refuses).
+func (m *Master) checkNodeRemovable(ctx context.Context, name string) error {
+	if _, err := m.nodeRecord(ctx, name); err != nil {
+		return err
+	}
+	insts, err := m.instancesOnNode(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(insts) > 0 {
+		return api.Errorf(api.CodeWrongState, "node %s still has instances (primary or secondary): %s; remove or move them first",
+			name, strings.Join(insts, ", "))
+	}
+	return nil
 }

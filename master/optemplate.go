@@ -191,10 +191,8 @@ func (m *Master) opTemplateRemove() jobs.Kind {
 				for _, r := range sel {
 					ref := refString(r.Name, r.Version)
 					sc.Then(clientv3.OpDelete(keys.TemplateKey(r.Name, r.Version)))
-					if r.Master != m.cfg.Name {
-						sc.Logf("template %s: its artifact stays in the store of master %s", ref, r.Master)
-						continue
-					}
+					// The other masters drop their copies when they see the
+					// record go (templatesync.go).
 					if err := s.Remove(ref); err != nil && templateError(err) != nil && api.CodeOf(templateError(err)) != api.CodeUnknownEntity {
 						return templateError(err)
 					}

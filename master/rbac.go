@@ -14,7 +14,7 @@ import (
 )
 
 // ensureNodeUser creates (or completes) etcd role node.NAME: readwrite on
-// nodestate/NAME/, read on nodes/NAME, nodecmd/NAME/ and cluster. The users
+// nodestate/NAME/, read on nodes/NAME, nodecmd/NAME/, cluster and election/. The users
 // that hold it are made by issueNodeUser, one per issued credential.
 // Idempotent.
 func ensureNodeUser(ctx context.Context, c *clientv3.Client, node string) error {
@@ -32,6 +32,9 @@ func ensureNodeUser(ctx context.Context, c *clientv3.Client, node string) error 
 		{keys.NodeKey(node), "", clientv3.PermissionType(clientv3.PermRead)},
 		{keys.NodeCmdPrefix(node), clientv3.GetPrefixRangeEnd(keys.NodeCmdPrefix(node)), clientv3.PermissionType(clientv3.PermRead)},
 		{keys.ClusterKey, "", clientv3.PermissionType(clientv3.PermRead)},
+		// The election: an agent compares a command's epoch with the
+		// current leader's before it runs it (docs/jobs.md).
+		{keys.ElectionPrefix + "/", clientv3.GetPrefixRangeEnd(keys.ElectionPrefix + "/"), clientv3.PermissionType(clientv3.PermRead)},
 	}
 	for _, g := range grants {
 		if _, err := c.RoleGrantPermission(ctx, name, g.key, g.end, g.perm); err != nil {

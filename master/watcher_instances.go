@@ -2,10 +2,14 @@ package master
 
 import (
 	"context"
+	"encoding/json"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/master/store"
 )
 
 // Restart policy of the instance watcher (Ganeti's watcher, faster).
@@ -128,7 +132,50 @@ func (w *instanceWatcher) once(ctx context.Context) error {
 			delete(w.lastTry, n)
 		}
 	}
+	w.sweepCommands(ctx)
 	return nil
+}
+
+// sweepCommands deletes node commands whose job has ended: a step deletes
+// its command when it is done with it, but a failed delete (etcd trouble at
+// that moment) must not leave a command that an agent would run later.
+func (w *instanceWatcher) sweepCommands(ctx context.Context) {
+	tctx, cancel := store.WithTimeout(ctx)
+	resp, err := w.m.client.Get(tctx, keys.NodeCmdRoot, clientv3.WithPrefix())
+	cancel()
+	if err != nil || len(resp.Kvs) == 0 {
+		return
+	}
+	ended := map[uint64]bool{}
+	var fence *store.Fence
+	for _, kv := range resp.Kvs {
+		var c keys.NodeCommand
+		if json.Unmarshal(kv.Value, &c) != nil || c.JobID == 0 {
+			continue
+		}
+		done, ok := ended[c.JobID]
+		if !ok {
+			j, err := w.m.queue.Get(ctx, c.JobID)
+			done = err == nil && j.State.Finished() || err != nil && api.CodeOf(err) == api.CodeUnknownEntity
+			ended[c.JobID] = done
+		}
+		if !done {
+			continue
+		}
+		if fence == nil {
+			f, err := w.m.fenceOf(ctx, w.epoch)
+			if err != nil {
+				return
+			}
+			fence = &f
+		}
+		key := string(kv.Key)
+		if _, err := fence.Txn(ctx, w.m.client, []clientv3.Cmp{store.Unchanged(key, kv.ModRevision)}, clientv3.OpDelete(key)); err != nil {
+			w.m.log.Warn("node_command_sweep_failed", "key", key, "error", err)
+			continue
+		}
+		w.m.log.Warn("node_command_of_ended_job_deleted", "key", key, "job_id", c.JobID)
+	}
 }
 
 // cleanupAbandonedAdd removes a record still marked as being created when

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
-	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,10 +16,22 @@ import (
 )
 
 // commandRunner watches the node's command prefix and runs each command
-// once: it refuses commands of a leader epoch older than the highest seen,
-// skips commands whose result exists, and publishes progress and the result
-// at NodeResultKey bound to the session's lease. Commands on one instance run
-// in the order they were written; different instances run in parallel.
+// once (docs/jobs.md, "Node commands run once"):
+//   - a command is run only while it is still in etcd: the leader deletes the
+//     command of a job step that gave up, and a command deleted while it runs
+//     is canceled (a create that lost its job this way is undone);
+//   - just before it runs, its epoch is compared with the current leader's
+//     (the election key's create revision, read from etcd) and with the
+//     highest epoch seen: an older one is refused, not run;
+//   - a command that has a result (in etcd, or in the node's journal after
+//     an agent restart) is answered from it, not run again;
+//   - a command that started and whose command is gone when the agent comes
+//     back (it was killed mid-way and its job gave up) is undone when it was
+//     a create.
+//
+// Results are published at NodeResultKey bound to the session's lease.
+// Commands on one instance run in the order they were written; different
+// instances run in parallel.
 type commandRunner struct {
 	cli   *clientv3.Client
 	node  string
@@ -30,23 +40,29 @@ type commandRunner struct {
 	log   *slog.Logger
 	// after is called when a command finished (e.g. to resync domains).
 	after func(instance string)
-	// doneDir keeps the final result of every command run on this node
-	// ("" = none): results in etcd are bound to the lease and vanish with
-	// it, so after an agent restart a finished command's result is
-	// republished from here instead of the command being run again.
+	// doneDir is the node's command journal ("" = none), see journal.
 	doneDir string
 
 	mu       sync.Mutex
 	maxEpoch int64
-	seen     map[string]bool // IDs handled (or queued) in this session
+	handled  map[string]int64 // command ID -> mod revision handled (or queued)
+	running  map[string]*runningCmd
 	queues   map[string]chan keys.NodeCommand
 	wg       sync.WaitGroup
 }
 
+// runningCmd is a command being executed.
+type runningCmd struct {
+	cancel  context.CancelFunc
+	dropped bool // its key was deleted while it ran
+}
+
 func newCommandRunner(cli *clientv3.Client, node string, lease clientv3.LeaseID, exec *Executor, maxEpoch int64, log *slog.Logger) *commandRunner {
 	return &commandRunner{cli: cli, node: node, lease: lease, exec: exec, log: log, maxEpoch: maxEpoch,
-		seen: map[string]bool{}, queues: map[string]chan keys.NodeCommand{}}
+		handled: map[string]int64{}, running: map[string]*runningCmd{}, queues: map[string]chan keys.NodeCommand{}}
 }
+
+func (r *commandRunner) journal() journal { return journal{dir: r.doneDir, log: r.log} }
 
 // run reads the pending commands, then watches for new ones until ctx ends;
 // it waits for running commands to finish (they see ctx too).
@@ -59,16 +75,23 @@ func (r *commandRunner) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read commands: %w", err)
 	}
-	var pending []keys.NodeCommand
+	type pendingCmd struct {
+		c   keys.NodeCommand
+		rev int64
+	}
+	var pending []pendingCmd
+	ids := map[string]bool{}
 	for _, kv := range resp.Kvs {
 		if c, ok := r.parse(kv.Key, kv.Value); ok {
-			pending = append(pending, c)
+			pending = append(pending, pendingCmd{c, kv.ModRevision})
+			ids[c.ID] = true
 			r.noteEpoch(c.Epoch)
 		}
 	}
-	r.pruneDone(pending)
-	for _, c := range pending {
-		r.handle(ctx, c)
+	r.recover(ctx, ids)
+	r.journal().prune(ids)
+	for _, p := range pending {
+		r.handle(ctx, p.c, p.rev)
 	}
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
@@ -84,17 +107,14 @@ func (r *commandRunner) run(ctx context.Context) error {
 			if err := wr.Err(); err != nil {
 				return fmt.Errorf("command watch: %w", err)
 			}
-			var batch []keys.NodeCommand
 			for _, ev := range wr.Events {
-				if ev.Type != clientv3.EventTypePut {
+				if ev.Type == clientv3.EventTypeDelete {
+					r.dropped(strings.TrimPrefix(string(ev.Kv.Key), prefix))
 					continue
 				}
 				if c, ok := r.parse(ev.Kv.Key, ev.Kv.Value); ok {
-					batch = append(batch, c)
+					r.handle(ctx, c, ev.Kv.ModRevision)
 				}
-			}
-			for _, c := range batch {
-				r.handle(ctx, c)
 			}
 		}
 	}
@@ -124,22 +144,59 @@ func (r *commandRunner) MaxEpoch() int64 {
 	return r.maxEpoch
 }
 
-// handle refuses, skips or queues one command.
-func (r *commandRunner) handle(ctx context.Context, c keys.NodeCommand) {
+// recover deals with the commands of the journal that started and did not
+// finish: still pending, they run again (they are idempotent); gone, their
+// job gave up on them, and a create is undone.
+func (r *commandRunner) recover(ctx context.Context, pending map[string]bool) {
+	jr := r.journal()
+	for _, c := range jr.started() {
+		switch {
+		case pending[c.ID]:
+		case func() bool { _, ok := jr.loadDone(c.ID); return ok }():
+			jr.forgetStarted(c.ID)
+		default:
+			r.abandon(ctx, c)
+		}
+	}
+}
+
+// abandon undoes what a command whose job gave up on it left behind: a
+// create is removed again (only what carries its instance's UUID).
+func (r *commandRunner) abandon(ctx context.Context, c keys.NodeCommand) {
+	log := r.log.With("cmd", c.ID, "kind", c.Kind, "instance", c.Instance.Name, "uuid", c.Instance.UUID)
+	if c.Kind == keys.CmdInstanceCreate {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		err := r.exec.UndoCreate(uctx, c.Instance)
+		cancel()
+		if err != nil {
+			// Left for `drover cluster repair`: it is an orphan now.
+			log.Error("create_undo_failed", "err", err)
+		} else {
+			log.Warn("create_undone_job_gave_up")
+		}
+	} else {
+		log.Warn("command_abandoned_job_gave_up")
+	}
+	r.journal().forgetStarted(c.ID)
+	if r.after != nil {
+		r.after(c.Instance.Name)
+	}
+}
+
+// handle skips, answers or queues one version (mod revision) of a command.
+func (r *commandRunner) handle(ctx context.Context, c keys.NodeCommand, rev int64) {
 	r.mu.Lock()
-	if r.seen[c.ID] {
+	if r.handled[c.ID] >= rev {
 		r.mu.Unlock()
 		return
 	}
-	r.seen[c.ID] = true
-	stale := c.Epoch < r.maxEpoch
-	max := r.maxEpoch
+	r.handled[c.ID] = rev
 	if c.Epoch > r.maxEpoch {
 		r.maxEpoch = c.Epoch
 	}
 	r.mu.Unlock()
 	log := r.log.With("cmd", c.ID, "kind", c.Kind, "instance", c.Instance.Name, "epoch", c.Epoch)
-	if done, err := r.resultExists(ctx, c.ID); err != nil {
+	if done, err := r.answered(ctx, c); err != nil {
 		log.Warn("command_result_check_failed", "err", err)
 		r.forget(c.ID)
 		return
@@ -147,15 +204,9 @@ func (r *commandRunner) handle(ctx context.Context, c keys.NodeCommand) {
 		log.Debug("command_already_answered")
 		return
 	}
-	if res, ok := r.loadDone(c.ID); ok {
+	if res, ok := r.journal().loadDone(c.ID); ok {
 		log.Info("command_result_republished")
 		r.publish(ctx, res)
-		return
-	}
-	if stale {
-		log.Warn("command_refused_stale_epoch", "highest_epoch", max)
-		r.publish(ctx, keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Done: true,
-			Error: api.Errorf(api.CodeWrongState, "command of leader epoch %d refused: epoch %d seen", c.Epoch, max)})
 		return
 	}
 	r.enqueue(ctx, c)
@@ -163,18 +214,40 @@ func (r *commandRunner) handle(ctx context.Context, c keys.NodeCommand) {
 
 func (r *commandRunner) forget(id string) {
 	r.mu.Lock()
-	delete(r.seen, id)
+	delete(r.handled, id)
 	r.mu.Unlock()
 }
 
-func (r *commandRunner) resultExists(ctx context.Context, id string) (bool, error) {
+// dropped is called when command id was deleted: the leader has its answer,
+// or the job step gave up on it. A command still running is canceled.
+func (r *commandRunner) dropped(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.handled, id)
+	if rc := r.running[id]; rc != nil {
+		rc.dropped = true
+		rc.cancel()
+		r.log.Warn("command_canceled_deleted", "cmd", id)
+	}
+}
+
+// answered reports whether c has a final result in etcd (a refusal of an
+// older epoch does not answer a newer leader's command).
+func (r *commandRunner) answered(ctx context.Context, c keys.NodeCommand) (bool, error) {
 	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := r.cli.Get(gctx, keys.NodeResultKey(r.node, id), clientv3.WithCountOnly())
+	resp, err := r.cli.Get(gctx, keys.NodeResultKey(r.node, c.ID))
 	if err != nil {
 		return false, err
 	}
-	return resp.Count > 0, nil
+	if len(resp.Kvs) == 0 {
+		return false, nil
+	}
+	var res keys.NodeCommandResult
+	if json.Unmarshal(resp.Kvs[0].Value, &res) != nil || !res.Done {
+		return false, nil
+	}
+	return !res.Refused || res.Epoch >= c.Epoch, nil
 }
 
 // enqueue hands c to its instance's worker, starting one if needed.
@@ -190,7 +263,7 @@ func (r *commandRunner) enqueue(ctx context.Context, c keys.NodeCommand) {
 	select {
 	case q <- c:
 	default:
-		delete(r.seen, c.ID) // seen again by the next session
+		delete(r.handled, c.ID) // seen again by the next session
 		r.log.Error("command_queue_full", "cmd", c.ID, "instance", c.Instance.Name)
 	}
 	r.mu.Unlock()
@@ -216,16 +289,93 @@ func (r *commandRunner) worker(ctx context.Context, name string, q chan keys.Nod
 	}
 }
 
+// current reads the command's key now: the version to run (a newer leader
+// may have written it again), or false when it is gone.
+func (r *commandRunner) current(ctx context.Context, id string) (keys.NodeCommand, bool, error) {
+	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := r.cli.Get(gctx, keys.NodeCommandKey(r.node, id))
+	if err != nil || len(resp.Kvs) == 0 {
+		return keys.NodeCommand{}, false, err
+	}
+	c, ok := r.parse(resp.Kvs[0].Key, resp.Kvs[0].Value)
+	return c, ok, nil
+}
+
+// refusal is why c may not run now ("" if it may): its epoch is older than
+// the current leader's or than one seen already, or no master leads.
+func (r *commandRunner) refusal(ctx context.Context, c keys.NodeCommand) (string, error) {
+	var resp *clientv3.GetResponse
+	var err error
+	for attempt := range 3 {
+		gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		resp, err = r.cli.Get(gctx, keys.ElectionPrefix+"/", clientv3.WithFirstCreate()...)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the leader's epoch: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "no master leads", nil
+	}
+	leader := resp.Kvs[0].CreateRevision
+	r.noteEpoch(leader)
+	if max := r.MaxEpoch(); c.Epoch < max {
+		return fmt.Sprintf("command of leader epoch %d refused: epoch %d seen (leader epoch %d)", c.Epoch, max, leader), nil
+	}
+	return "", nil
+}
+
 func (r *commandRunner) execute(ctx context.Context, c keys.NodeCommand) {
 	if ctx.Err() != nil {
 		return
 	}
-	// A newer leader may have spoken while this command waited.
-	if max := r.MaxEpoch(); c.Epoch < max {
-		r.publish(ctx, keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Done: true,
-			Error: api.Errorf(api.CodeWrongState, "command of leader epoch %d refused: epoch %d seen", c.Epoch, max)})
+	// Registered before the command is read again, so that a delete from
+	// now on cancels it and one before is seen by the read.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rc := &runningCmd{cancel: cancel}
+	r.mu.Lock()
+	r.running[c.ID] = rc
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.running, c.ID)
+		r.mu.Unlock()
+	}()
+	log := r.log.With("cmd", c.ID, "kind", c.Kind, "instance", c.Instance.Name)
+	cur, ok, err := r.current(ctx, c.ID)
+	switch {
+	case err != nil:
+		log.Warn("command_read_failed", "err", err)
+		r.forget(c.ID)
+		return
+	case !ok:
+		log.Info("command_dropped_before_run")
 		return
 	}
+	c = cur
+	jr := r.journal()
+	if res, ok := jr.loadDone(c.ID); ok {
+		r.publish(ctx, res)
+		return
+	}
+	why, err := r.refusal(ctx, c)
+	if err != nil {
+		r.publish(ctx, keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Done: true, Error: api.Errorf(api.CodeUnavailable, "%v", err)})
+		return
+	}
+	if why != "" {
+		log.Warn("command_refused_stale_epoch", "epoch", c.Epoch, "why", why)
+		r.publish(ctx, keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Done: true, Refused: true,
+			Error: api.Errorf(api.CodeWrongState, "%s", why)})
+		return
+	}
+	jr.saveStarted(c)
 	r.publish(ctx, keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Progress: "started"})
 	var (
 		pmu  sync.Mutex
@@ -240,11 +390,19 @@ func (r *commandRunner) execute(ctx context.Context, c keys.NodeCommand) {
 		last = time.Now()
 		r.publish(ctx, keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Progress: s})
 	}
-	out, err := r.exec.Run(ctx, c, progress)
+	out, err := r.exec.Run(cctx, c, progress)
 	if ctx.Err() != nil {
 		// The session ended (lease lost or agent stopping): the result
-		// cannot be published under this lease; the command will be seen
-		// again by the next session and, being idempotent, re-run.
+		// cannot be published under this lease. The journal keeps the
+		// command as started: the next session runs it again if it is still
+		// there (it is idempotent), or undoes it if its job gave up.
+		return
+	}
+	r.mu.Lock()
+	dropped := rc.dropped
+	r.mu.Unlock()
+	if dropped {
+		r.abandon(ctx, c)
 		return
 	}
 	res := keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Done: true, Output: out}
@@ -252,7 +410,7 @@ func (r *commandRunner) execute(ctx context.Context, c keys.NodeCommand) {
 		res.Error = cmdError(err)
 	}
 	pmu.Lock()
-	r.saveDone(res)
+	jr.saveDone(res)
 	r.publish(ctx, res)
 	pmu.Unlock()
 	if r.after != nil {
@@ -279,56 +437,5 @@ func (r *commandRunner) publish(ctx context.Context, res keys.NodeCommandResult)
 	}
 	if err != nil {
 		r.log.Warn("result_publish_failed", "cmd", res.ID, "err", err)
-	}
-}
-
-func (r *commandRunner) donePath(id string) string {
-	// IDs are "<job>-<op>-<step>"; keep the file name safe whatever they are.
-	return filepath.Join(r.doneDir, url.PathEscape(id)+".json")
-}
-
-// saveDone records a final result on the node (best effort).
-func (r *commandRunner) saveDone(res keys.NodeCommandResult) {
-	if r.doneDir == "" {
-		return
-	}
-	b, err := json.Marshal(res)
-	if err == nil {
-		tmp := r.donePath(res.ID) + ".tmp"
-		if err = os.WriteFile(tmp, b, 0o600); err == nil {
-			err = os.Rename(tmp, r.donePath(res.ID))
-		}
-	}
-	if err != nil {
-		r.log.Warn("command_result_not_saved", "cmd", res.ID, "err", err)
-	}
-}
-
-func (r *commandRunner) loadDone(id string) (keys.NodeCommandResult, bool) {
-	var res keys.NodeCommandResult
-	if r.doneDir == "" {
-		return res, false
-	}
-	b, err := os.ReadFile(r.donePath(id))
-	if err != nil || json.Unmarshal(b, &res) != nil || res.ID != id || !res.Done {
-		return res, false
-	}
-	return res, true
-}
-
-// pruneDone forgets results of commands the leader has deleted.
-func (r *commandRunner) pruneDone(pending []keys.NodeCommand) {
-	if r.doneDir == "" {
-		return
-	}
-	keep := map[string]bool{}
-	for _, c := range pending {
-		keep[filepath.Base(r.donePath(c.ID))] = true
-	}
-	ents, _ := os.ReadDir(r.doneDir)
-	for _, e := range ents {
-		if !keep[e.Name()] {
-			_ = os.Remove(filepath.Join(r.doneDir, e.Name()))
-		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master"
 	"github.com/drover-project/drover/master/keys"
@@ -218,7 +220,7 @@ func (h *harness) hvState(name string) hv.DomainState {
 
 func instance(name string, kind hv.Kind) keys.InstanceRecord {
 	return keys.InstanceRecord{
-		Name: name, UUID: "", PrimaryNode: "n1", Hypervisor: string(kind), DiskTemplate: "file",
+		Name: name, UUID: uuid.NewSHA1(uuid.NameSpaceOID, []byte(name)).String(), PrimaryNode: "n1", Hypervisor: string(kind), DiskTemplate: "file",
 		Disks: []keys.DiskSpec{{SizeMiB: 64}, {SizeMiB: 32}}, NICs: []keys.NICSpec{{MAC: "aa:00:00:00:01:01"}},
 		VCPUs: 1, MemoryMiB: 128, AdminUp: true,
 	}

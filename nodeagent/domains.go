@@ -118,7 +118,13 @@ func (p *domainPublisher) onEvent(ctx context.Context, ev hv.Event) {
 		}
 		st = s
 	}
-	p.put(ctx, keys.DomainStatus{Instance: ev.Domain, State: contractState(st), ObservedAt: time.Now().UTC()}, true)
+	uuid := ev.UUID
+	if uuid == "" {
+		p.mu.Lock()
+		uuid = p.last[ev.Domain].UUID
+		p.mu.Unlock()
+	}
+	p.put(ctx, keys.DomainStatus{Instance: ev.Domain, State: contractState(st), UUID: uuid, ObservedAt: time.Now().UTC()}, true)
 }
 
 // resync lists the domains and publishes what changed; instances with
@@ -136,7 +142,7 @@ func (p *domainPublisher) resync(ctx context.Context) {
 	want := map[string]keys.DomainStatus{}
 	for _, d := range doms {
 		if p.managed(d.Name) {
-			want[d.Name] = keys.DomainStatus{Instance: d.Name, State: contractState(d.State), ObservedAt: now}
+			want[d.Name] = keys.DomainStatus{Instance: d.Name, State: contractState(d.State), UUID: d.UUID, ObservedAt: now}
 		}
 	}
 	if p.instDir != "" {
@@ -148,7 +154,8 @@ func (p *domainPublisher) resync(ctx context.Context) {
 			}
 			if _, ok := want[n]; !ok && (p.exec == nil || !p.exec.Busy(n)) {
 				if _, err := os.Stat(filepath.Join(p.instDir, n)); err == nil {
-					want[n] = keys.DomainStatus{Instance: n, State: keys.DomainMissing, ObservedAt: now}
+					want[n] = keys.DomainStatus{Instance: n, State: keys.DomainMissing, ObservedAt: now,
+						UUID: readOwner(filepath.Join(p.instDir, n)).UUID}
 				}
 			}
 		}
@@ -185,7 +192,7 @@ func (p *domainPublisher) put(ctx context.Context, st keys.DomainStatus, force b
 	prev, ok := p.last[st.Instance]
 	due := time.Since(p.at[st.Instance]) >= p.refresh
 	p.mu.Unlock()
-	if ok && prev.State == st.State && !force && !due {
+	if ok && prev.State == st.State && prev.UUID == st.UUID && !force && !due {
 		return
 	}
 	b, err := json.Marshal(st)

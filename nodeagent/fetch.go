@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,8 +54,10 @@ func newTemplateFetcher(cache *templates.Cache, cred api.NodeCredentials, token 
 	return &templateFetcher{cache: cache, apiURLs: cred.APIURLs, token: token, http: &http.Client{Transport: tr}}, nil
 }
 
-// Fetch is a TemplateFetcher: the cached blob, or a download from urls (or
-// the masters' API URLs), each tried in turn; the cache checks the sha256.
+// Fetch is a TemplateFetcher: the cached blob, or a download from urls
+// (the masters that hold it, as the leader sees them) and then from the other
+// masters of the credentials, each tried in turn: every master keeps every
+// template, so any one that runs can serve it. The cache checks the sha256.
 func (f *templateFetcher) Fetch(ctx context.Context, digest string, urls []string, progress func(string)) (string, error) {
 	h, err := templates.ParseDigest(digest)
 	if err != nil {
@@ -63,9 +66,7 @@ func (f *templateFetcher) Fetch(ctx context.Context, digest string, urls []strin
 	if p, ok := f.cache.Path(h); ok {
 		return p, nil
 	}
-	if len(urls) == 0 {
-		urls = f.apiURLs
-	}
+	urls = fetchOrder(urls, f.apiURLs, h)
 	if len(urls) == 0 {
 		return "", api.Errorf(api.CodeUnavailable, "template sha256:%s is not cached and no master URL is known", h)
 	}
@@ -86,6 +87,18 @@ func (f *templateFetcher) Fetch(ctx context.Context, digest string, urls []strin
 		return "", api.Errorf(api.CodeWrongInput, "template sha256:%s: %v", h, err)
 	}
 	return "", api.Errorf(api.CodeUnavailable, "fetch template sha256:%s: %v", h, err)
+}
+
+// fetchOrder is urls, then the blob URLs of the masters in apiURLs that
+// urls does not name already.
+func fetchOrder(urls, apiURLs []string, h string) []string {
+	out := slices.Clone(urls)
+	for _, u := range apiURLs {
+		if !slices.Contains(out, blobURL(u, h)) && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 func (f *templateFetcher) download(ctx context.Context, url string, w io.Writer, progress func(string)) error {

@@ -128,10 +128,19 @@ func (x *Executor) Run(ctx context.Context, cmd keys.NodeCommand, progress func(
 	}
 	unlock := x.lock(inst.Name)
 	defer unlock()
-	log := x.log.With("cmd", cmd.ID, "kind", cmd.Kind, "instance", inst.Name)
+	log := x.log.With("cmd", cmd.ID, "kind", cmd.Kind, "instance", inst.Name, "uuid", inst.UUID)
 	start := time.Now()
 	var out any
 	var err error
+	switch cmd.Kind {
+	case keys.CmdInstanceCreate, keys.CmdInstanceRemove:
+		// They look at what the name holds themselves.
+	default:
+		if err := x.checkOwner(ctx, inst); err != nil {
+			log.Warn("command_refused_orphan", "err", err)
+			return nil, err
+		}
+	}
 	switch cmd.Kind {
 	case keys.CmdInstanceCreate:
 		out, err = x.create(ctx, cmd, progress, log)
@@ -150,7 +159,7 @@ func (x *Executor) Run(ctx context.Context, cmd keys.NodeCommand, progress func(
 	case keys.CmdInstanceRemove:
 		var p keys.RemoveParams
 		if err = decode(cmd.Params, &p); err == nil {
-			err = x.remove(ctx, inst.Name, seconds(p.ShutdownTimeoutSeconds, 0), progress)
+			err = x.remove(ctx, inst, seconds(p.ShutdownTimeoutSeconds, 0), progress)
 		}
 	case keys.CmdInstanceReinstall:
 		out, err = x.reinstall(ctx, cmd, progress, log)
@@ -285,21 +294,33 @@ func (r *reverter) fail() {
 }
 
 // create makes disks, installs the template and defines the domain. If the
-// domain is already defined, the instance was created by an earlier run of
-// this command: nothing is done. Leftovers of an interrupted run (files
-// without a domain) are discarded first.
+// domain of this instance (same UUID) is already defined, the instance was
+// created by an earlier run of this command: nothing is done. Leftovers of an
+// interrupted run (files of this UUID without a domain) are discarded first.
+// A domain or files of that name that belong to another UUID are an orphan:
+// the create is refused (already_exists), never adopts them.
 func (x *Executor) create(ctx context.Context, cmd keys.NodeCommand, progress func(string), log *slog.Logger) (*keys.CreateOutput, error) {
 	inst := cmd.Instance
-	ok, _, err := x.defined(ctx, inst.Name)
+	if inst.UUID == "" {
+		return nil, api.Errorf(api.CodeWrongInput, "create %s: the command names no instance uuid", inst.Name)
+	}
+	p, err := x.look(ctx, inst.Name)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
+	switch {
+	case p.Domain && p.DomainUUID == inst.UUID:
 		log.Info("create_already_done")
 		return x.output(inst), nil
-	}
-	if err := x.store.Remove(inst.Name); err != nil {
-		return nil, err
+	case p.Domain:
+		return nil, errOrphan(inst.Name, "domain", p.DomainUUID)
+	case p.Files && p.FilesUUID != inst.UUID:
+		return nil, errOrphan(inst.Name, "instance files", p.FilesUUID)
+	case p.Files:
+		log.Info("create_leftovers_discarded")
+		if err := x.store.Remove(inst.Name); err != nil {
+			return nil, err
+		}
 	}
 	r := &reverter{log: log}
 	defer r.fail()
@@ -307,6 +328,9 @@ func (x *Executor) create(ctx context.Context, cmd keys.NodeCommand, progress fu
 		return nil, err
 	}
 	r.add(func(context.Context) error { return x.store.Remove(inst.Name) })
+	if err := x.writeOwner(inst.Name, inst, cmd.ID); err != nil {
+		return nil, err
+	}
 	out, err := x.install(ctx, cmd, inst.Name, progress, log)
 	if err != nil {
 		return nil, err
@@ -442,17 +466,21 @@ func short(digest string) string {
 
 func (x *Executor) start(ctx context.Context, inst keys.InstanceRecord, log *slog.Logger) error {
 	name := inst.Name
-	ok, st, err := x.defined(ctx, name)
+	p, err := x.look(ctx, name)
+	st := p.State
 	switch {
 	case err != nil:
 		return err
-	case !ok:
+	case !p.Domain:
 		// The definition is gone (a hypervisor without persistent state
 		// restarted, or someone undefined it) but the instance's files are
 		// here: define it again from the record the master sent, as
 		// Ganeti's KVM builds the VM from its config on every start. The
 		// master sends start only to the instance's primary node.
-		if inst.DiskTemplate != "diskless" && !x.store.Exists(name) {
+		if p.Files && !p.ownsFiles(inst.UUID) {
+			return errOrphan(name, "instance files", p.FilesUUID)
+		}
+		if inst.DiskTemplate != "diskless" && !p.Files {
 			return api.Errorf(api.CodeUnknownEntity, "instance %s has no domain and no files on this node", name)
 		}
 		log.Warn("domain_redefined", "reason", "no domain on start")
@@ -521,14 +549,18 @@ func (x *Executor) reboot(ctx context.Context, name string, hard bool) error {
 	return x.drv.Start(ctx, name)
 }
 
-// remove destroys, undefines and deletes the disks. Removing what is not
-// there succeeds.
-func (x *Executor) remove(ctx context.Context, name string, timeout time.Duration, progress func(string)) error {
-	ok, _, err := x.defined(ctx, name)
+// remove destroys, undefines and deletes the disks of inst. Removing what
+// is not there succeeds; a domain or files of that name that carry another
+// UUID are not inst's and are left alone.
+func (x *Executor) remove(ctx context.Context, inst keys.InstanceRecord, timeout time.Duration, progress func(string)) error {
+	name := inst.Name
+	p, err := x.look(ctx, name)
 	if err != nil {
 		return err
 	}
-	if ok {
+	files := p.ownsFiles(inst.UUID)
+	switch {
+	case p.ownsDomain(inst.UUID):
 		if err := x.shutdown(ctx, name, timeout, progress); err != nil {
 			return err
 		}
@@ -536,6 +568,15 @@ func (x *Executor) remove(ctx context.Context, name string, timeout time.Duratio
 		if err := x.drv.Undefine(ctx, name); err != nil && !errors.Is(err, hv.ErrNotFound) {
 			return err
 		}
+	case p.Domain:
+		progress("domain " + name + " belongs to uuid " + p.DomainUUID + ": left alone")
+		x.log.Warn("remove_left_foreign_domain", "instance", name, "uuid", inst.UUID, "domain_uuid", p.DomainUUID)
+	}
+	if !files {
+		if p.Files {
+			x.log.Warn("remove_left_foreign_files", "instance", name, "uuid", inst.UUID, "files_uuid", p.FilesUUID)
+		}
+		return nil
 	}
 	progress("delete disks")
 	return x.store.Remove(name)
@@ -583,6 +624,9 @@ func (x *Executor) reinstall(ctx context.Context, cmd keys.NodeCommand, progress
 		return nil, err
 	}
 	_ = x.store.Remove(old)
+	if err := x.writeOwner(inst.Name, inst, cmd.ID); err != nil {
+		return nil, err
+	}
 	progress("redefine domain")
 	if err := x.redefine(ctx, inst); err != nil {
 		return nil, err
@@ -642,13 +686,15 @@ func (x *Executor) rename(ctx context.Context, inst keys.InstanceRecord, to stri
 	newInst := inst
 	newInst.Name = to
 	// Done already (re-run)?
-	if ok, _, err := x.defined(ctx, to); err != nil {
+	if p, err := x.look(ctx, to); err != nil {
 		return err
-	} else if ok {
-		if old, _, _ := x.defined(ctx, inst.Name); !old {
+	} else if p.Domain {
+		if old, _, _ := x.defined(ctx, inst.Name); !old && p.ownsDomain(inst.UUID) {
 			return nil
 		}
 		return api.Errorf(api.CodeAlreadyExists, "a domain %s exists on this node", to)
+	} else if p.Files {
+		return errOrphan(to, "instance files", p.FilesUUID)
 	}
 	if err := x.stopped(ctx, inst.Name, "rename"); err != nil {
 		return err

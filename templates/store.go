@@ -490,3 +490,89 @@ func (s *Store) ImportFile(ctx context.Context, name, path string, progress func
 	defer f.Close()
 	return s.Import(ctx, name, f, progress)
 }
+
+// Has reports whether the store holds the blob with this digest.
+func (s *Store) Has(digest string) bool {
+	p, err := s.BlobPath(digest)
+	if err != nil {
+		return false
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// Replicate stores a template version made on another master: the blob read
+// from r under manifest m exactly as that master has it (same name, version
+// and sha256; the version counter of the name moves past it). The content
+// is checked against m.SHA256 before anything is kept. Replicating what the
+// store already has succeeds without reading r; another blob under the same
+// name and version is ErrExists.
+func (s *Store) Replicate(ctx context.Context, m Manifest, r io.Reader) error {
+	if !ValidName(m.Name) || m.Version <= 0 {
+		return fmt.Errorf("store replicate %s@%d: %w", m.Name, m.Version, ErrInvalid)
+	}
+	if _, err := ParseDigest(m.SHA256); err != nil {
+		return fmt.Errorf("store replicate %s: %w", m.Ref(), err)
+	}
+	if have, err := s.Get(m.Ref()); err == nil {
+		if have.SHA256 != m.SHA256 {
+			return fmt.Errorf("store replicate %s: holds sha256 %s, not %s: %w", m.Ref(), have.SHA256, m.SHA256, ErrExists)
+		}
+		if s.Has(m.SHA256) {
+			return nil
+		}
+	}
+	if !s.Has(m.SHA256) {
+		if err := s.receiveBlob(ctx, m.SHA256, r); err != nil {
+			return fmt.Errorf("store replicate %s: %w", m.Ref(), err)
+		}
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	dir := filepath.Join(s.dir, "manifests", m.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("store replicate %s: %w", m.Ref(), err)
+	}
+	last := 0
+	if b, err := os.ReadFile(filepath.Join(dir, "seq")); err == nil {
+		last, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if m.Version > last {
+		if err := writeJSONFile(filepath.Join(dir, "seq"), m.Version); err != nil {
+			return fmt.Errorf("store replicate %s: %w", m.Ref(), err)
+		}
+	}
+	if err := writeJSONFile(filepath.Join(dir, strconv.Itoa(m.Version)+".json"), m); err != nil {
+		return fmt.Errorf("store replicate %s: %w", m.Ref(), err)
+	}
+	s.log.Info("template_replicated", "template", m.Ref(), "digest", m.Digest(), "size", m.Size)
+	return nil
+}
+
+// receiveBlob writes r as the blob with hex digest h, checking its sha256.
+func (s *Store) receiveBlob(ctx context.Context, h string, r io.Reader) error {
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "replicate-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename this is a no-op
+	defer tmp.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, sum), ctxReader{ctx, r}); err != nil {
+		return fmt.Errorf("receive blob: %w", err)
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != h {
+		return fmt.Errorf("received blob has sha256 %s, want %s: %w", got, h, ErrChecksum)
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	blob, _ := s.BlobPath(h)
+	return os.Rename(tmp.Name(), blob)
+}

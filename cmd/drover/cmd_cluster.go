@@ -82,6 +82,33 @@ func clusterCommand() *cli.Command {
 					return nil
 				},
 			},
+			{
+				Name:  "repair",
+				Usage: "remove orphans (domains and instance files on nodes that no instance claims), as verify lists them",
+				Flags: append(submitFlags(),
+					&cli.BoolFlag{Name: "dry-run", Usage: "list what would be removed, remove nothing"},
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+				),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 0 {
+						return usagef("cluster repair takes no arguments")
+					}
+					if !c.Bool("dry-run") {
+						if err := confirm(c, "Remove every orphan domain and its disks from the nodes?"); err != nil {
+							return err
+						}
+					}
+					cl, err := newClient(c)
+					if err != nil {
+						return err
+					}
+					id, err := cl.ClusterRepair(c.Context, api.ClusterRepair{DryRun: c.Bool("dry-run")})
+					if err != nil {
+						return err
+					}
+					return followJob(c, cl, id)
+				},
+			},
 		},
 	}
 }

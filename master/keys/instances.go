@@ -124,8 +124,15 @@ const (
 // NodeCommand is a command of the leader to one agent, at NodeCommandKey. The
 // agent refuses commands older than the highest epoch it has seen.
 type NodeCommand struct {
-	// ID is unique per job step: "<job id>-<op>-<step>".
+	// ID is unique per job step and instance:
+	// "<job id>-<op>-<step>-<instance uuid>" (see docs/jobs.md).
 	ID string `json:"id"`
+	// JobID is the job the command belongs to (0: the leader's own work,
+	// such as the watcher's cleanups). The leader deletes a command when its
+	// job gives up on it; an agent runs only commands that are still there.
+	JobID uint64 `json:"job_id,omitempty"`
+	// Step is the job step (with its opcode index) that wrote the command.
+	Step string `json:"step,omitempty"`
 	// Epoch of the leader that wrote it.
 	Epoch int64 `json:"epoch"`
 	// Kind is one of the Cmd* constants.
@@ -151,14 +158,22 @@ type NodeCommandResult struct {
 	Progress string          `json:"progress,omitempty"`
 	Error    *api.Error      `json:"error,omitempty"`
 	Output   json.RawMessage `json:"output,omitempty"`
-	At       time.Time       `json:"at"`
+	// Refused is set when the agent did not run the command because its
+	// epoch is older than the current leader's: a newer leader that writes
+	// the same command again is not answered by this result.
+	Refused bool      `json:"refused,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // DomainStatus is what an agent observes of an instance's domain.
 type DomainStatus struct {
 	Instance string `json:"instance"`
 	// State: running, stopped, paused, crashed, missing.
-	State      string    `json:"state"`
+	State string `json:"state"`
+	// UUID of the domain on the node, or of the instance files when there is
+	// no domain ("" when unknown): an instance record with another UUID does
+	// not own them (they are an orphan).
+	UUID       string    `json:"uuid,omitempty"`
 	ObservedAt time.Time `json:"observed_at"`
 }
 
