@@ -331,7 +331,12 @@ func (m *Master) undoAdd(ctx context.Context, sc *jobs.StepContext, rec *keys.In
 	defer cancel()
 	note := "removed from node " + rec.PrimaryNode
 	if _, err := m.stepCmd(uctx, sc, "undo-"+step, nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceRemove, Instance: *rec}); err != nil {
-		note = fmt.Sprintf("NOT removed from node %s (%v)", rec.PrimaryNode, api.AsError(err).Message)
+		note = fmt.Sprintf("NOT removed from node %s now (%v)", rec.PrimaryNode, api.AsError(err).Message)
+		if lerr := m.leaveUndo(uctx, sc.Epoch, rec); lerr == nil {
+			note += "; its agent removes it when it is back"
+		} else {
+			note += fmt.Sprintf("; undo not left for its agent either (%v): `drover cluster repair` removes the orphan", lerr)
+		}
 	}
 	ae := api.AsError(cause)
 	if err := m.deleteCreating(uctx, sc.Epoch, rec); err != nil {
@@ -339,6 +344,26 @@ func (m *Master) undoAdd(ctx context.Context, sc *jobs.StepContext, rec *keys.In
 	}
 	m.log.Warn("instance_add_undone", "instance", rec.Name, "job_id", sc.JobID, "cause", cause)
 	return &api.Error{Code: ae.Code, Message: fmt.Sprintf("%s (undone: %s, record deleted)", ae.Message, note)}
+}
+
+// leaveUndo writes, for an agent that did not answer, the remove of what a
+// failed add made there, to run when it is back: a command of no job
+// (JobID 0, the job is ending), keyed by the instance's UUID, that names the
+// UUID so that only this instance's domain and files are removed. The
+// leader's watcher deletes it once it is answered.
+func (m *Master) leaveUndo(ctx context.Context, epoch int64, rec *keys.InstanceRecord) error {
+	fence, err := m.fenceOf(ctx, epoch)
+	if err != nil {
+		return err
+	}
+	id := "undo-add-" + rec.UUID
+	put, err := store.PutJSON(keys.NodeCommandKey(rec.PrimaryNode, id), keys.NodeCommand{ID: id, Epoch: epoch,
+		Kind: keys.CmdInstanceRemove, Instance: *rec, CreatedAt: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	_, err = fence.Txn(ctx, m.client, nil, put)
+	return err
 }
 
 // deleteCreating deletes the record of an instance being created (fenced,
@@ -360,6 +385,6 @@ func (m *Master) deleteCreating(ctx context.Context, epoch int64, rec *keys.Inst
 		return api.Errorf(api.CodeWrongState, "record of %s changed", rec.Name)
 	}
 	_, err = fence.Txn(ctx, m.client, []clientv3.Cmp{store.Unchanged(keys.InstanceKey(rec.Name), rev)},
-		clientv3.OpDelete(keys.InstanceKey(rec.Name)), clientv3.OpDelete(keys.NodeDomainKey(rec.PrimaryNode, rec.Name)))
+		append(m.ownDomainDelete(ctx, rec.PrimaryNode, rec), clientv3.OpDelete(keys.InstanceKey(rec.Name)))...)
 	return err
 }

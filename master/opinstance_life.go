@@ -65,7 +65,7 @@ func (m *Master) opInstanceRemove() jobs.Kind {
 						return err
 					}
 					sc.If(store.Unchanged(keys.InstanceKey(p.Name), rev))
-					sc.Then(clientv3.OpDelete(keys.InstanceKey(p.Name)), clientv3.OpDelete(keys.NodeDomainKey(rec.PrimaryNode, p.Name)))
+					sc.Then(append(m.ownDomainDelete(ctx, rec.PrimaryNode, rec), clientv3.OpDelete(keys.InstanceKey(p.Name)))...)
 					sc.Logf("instance %s removed", p.Name)
 					return nil
 				}},

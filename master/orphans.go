@@ -122,3 +122,14 @@ func (m *Master) findOrphans(ctx context.Context) ([]orphan, error) {
 	})
 	return out, nil
 }
+
+// ownDomainDelete deletes the published domain state of rec on node, but
+// only when it is rec's (same UUID, or none known): the state of an orphan
+// of the same name must stay visible to verify and repair.
+func (m *Master) ownDomainDelete(ctx context.Context, node string, rec *keys.InstanceRecord) []clientv3.Op {
+	d, err := m.domainStatus(ctx, node, rec.Name)
+	if err != nil || d == nil || d.UUID != "" && rec.UUID != "" && d.UUID != rec.UUID {
+		return nil
+	}
+	return []clientv3.Op{clientv3.OpDelete(keys.NodeDomainKey(node, rec.Name))}
+}

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -150,14 +151,21 @@ func (w *instanceWatcher) sweepCommands(ctx context.Context) {
 	var fence *store.Fence
 	for _, kv := range resp.Kvs {
 		var c keys.NodeCommand
-		if json.Unmarshal(kv.Value, &c) != nil || c.JobID == 0 {
+		if json.Unmarshal(kv.Value, &c) != nil {
 			continue
 		}
-		done, ok := ended[c.JobID]
-		if !ok {
-			j, err := w.m.queue.Get(ctx, c.JobID)
-			done = err == nil && j.State.Finished() || err != nil && api.CodeOf(err) == api.CodeUnknownEntity
-			ended[c.JobID] = done
+		var done bool
+		if c.JobID == 0 {
+			// The leader's own commands (undo left for an agent that was
+			// away): done once answered.
+			done = w.answered(ctx, kv.Key, c)
+		} else {
+			var ok bool
+			if done, ok = ended[c.JobID]; !ok {
+				j, err := w.m.queue.Get(ctx, c.JobID)
+				done = err == nil && j.State.Finished() || err != nil && api.CodeOf(err) == api.CodeUnknownEntity
+				ended[c.JobID] = done
+			}
 		}
 		if !done {
 			continue
@@ -170,12 +178,29 @@ func (w *instanceWatcher) sweepCommands(ctx context.Context) {
 			fence = &f
 		}
 		key := string(kv.Key)
-		if _, err := fence.Txn(ctx, w.m.client, []clientv3.Cmp{store.Unchanged(key, kv.ModRevision)}, clientv3.OpDelete(key)); err != nil {
+		node, _, _ := strings.Cut(strings.TrimPrefix(key, keys.NodeCmdRoot), "/")
+		if _, err := fence.Txn(ctx, w.m.client, []clientv3.Cmp{store.Unchanged(key, kv.ModRevision)},
+			clientv3.OpDelete(key), clientv3.OpDelete(keys.NodeResultKey(node, c.ID))); err != nil {
 			w.m.log.Warn("node_command_sweep_failed", "key", key, "error", err)
 			continue
 		}
-		w.m.log.Warn("node_command_of_ended_job_deleted", "key", key, "job_id", c.JobID)
+		w.m.log.Info("node_command_swept", "key", key, "job_id", c.JobID)
 	}
+}
+
+// answered reports whether the agent has answered command c (at key) and
+// the command is older than a watcher pass, so that a runNodeCmd of the
+// watcher's own still waiting for it is not robbed of its answer.
+func (w *instanceWatcher) answered(ctx context.Context, key []byte, c keys.NodeCommand) bool {
+	if time.Since(c.CreatedAt) < 2*watchInterval {
+		return false
+	}
+	node, _, _ := strings.Cut(strings.TrimPrefix(string(key), keys.NodeCmdRoot), "/")
+	var res keys.NodeCommandResult
+	if _, err := store.GetJSON(ctx, w.m.client, keys.NodeResultKey(node, c.ID), &res); err != nil {
+		return false
+	}
+	return res.Done
 }
 
 // cleanupAbandonedAdd removes a record still marked as being created when

@@ -1,0 +1,411 @@
+package master_test
+
+// Master tests that drive the real node agent (package nodeagent, in
+// process) with the fake hypervisor: commands go through etcd to the agent,
+// which runs them on the driver and publishes the domain states.
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master"
+	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/master/mastertest"
+	"github.com/drover-project/drover/nodeagent/hv/fake"
+)
+
+// agentEnv is one master (with its API, for template downloads) and the
+// real agent of node1 on a fake hypervisor.
+type agentEnv struct {
+	c   *mastertest.Cluster
+	m   *master.Master
+	a   *mastertest.Agent
+	drv *fake.Driver
+}
+
+func startAgentEnv(t *testing.T, opts mastertest.Options) *agentEnv {
+	t.Helper()
+	opts.API = true
+	c := mastertest.Start(t, opts)
+	l := c.WaitLeader(30 * time.Second)
+	m := c.Masters[l].M
+	drv := fake.New(fake.Options{CPUs: 4, MemoryMiB: 4096})
+	a := mastertest.StartAgent(t, m, "node1", drv)
+	if _, err := m.ImportTemplate(ctx(t), mastertest.Admin, "tiny", bytes.NewReader(tinyRootfs(t))); err != nil {
+		t.Fatalf("import template: %v", err)
+	}
+	return &agentEnv{c: c, m: m, a: a, drv: drv}
+}
+
+func (e *agentEnv) run(t *testing.T, kind string, params any) *api.Job {
+	t.Helper()
+	id := mastertest.Submit(t, e.m, 0, mastertest.Op(t, kind, params))
+	return mastertest.WaitJob(t, e.m, id, 60*time.Second)
+}
+
+func fileAdd(name string) api.InstanceAdd {
+	return api.InstanceAdd{Name: name, DiskTemplate: "file", Disks: []api.InstanceDisk{{SizeMiB: 32}},
+		OS: "tiny", Node: "node1", VCPUs: 1, MemoryMiB: 128}
+}
+
+func (e *agentEnv) domainUUID(t *testing.T, name string) string {
+	t.Helper()
+	doms, err := e.drv.List(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range doms {
+		if d.Name == name {
+			return d.UUID
+		}
+	}
+	return ""
+}
+
+func (e *agentEnv) waitOnline(t *testing.T) {
+	t.Helper()
+	mastertest.WaitFor(t, 30*time.Second, "node1 online", func() bool {
+		n, err := e.c.Any(-1).GetNode(ctx(t), "node1")
+		return err == nil && n.Status == api.NodeOnline
+	})
+}
+
+func (e *agentEnv) waitStatus(t *testing.T, name, want string, timeout time.Duration) {
+	t.Helper()
+	mastertest.WaitFor(t, timeout, "instance "+name+" "+want, func() bool {
+		in, err := e.m.GetInstance(ctx(t), name)
+		return err == nil && in.Status == want
+	})
+}
+
+func TestInstancesWithRealAgent(t *testing.T) {
+	e := startAgentEnv(t, mastertest.Options{Masters: 1})
+	m := e.m
+
+	t.Run("add runs each command once", func(t *testing.T) {
+		j := e.run(t, api.OpInstanceAdd, fileAdd("web1"))
+		if j.State != api.JobSuccess {
+			t.Fatalf("add: %+v", j.Error)
+		}
+		in, err := m.GetInstance(ctx(t), "web1")
+		if err != nil || in.Status != api.InstRunning {
+			t.Fatalf("web1: %+v %v", in, err)
+		}
+		if d, s := e.a.Driver.Calls("define", "web1"), e.a.Driver.Calls("start", "web1"); d != 1 || s != 1 {
+			t.Fatalf("define %d times, start %d times; want 1 and 1", d, s)
+		}
+		if got := e.domainUUID(t, "web1"); got != in.UUID {
+			t.Fatalf("domain uuid %q, record %q", got, in.UUID)
+		}
+		// The leader deletes each command once it has its answer.
+		resp, err := m.Client().Get(ctx(t), keys.NodeCmdPrefix("node1"), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil || resp.Count != 0 {
+			t.Fatalf("commands left: %v %v", resp, err)
+		}
+	})
+
+	t.Run("a lost domain is defined again and started", func(t *testing.T) {
+		disk := filepath.Join(e.a.Storage, "instances", "web1", "disk0.img")
+		before, err := os.Stat(disk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The hypervisor forgets the domain (no persistent state, or an
+		// undefine by hand); the disks stay.
+		if err := e.drv.Destroy(ctx(t), "web1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.drv.Undefine(ctx(t), "web1"); err != nil {
+			t.Fatal(err)
+		}
+		e.waitStatus(t, "web1", api.InstErrorDown, 10*time.Second)
+		// The watcher restarts it (grace 5 s): start defines it from the record.
+		e.waitStatus(t, "web1", api.InstRunning, 40*time.Second)
+		in, _ := m.GetInstance(ctx(t), "web1")
+		if got := e.domainUUID(t, "web1"); got != in.UUID {
+			t.Fatalf("redefined domain uuid %q, record %q", got, in.UUID)
+		}
+		after, err := os.Stat(disk)
+		if err != nil || !os.SameFile(before, after) {
+			t.Fatalf("the disk was replaced: %v", err)
+		}
+		if before.Sys().(*syscall.Stat_t).Ino != after.Sys().(*syscall.Stat_t).Ino {
+			t.Fatal("disk inode changed")
+		}
+		if in.GaveUp || in.Restarts != 1 {
+			t.Fatalf("restarts %d gave up %v, want 1 and false", in.Restarts, in.GaveUp)
+		}
+	})
+
+	t.Run("node remove is refused while instances use the node", func(t *testing.T) {
+		for _, n := range []string{"node1"} {
+			_, err := m.SubmitJob(ctx(t), mastertest.Admin, api.JobSubmit{Ops: []api.OpCode{mastertest.Op(t, api.OpNodeRemove, api.NodeRemove{Name: n})}})
+			if api.CodeOf(err) != api.CodeWrongState || !strings.Contains(err.Error(), "web1") {
+				t.Fatalf("remove %s with web1 on it: %v", n, err)
+			}
+		}
+		// A secondary counts too (records of DRBD instances name one).
+		id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpNodeAdd, api.NodeAdd{Name: "node2"}))
+		if j := mastertest.WaitJob(t, m, id, 20*time.Second); j.State != api.JobSuccess {
+			t.Fatalf("node add: %+v", j.Error)
+		}
+		raw := `{"name":"mirror1","uuid":"u-mirror1","primary_node":"node1","secondary_node":"node2","os":"tiny","disk_template":"drbd"}`
+		if _, err := m.Client().Put(ctx(t), keys.InstanceKey("mirror1"), raw); err != nil {
+			t.Fatal(err)
+		}
+		_, err := m.SubmitJob(ctx(t), mastertest.Admin, api.JobSubmit{Ops: []api.OpCode{mastertest.Op(t, api.OpNodeRemove, api.NodeRemove{Name: "node2"})}})
+		if api.CodeOf(err) != api.CodeWrongState || !strings.Contains(err.Error(), "mirror1") {
+			t.Fatalf("remove node2, secondary of mirror1: %v", err)
+		}
+		if _, err := m.Client().Delete(ctx(t), keys.InstanceKey("mirror1")); err != nil {
+			t.Fatal(err)
+		}
+		if j := e.run(t, api.OpNodeRemove, api.NodeRemove{Name: "node2"}); j.State != api.JobSuccess {
+			t.Fatalf("remove of an empty node: %+v", j.Error)
+		}
+	})
+
+	t.Run("orphans are listed, never adopted, removed by repair", func(t *testing.T) {
+		if j := e.run(t, api.OpInstanceAdd, fileAdd("lost1")); j.State != api.JobSuccess {
+			t.Fatalf("add: %+v", j.Error)
+		}
+		old, _ := m.GetInstance(ctx(t), "lost1")
+		// Its record is lost (as when a job gave up and deleted it): what
+		// is on node1 is now an orphan.
+		if _, err := m.Client().Delete(ctx(t), keys.InstanceKey("lost1")); err != nil {
+			t.Fatal(err)
+		}
+		var rep *api.VerifyReport
+		mastertest.WaitFor(t, 10*time.Second, "verify lists the orphan", func() bool {
+			var err error
+			rep, err = m.ClusterVerify(ctx(t))
+			return err == nil && hasFinding(rep, "EORPHAN")
+		})
+		if rep.OK {
+			t.Fatalf("verify with an orphan is ok: %+v", rep)
+		}
+		// A new instance of that name is not given the orphan's disk.
+		a := fileAdd("lost1")
+		a.Disks[0].SizeMiB = 48
+		j := e.run(t, api.OpInstanceAdd, a)
+		if j.State != api.JobError || j.Error.Code != api.CodeAlreadyExists || !strings.Contains(j.Error.Message, "orphan") {
+			t.Fatalf("add over an orphan: %+v %+v", j.State, j.Error)
+		}
+		if got := e.domainUUID(t, "lost1"); got != old.UUID {
+			t.Fatalf("the orphan's domain was touched: uuid %q, was %q", got, old.UUID)
+		}
+		if _, err := m.GetInstance(ctx(t), "lost1"); api.CodeOf(err) != api.CodeUnknownEntity {
+			t.Fatalf("record after the refused add: %v", err)
+		}
+		// Dry run: listed, nothing removed.
+		j = e.run(t, api.OpClusterRepair, api.ClusterRepair{DryRun: true})
+		if j.State != api.JobSuccess || countLog(j, "would remove orphan lost1 on node1") != 1 || e.domainUUID(t, "lost1") == "" {
+			t.Fatalf("dry run: %+v %+v", j.State, j.Log)
+		}
+		j = e.run(t, api.OpClusterRepair, api.ClusterRepair{})
+		if j.State != api.JobSuccess || countLog(j, "orphan lost1 on node1") != 1 {
+			t.Fatalf("repair: %+v %+v", j.Error, j.Log)
+		}
+		if e.domainUUID(t, "lost1") != "" {
+			t.Fatal("orphan domain left after repair")
+		}
+		if _, err := os.Stat(filepath.Join(e.a.Storage, "instances", "lost1")); !os.IsNotExist(err) {
+			t.Fatalf("orphan files left after repair: %v", err)
+		}
+		mastertest.WaitFor(t, 10*time.Second, "verify clean of orphans", func() bool {
+			rep, err := m.ClusterVerify(ctx(t))
+			return err == nil && !hasFinding(rep, "EORPHAN")
+		})
+		// Now the name is free: a fresh instance with its own disk.
+		if j := e.run(t, api.OpInstanceAdd, a); j.State != api.JobSuccess {
+			t.Fatalf("add after repair: %+v", j.Error)
+		}
+		st, err := os.Stat(filepath.Join(e.a.Storage, "instances", "lost1", "disk0.img"))
+		if err != nil || st.Size() != 48<<20 {
+			t.Fatalf("new disk: %v %v", st, err)
+		}
+		// web1 and lost1 run: verify has no instance errors, no orphans.
+		rep, err = m.ClusterVerify(ctx(t))
+		if err != nil || hasFinding(rep, "EORPHAN") || hasFinding(rep, "EINSTANCEERROR") || hasFinding(rep, "ETEMPLATEMISSING") {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+	})
+
+	t.Run("verify reports instances in error", func(t *testing.T) {
+		if j := e.run(t, api.OpInstanceShutdown, api.InstanceShutdown{Name: "lost1"}); j.State != api.JobSuccess {
+			t.Fatalf("shutdown: %+v", j.Error)
+		}
+		// Started behind the master's back: ERROR_up.
+		if err := e.drv.Start(ctx(t), "lost1"); err != nil {
+			t.Fatal(err)
+		}
+		e.waitStatus(t, "lost1", api.InstErrorUp, 10*time.Second)
+		rep, err := m.ClusterVerify(ctx(t))
+		if err != nil || rep.OK || !hasFinding(rep, "EINSTANCEERROR") {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+	})
+}
+
+// TestAddWhoseAgentWentAway: the agent stops in the middle of an add (in
+// its create, or in its start after the create was done); the job ends in
+// error and deletes the record. The agent that comes back does not run the
+// create again and removes what the create made: nothing is left for a new
+// instance of that name to adopt.
+func TestAddWhoseAgentWentAway(t *testing.T) {
+	e := startAgentEnv(t, mastertest.Options{Masters: 1})
+	for _, op := range []string{"define", "start"} {
+		t.Run("in "+op, func(t *testing.T) {
+			name := "gone" + op
+			reached, release := e.a.Driver.Hold(op, name)
+			defer release()
+			id := mastertest.Submit(t, e.m, 0, mastertest.Op(t, api.OpInstanceAdd, fileAdd(name)))
+			select {
+			case <-reached:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("add did not reach %s", op)
+			}
+			e.a.Stop() // the held call ends with the agent's context
+			j := mastertest.WaitJob(t, e.m, id, 60*time.Second)
+			if j.State != api.JobError || !strings.Contains(j.Error.Message, "removes it when it is back") {
+				t.Fatalf("add with its agent gone: %s %+v", j.State, j.Error)
+			}
+			if _, err := e.m.GetInstance(ctx(t), name); api.CodeOf(err) != api.CodeUnknownEntity {
+				t.Fatalf("record of the failed add: %v", err)
+			}
+			release()
+			defines := e.a.Driver.Calls("define", name)
+			e.a.Start()
+			e.waitOnline(t)
+			mastertest.WaitFor(t, 30*time.Second, name+" undone on node1", func() bool {
+				_, err := os.Stat(filepath.Join(e.a.Storage, "instances", name))
+				return os.IsNotExist(err) && e.domainUUID(t, name) == ""
+			})
+			if d := e.a.Driver.Calls("define", name); d != defines {
+				t.Fatalf("the create was run again after the agent came back (%d defines, %d before)", d, defines)
+			}
+			// A new add of that name makes its own instance.
+			a := fileAdd(name)
+			a.Disks[0].SizeMiB = 40
+			if j := e.run(t, api.OpInstanceAdd, a); j.State != api.JobSuccess {
+				t.Fatalf("add again: %+v", j.Error)
+			}
+			in, _ := e.m.GetInstance(ctx(t), name)
+			if got := e.domainUUID(t, name); got != in.UUID {
+				t.Fatalf("domain uuid %q, record %q", got, in.UUID)
+			}
+			st, err := os.Stat(filepath.Join(e.a.Storage, "instances", name, "disk0.img"))
+			if err != nil || st.Size() != 40<<20 {
+				t.Fatalf("disk of the new %s: %v %v", name, st, err)
+			}
+			// The undo left for the agent was answered and swept.
+			mastertest.WaitFor(t, 20*time.Second, "no commands left", func() bool {
+				resp, err := e.m.Client().Get(ctx(t), keys.NodeCmdPrefix("node1"), clientv3.WithPrefix(), clientv3.WithCountOnly())
+				return err == nil && resp.Count == 0
+			})
+		})
+	}
+}
+
+// TestLeaderKilledAtEveryAddStep kills the leader once in every step of
+// instance add (reserve, create, start, commit) and, in the create step,
+// while the agent runs the create; the next leader finishes each job, and
+// the agent has defined and started each instance exactly once.
+func TestLeaderKilledAtEveryAddStep(t *testing.T) {
+	e := startAgentEnv(t, mastertest.Options{Masters: 3})
+	steps := []string{"reserve", "create", "start", "commit"}
+	for k, step := range steps {
+		t.Run("after "+step, func(t *testing.T) {
+			name := "k" + step
+			l := e.c.WaitLeader(30 * time.Second)
+			m := e.c.Masters[l].M
+			id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpInstanceAdd, fileAdd(name)))
+			mastertest.WaitJobState(t, m, id, 60*time.Second, func(j *api.Job) bool {
+				return len(j.OpStatus) == 1 && j.OpStatus[0].StepsDone >= k || j.State.Finished()
+			})
+			e.killLeaderAndFinish(t, l, id, name)
+		})
+	}
+	t.Run("during the agent's create", func(t *testing.T) {
+		name := "kmid"
+		reached, release := e.a.Driver.Hold("define", name)
+		defer release()
+		l := e.c.WaitLeader(30 * time.Second)
+		id := mastertest.Submit(t, e.c.Masters[l].M, 0, mastertest.Op(t, api.OpInstanceAdd, fileAdd(name)))
+		select {
+		case <-reached:
+		case <-time.After(60 * time.Second):
+			t.Fatal("create did not reach define")
+		}
+		go func() {
+			// The new leader writes the command again while the agent still
+			// runs the old leader's: let it go only then.
+			e.waitCommandEpochChange(t, name)
+			release()
+		}()
+		e.killLeaderAndFinish(t, l, id, name)
+	})
+}
+
+// killLeaderAndFinish kills master l, restarts it, and checks that job id
+// succeeded on another leader with every agent action done once.
+func (e *agentEnv) killLeaderAndFinish(t *testing.T, l int, id uint64, name string) {
+	t.Helper()
+	e.c.Kill(l)
+	nl := e.c.WaitLeaderOther(l, 30*time.Second)
+	m := e.c.Masters[nl].M
+	j := mastertest.WaitJob(t, m, id, 90*time.Second)
+	e.c.Restart(l)
+	if j.State != api.JobSuccess {
+		t.Fatalf("job %d: %s %+v\n%+v", id, j.State, j.Error, j.Log)
+	}
+	if j.Runs < 2 {
+		t.Logf("job %d finished before the kill (runs %d)", id, j.Runs)
+	}
+	in, err := m.GetInstance(ctx(t), name)
+	if err != nil || in.Status != api.InstRunning {
+		t.Fatalf("%s: %+v %v", name, in, err)
+	}
+	if d, s := e.a.Driver.Calls("define", name), e.a.Driver.Calls("start", name); d != 1 || s != 1 {
+		t.Fatalf("%s: define %d times, start %d times; want 1 and 1 (job log %+v)", name, d, s, j.Log)
+	}
+	for _, msg := range []string{"reserved on node", "created on node1", "started", "added"} {
+		if n := countLog(j, "instance "+name+" "+msg); n != 1 {
+			t.Fatalf("%q logged %d times: %+v", msg, n, j.Log)
+		}
+	}
+}
+
+// waitCommandEpochChange waits until the create command of instance name
+// has been written by a second leader.
+func (e *agentEnv) waitCommandEpochChange(t *testing.T, name string) {
+	first := int64(0)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		cli := e.c.Any(-1).Client()
+		resp, err := cli.Get(ctx(t), keys.NodeCmdPrefix("node1"), clientv3.WithPrefix())
+		if err == nil {
+			for _, kv := range resp.Kvs {
+				var c keys.NodeCommand
+				if json.Unmarshal(kv.Value, &c) == nil && c.Instance.Name == name && c.Kind == keys.CmdInstanceCreate {
+					if first == 0 {
+						first = c.Epoch
+					} else if c.Epoch != first {
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("the create of %s was not written again by a new leader", name)
+}
