@@ -6,6 +6,7 @@ package master_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -317,48 +318,62 @@ func TestAddWhoseAgentWentAway(t *testing.T) {
 }
 
 // TestLeaderKilledAtEveryAddStep kills the leader once in every step of
-// instance add (reserve, create, start, commit) and, in the create step,
-// while the agent runs the create; the next leader finishes each job, and
-// the agent has defined and started each instance exactly once.
+// instance add; the next leader finishes each job, and the agent has
+// defined and started each instance exactly once (counted on the driver).
+// In the create and start steps the kill comes while the agent runs the old
+// leader's command (its Define or Start is held), and the new leader writes
+// the same command again before the agent is let go: the agent answers both
+// from one run. The reserve and commit steps write only etcd; the kill comes
+// as soon as the job reaches them (a fast job may finish first: the test
+// logs it).
 func TestLeaderKilledAtEveryAddStep(t *testing.T) {
 	e := startAgentEnv(t, mastertest.Options{Masters: 3})
-	steps := []string{"reserve", "create", "start", "commit"}
-	for k, step := range steps {
-		t.Run("after "+step, func(t *testing.T) {
+	for _, op := range []string{"define", "start"} {
+		t.Run("during the agent's "+op, func(t *testing.T) {
+			name := "k" + op
+			reached, release := e.a.Driver.Hold(op, name)
+			defer release()
+			l := e.c.WaitLeader(30 * time.Second)
+			id := mastertest.Submit(t, e.c.Masters[l].M, 0, mastertest.Op(t, api.OpInstanceAdd, fileAdd(name)))
+			select {
+			case <-reached:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("add did not reach %s", op)
+			}
+			kind := map[string]string{"define": keys.CmdInstanceCreate, "start": keys.CmdInstanceStart}[op]
+			rewritten := make(chan bool, 1)
+			go func() {
+				rewritten <- e.waitCommandEpochChange(name, kind)
+				release()
+			}()
+			j := e.killLeaderAndFinish(t, l, id, name)
+			if !<-rewritten {
+				t.Fatalf("the %s command of %s was not written again by the new leader", kind, name)
+			}
+			if j.Runs < 2 {
+				t.Fatalf("job %d ran %d times, want 2", id, j.Runs)
+			}
+		})
+	}
+	for k, step := range []string{"reserve", "commit"} {
+		t.Run("at "+step, func(t *testing.T) {
 			name := "k" + step
 			l := e.c.WaitLeader(30 * time.Second)
 			m := e.c.Masters[l].M
 			id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpInstanceAdd, fileAdd(name)))
 			mastertest.WaitJobState(t, m, id, 60*time.Second, func(j *api.Job) bool {
-				return len(j.OpStatus) == 1 && j.OpStatus[0].StepsDone >= k || j.State.Finished()
+				return len(j.OpStatus) == 1 && j.OpStatus[0].StepsDone >= 3*k || j.State.Finished()
 			})
-			e.killLeaderAndFinish(t, l, id, name)
+			if j := e.killLeaderAndFinish(t, l, id, name); j.Runs < 2 {
+				t.Logf("job %d finished before the kill", id)
+			}
 		})
 	}
-	t.Run("during the agent's create", func(t *testing.T) {
-		name := "kmid"
-		reached, release := e.a.Driver.Hold("define", name)
-		defer release()
-		l := e.c.WaitLeader(30 * time.Second)
-		id := mastertest.Submit(t, e.c.Masters[l].M, 0, mastertest.Op(t, api.OpInstanceAdd, fileAdd(name)))
-		select {
-		case <-reached:
-		case <-time.After(60 * time.Second):
-			t.Fatal("create did not reach define")
-		}
-		go func() {
-			// The new leader writes the command again while the agent still
-			// runs the old leader's: let it go only then.
-			e.waitCommandEpochChange(t, name)
-			release()
-		}()
-		e.killLeaderAndFinish(t, l, id, name)
-	})
 }
 
 // killLeaderAndFinish kills master l, restarts it, and checks that job id
 // succeeded on another leader with every agent action done once.
-func (e *agentEnv) killLeaderAndFinish(t *testing.T, l int, id uint64, name string) {
+func (e *agentEnv) killLeaderAndFinish(t *testing.T, l int, id uint64, name string) *api.Job {
 	t.Helper()
 	e.c.Kill(l)
 	nl := e.c.WaitLeaderOther(l, 30*time.Second)
@@ -367,9 +382,6 @@ func (e *agentEnv) killLeaderAndFinish(t *testing.T, l int, id uint64, name stri
 	e.c.Restart(l)
 	if j.State != api.JobSuccess {
 		t.Fatalf("job %d: %s %+v\n%+v", id, j.State, j.Error, j.Log)
-	}
-	if j.Runs < 2 {
-		t.Logf("job %d finished before the kill (runs %d)", id, j.Runs)
 	}
 	in, err := m.GetInstance(ctx(t), name)
 	if err != nil || in.Status != api.InstRunning {
@@ -383,29 +395,99 @@ func (e *agentEnv) killLeaderAndFinish(t *testing.T, l int, id uint64, name stri
 			t.Fatalf("%q logged %d times: %+v", msg, n, j.Log)
 		}
 	}
+	return j
 }
 
-// waitCommandEpochChange waits until the create command of instance name
-// has been written by a second leader.
-func (e *agentEnv) waitCommandEpochChange(t *testing.T, name string) {
+// waitCommandEpochChange reports whether the command of kind for instance
+// name is written by a second leader within a minute.
+func (e *agentEnv) waitCommandEpochChange(name, kind string) bool {
 	first := int64(0)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		cli := e.c.Any(-1).Client()
-		resp, err := cli.Get(ctx(t), keys.NodeCmdPrefix("node1"), clientv3.WithPrefix())
-		if err == nil {
+		for _, in := range e.c.Masters {
+			if !in.Running() {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			resp, err := in.M.Client().Get(cctx, keys.NodeCmdPrefix("node1"), clientv3.WithPrefix())
+			cancel()
+			if err != nil {
+				continue
+			}
 			for _, kv := range resp.Kvs {
 				var c keys.NodeCommand
-				if json.Unmarshal(kv.Value, &c) == nil && c.Instance.Name == name && c.Kind == keys.CmdInstanceCreate {
+				if json.Unmarshal(kv.Value, &c) == nil && c.Instance.Name == name && c.Kind == kind {
 					if first == 0 {
 						first = c.Epoch
 					} else if c.Epoch != first {
-						return
+						return true
 					}
 				}
 			}
+			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Errorf("the create of %s was not written again by a new leader", name)
+	return false
+}
+
+// TestTemplateOnEveryMaster: a template imported on one master is copied to
+// every master; with the importing master stopped, an add still gets it
+// (the agent fetches from another master); a master whose copy is lost
+// repairs it when it comes back.
+func TestTemplateOnEveryMaster(t *testing.T) {
+	c := mastertest.Start(t, mastertest.Options{Masters: 3, API: true})
+	c.WaitHealthy(60 * time.Second)
+	imp := 0
+	if _, err := c.Masters[imp].M.ImportTemplate(ctx(t), mastertest.Admin, "tiny", bytes.NewReader(tinyRootfs(t))); err != nil {
+		t.Fatalf("import on %s: %v", c.Masters[imp].Name, err)
+	}
+	waitAllHold := func(m *master.Master, want int) {
+		t.Helper()
+		mastertest.WaitFor(t, 60*time.Second, "every running master holds the template", func() bool {
+			rep, err := m.ClusterVerify(ctx(t))
+			if err != nil || hasFinding(rep, "ETEMPLATEMISSING") {
+				return false
+			}
+			resp, err := m.Client().Get(ctx(t), keys.TemplateBlobsPrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+			return err == nil && resp.Count == int64(want)
+		})
+	}
+	waitAllHold(c.Masters[1].M, 3)
+
+	// The importing master goes away.
+	c.Stop(imp)
+	l := c.WaitLeaderOther(imp, 30*time.Second)
+	m := c.Masters[l].M
+	waitAllHold(m, 2)
+	drv := fake.New(fake.Options{CPUs: 4, MemoryMiB: 4096})
+	a := mastertest.StartAgent(t, m, "node1", drv)
+	id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpInstanceAdd, fileAdd("web1")))
+	if j := mastertest.WaitJob(t, m, id, 60*time.Second); j.State != api.JobSuccess {
+		t.Fatalf("add with the importing master down: %+v", j.Error)
+	}
+	if a.Driver.Calls("define", "web1") != 1 {
+		t.Fatal("web1 not defined once")
+	}
+
+	// A master that lost its copy while down gets it again when it is back.
+	if err := os.RemoveAll(filepath.Join(c.Dir, "templates", c.Masters[imp].Name)); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(imp)
+	waitAllHold(m, 3)
+	rc, _, err := c.Masters[imp].M.OpenTemplateBlob(ctx(t), mustTemplate(t, m).Digest)
+	if err != nil {
+		t.Fatalf("blob on the master that came back: %v", err)
+	}
+	rc.Close()
+}
+
+func mustTemplate(t *testing.T, m *master.Master) *api.Template {
+	t.Helper()
+	tp, err := m.GetTemplate(ctx(t), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
 }
