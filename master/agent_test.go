@@ -21,6 +21,7 @@ import (
 	"github.com/drover-project/drover/master"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/mastertest"
+	"github.com/drover-project/drover/master/mastertest/agenttest"
 	"github.com/drover-project/drover/nodeagent/hv/fake"
 )
 
@@ -29,7 +30,7 @@ import (
 type agentEnv struct {
 	c   *mastertest.Cluster
 	m   *master.Master
-	a   *mastertest.Agent
+	a   *agenttest.Agent
 	drv *fake.Driver
 }
 
@@ -40,7 +41,7 @@ func startAgentEnv(t *testing.T, opts mastertest.Options) *agentEnv {
 	l := c.WaitLeader(30 * time.Second)
 	m := c.Masters[l].M
 	drv := fake.New(fake.Options{CPUs: 4, MemoryMiB: 4096})
-	a := mastertest.StartAgent(t, m, "node1", drv)
+	a := agenttest.Start(t, m, "node1", drv)
 	if _, err := m.ImportTemplate(ctx(t), mastertest.Admin, "tiny", bytes.NewReader(tinyRootfs(t))); err != nil {
 		t.Fatalf("import template: %v", err)
 	}
@@ -461,7 +462,7 @@ func TestTemplateOnEveryMaster(t *testing.T) {
 	m := c.Masters[l].M
 	waitAllHold(m, 2)
 	drv := fake.New(fake.Options{CPUs: 4, MemoryMiB: 4096})
-	a := mastertest.StartAgent(t, m, "node1", drv)
+	a := agenttest.Start(t, m, "node1", drv)
 	id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpInstanceAdd, fileAdd("web1")))
 	if j := mastertest.WaitJob(t, m, id, 60*time.Second); j.State != api.JobSuccess {
 		t.Fatalf("add with the importing master down: %+v", j.Error)

@@ -1,4 +1,4 @@
-package mastertest
+package agenttest
 
 import (
 	"context"

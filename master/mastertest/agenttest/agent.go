@@ -1,4 +1,6 @@
-package mastertest
+// Package agenttest runs real node agents in process for master tests (a
+// package apart from mastertest, which the agent's own tests import).
+package agenttest
 
 import (
 	"context"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master"
+	"github.com/drover-project/drover/master/mastertest"
 	"github.com/drover-project/drover/nodeagent"
 	"github.com/drover-project/drover/nodeagent/hv"
 )
@@ -29,16 +32,16 @@ type Agent struct {
 	stop func()
 }
 
-// StartAgent adds node (a node.add job through m) unless it exists, and
+// Start adds node (a node.add job through m) unless it exists, and
 // runs its agent with drv and a fresh storage directory; the agent stops
 // when the test ends.
-func StartAgent(tb testing.TB, m *master.Master, node string, drv hv.Driver) *Agent {
+func Start(tb testing.TB, m *master.Master, node string, drv hv.Driver) *Agent {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := m.GetNode(ctx, node); api.CodeOf(err) == api.CodeUnknownEntity {
-		id := Submit(tb, m, 0, Op(tb, api.OpNodeAdd, api.NodeAdd{Name: node}))
-		if j := WaitJob(tb, m, id, 30*time.Second); j.State != api.JobSuccess {
+		id := mastertest.Submit(tb, m, 0, mastertest.Op(tb, api.OpNodeAdd, api.NodeAdd{Name: node}))
+		if j := mastertest.WaitJob(tb, m, id, 30*time.Second); j.State != api.JobSuccess {
 			tb.Fatalf("node add %s: %+v", node, j.Error)
 		}
 	}
@@ -51,7 +54,7 @@ func StartAgent(tb testing.TB, m *master.Master, node string, drv hv.Driver) *Ag
 		APIToken: cred.APIToken, DomainResync: 300 * time.Millisecond, StagingDir: "disk"}
 	a.Start()
 	tb.Cleanup(a.Stop)
-	WaitFor(tb, 30*time.Second, "node "+node+" online", func() bool {
+	mastertest.WaitFor(tb, 30*time.Second, "node "+node+" online", func() bool {
 		n, err := m.GetNode(context.Background(), node)
 		return err == nil && n.Status == api.NodeOnline
 	})
@@ -93,17 +96,5 @@ func (a *Agent) Stop() {
 	a.mu.Unlock()
 	if stop != nil {
 		stop()
-	}
-}
-
-// WaitFor polls cond every 50 ms until it holds or the test fails.
-func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
