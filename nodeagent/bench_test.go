@@ -3,6 +3,7 @@ package nodeagent_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/google/uuid"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func BenchmarkInstanceAddFile(b *testing.B) {
 			add := func() (create, start time.Duration, inst keys.InstanceRecord) {
 				n++
 				inst = keys.InstanceRecord{
-					Name: fmt.Sprintf("bench%d", n), PrimaryNode: "n1", OS: m.Name, OSVersion: m.Version, OSDigest: m.Digest(),
+					Name: fmt.Sprintf("bench%d", n), UUID: uuid.NewString(), PrimaryNode: "n1", OS: m.Name, OSVersion: m.Version, OSDigest: m.Digest(),
 					Hypervisor: "kvm", DiskTemplate: "file", Disks: []keys.DiskSpec{{SizeMiB: 1024}},
 					NICs: []keys.NICSpec{{MAC: fmt.Sprintf("aa:00:00:00:03:%02x", n%256)}}, VCPUs: 1, MemoryMiB: 256,
 				}

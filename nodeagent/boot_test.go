@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"net"
 	"net/http"
 	"os"
@@ -155,7 +156,7 @@ func TestBootKVM(t *testing.T) {
 	url, downloads := blobServer(t, s, "node-token")
 	h := startHarness(t, drv, harnessOpts{APIToken: "node-token"})
 	inst := keys.InstanceRecord{
-		Name: "web1", PrimaryNode: "n1", OS: m.Name, OSVersion: m.Version, OSDigest: m.Digest(),
+		Name: "web1", UUID: uuid.NewString(), PrimaryNode: "n1", OS: m.Name, OSVersion: m.Version, OSDigest: m.Digest(),
 		Hypervisor: "kvm", DiskTemplate: "file", Disks: []keys.DiskSpec{{SizeMiB: 1024}},
 		NICs: []keys.NICSpec{{MAC: "aa:00:00:00:02:01"}}, VCPUs: 1, MemoryMiB: 512, AdminUp: true,
 		SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrover0test0key0only0for0tests00000000000 test@drover"},
@@ -205,7 +206,7 @@ func TestBootKVM(t *testing.T) {
 	}
 	// A second create on the node reuses the cached template (no download).
 	inst2 := inst
-	inst2.Name, inst2.NICs = "web2", []keys.NICSpec{{MAC: "aa:00:00:00:02:02"}}
+	inst2.Name, inst2.UUID, inst2.NICs = "web2", uuid.NewString(), []keys.NICSpec{{MAC: "aa:00:00:00:02:02"}}
 	c = h.send(keys.CmdInstanceCreate, inst2, nil, func(c *keys.NodeCommand) {
 		c.TemplateDigest, c.TemplateURLs = m.Digest(), []string{url}
 	})
@@ -243,7 +244,7 @@ func TestBootLXC(t *testing.T) {
 	url, _ := blobServer(t, s, "node-token")
 	h := startHarness(t, drv, harnessOpts{APIToken: "node-token"})
 	inst := keys.InstanceRecord{
-		Name: "ct1", PrimaryNode: "n1", OS: m.Name, OSVersion: m.Version, OSDigest: m.Digest(),
+		Name: "ct1", UUID: uuid.NewString(), PrimaryNode: "n1", OS: m.Name, OSVersion: m.Version, OSDigest: m.Digest(),
 		Hypervisor: "lxc", DiskTemplate: "file", Disks: []keys.DiskSpec{{SizeMiB: 1024}},
 		VCPUs: 1, MemoryMiB: 256, AdminUp: true,
 	}

@@ -37,6 +37,13 @@ type Agent struct {
 // when the test ends.
 func Start(tb testing.TB, m *master.Master, node string, drv hv.Driver) *Agent {
 	tb.Helper()
+	return StartWith(tb, m, node, drv, nil)
+}
+
+// StartWith is Start with a change to the agent's configuration (such as
+// its etcd endpoints) before it runs.
+func StartWith(tb testing.TB, m *master.Master, node string, drv hv.Driver, change func(*nodeagent.Config)) *Agent {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := m.GetNode(ctx, node); api.CodeOf(err) == api.CodeUnknownEntity {
@@ -52,6 +59,9 @@ func Start(tb testing.TB, m *master.Master, node string, drv hv.Driver) *Agent {
 	a := &Agent{Node: node, Driver: NewCountingDriver(drv), Storage: tb.TempDir(), tb: tb}
 	a.cfg = nodeagent.Config{Credentials: *cred, Driver: a.Driver, StorageDir: a.Storage,
 		APIToken: cred.APIToken, DomainResync: 300 * time.Millisecond, StagingDir: "disk"}
+	if change != nil {
+		change(&a.cfg)
+	}
 	a.Start()
 	tb.Cleanup(a.Stop)
 	mastertest.WaitFor(tb, 30*time.Second, "node "+node+" online", func() bool {
