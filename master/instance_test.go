@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,9 @@ import (
 	"github.com/drover-project/drover/master"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/mastertest"
+	"github.com/drover-project/drover/master/mastertest/agenttest"
+	"github.com/drover-project/drover/nodeagent/hv"
+	"github.com/drover-project/drover/nodeagent/hv/fake"
 )
 
 // tinyRootfs is a gzip tarball that the template store accepts as a root
@@ -47,116 +52,29 @@ func tinyRootfs(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// standIn answers the node commands of one node in place of an agent, so
-// that master-side behaviour (validation, undo, status, watcher) is tested
-// on its own; the agent itself is tested with the real one in
-// cmd/drover/instance_e2e_test.go.
-type standIn struct {
-	c    *clientv3.Client
-	node string
-
-	mu   sync.Mutex
-	fail map[string]*api.Error // by command kind
-	got  []keys.NodeCommand
-}
-
-func (s *standIn) failKind(kind string, e *api.Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail[kind] = e
-}
-
-func (s *standIn) kinds() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, c := range s.got {
-		out = append(out, c.Kind)
-	}
-	return out
-}
-
-func (s *standIn) putJSON(ctx context.Context, t *testing.T, key string, v any) {
-	b, _ := json.Marshal(v)
-	if _, err := s.c.Put(ctx, key, string(b)); err != nil && ctx.Err() == nil {
-		t.Errorf("stand-in put %s: %v", key, err)
-	}
-}
-
-// setDomain publishes the domain state of inst ("" deletes it).
-func (s *standIn) setDomain(ctx context.Context, t *testing.T, inst, state string) {
-	if state == "" {
-		_, _ = s.c.Delete(ctx, keys.NodeDomainKey(s.node, inst))
-		return
-	}
-	s.putJSON(ctx, t, keys.NodeDomainKey(s.node, inst), keys.DomainStatus{Instance: inst, State: state, ObservedAt: time.Now().UTC()})
-}
-
-func (s *standIn) publishStatus(ctx context.Context, t *testing.T) {
-	s.putJSON(ctx, t, keys.NodeStatusKey(s.node), keys.NodeStatus{Hypervisor: "fake", HypervisorOK: true,
-		Resources:   api.NodeResources{MemoryTotalMiB: 4096, MemoryFreeMiB: 4096, DiskTotalMiB: 10240, DiskFreeMiB: 10240, CPUs: 4},
-		PublishedAt: time.Now().UTC(), StartedAt: time.Now().UTC()})
-}
-
-func (s *standIn) run(ctx context.Context, t *testing.T) {
-	wch := s.c.Watch(ctx, keys.NodeCmdPrefix(s.node), clientv3.WithPrefix())
-	for wr := range wch {
-		for _, ev := range wr.Events {
-			if ev.Type != clientv3.EventTypePut {
-				continue
-			}
-			var c keys.NodeCommand
-			if err := json.Unmarshal(ev.Kv.Value, &c); err != nil {
-				t.Errorf("stand-in: bad command %s: %v", ev.Kv.Value, err)
-				continue
-			}
-			s.mu.Lock()
-			s.got = append(s.got, c)
-			e := s.fail[c.Kind]
-			s.mu.Unlock()
-			res := keys.NodeCommandResult{ID: c.ID, Epoch: c.Epoch, Done: true, Error: e, At: time.Now().UTC()}
-			if e == nil {
-				switch c.Kind {
-				case keys.CmdInstanceCreate:
-					s.setDomain(ctx, t, c.Instance.Name, keys.DomainStopped)
-				case keys.CmdInstanceStart:
-					s.setDomain(ctx, t, c.Instance.Name, keys.DomainRunning)
-				case keys.CmdInstanceShutdown:
-					s.setDomain(ctx, t, c.Instance.Name, keys.DomainStopped)
-				case keys.CmdInstanceRemove:
-					s.setDomain(ctx, t, c.Instance.Name, "")
-				}
-			}
-			s.putJSON(ctx, t, keys.NodeResultKey(s.node, c.ID), res)
-		}
-	}
-}
-
 type instEnv struct {
-	c  *mastertest.Cluster
-	m  *master.Master
-	si *standIn
+	c   *mastertest.Cluster
+	m   *master.Master
+	a   *agenttest.Agent // the real agent of node1, on the fake hypervisor
+	drv *fake.Driver
 }
 
+// startInstEnv is one master, node1 with its real agent on the fake
+// hypervisor, node2 without an agent (unreachable), and template tiny.
 func startInstEnv(t *testing.T) *instEnv {
 	t.Helper()
-	c := mastertest.Start(t, mastertest.Options{Masters: 1})
+	c := mastertest.Start(t, mastertest.Options{Masters: 1, API: true})
 	m := c.Masters[0].M
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	for _, n := range []string{"node1", "node2"} {
-		id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpNodeAdd, api.NodeAdd{Name: n}))
-		if j := mastertest.WaitJob(t, m, id, 20*time.Second); j.State != api.JobSuccess {
-			t.Fatalf("node add %s: %+v", n, j.Error)
-		}
+	drv := fake.New(fake.Options{CPUs: 4, MemoryMiB: 4096})
+	a := agenttest.Start(t, m, "node1", drv)
+	id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpNodeAdd, api.NodeAdd{Name: "node2"}))
+	if j := mastertest.WaitJob(t, m, id, 20*time.Second); j.State != api.JobSuccess {
+		t.Fatalf("node add node2: %+v", j.Error)
 	}
-	si := &standIn{c: m.Client(), node: "node1", fail: map[string]*api.Error{}}
-	si.publishStatus(ctx, t)
-	go si.run(ctx, t)
-	if _, err := m.ImportTemplate(ctx, mastertest.Admin, "tiny", bytes.NewReader(tinyRootfs(t))); err != nil {
+	if _, err := m.ImportTemplate(ctx(t), mastertest.Admin, "tiny", bytes.NewReader(tinyRootfs(t))); err != nil {
 		t.Fatalf("import template: %v", err)
 	}
-	return &instEnv{c: c, m: m, si: si}
+	return &instEnv{c: c, m: m, a: a, drv: drv}
 }
 
 func (e *instEnv) run(t *testing.T, kind string, params any) *api.Job {
@@ -215,7 +133,7 @@ func TestInstanceMaster(t *testing.T) {
 			"vcpus":             {mod(func(a *api.InstanceAdd) { a.VCPUs = 0 }), api.CodeWrongInput},
 			"too much memory":   {mod(func(a *api.InstanceAdd) { a.MemoryMiB = 8192 }), api.CodeInsufficientResources},
 			"too much disk": {mod(func(a *api.InstanceAdd) {
-				a.DiskTemplate, a.Disks = "file", []api.InstanceDisk{{SizeMiB: 20480}}
+				a.DiskTemplate, a.Disks = "file", []api.InstanceDisk{{SizeMiB: 60 << 20}} // 60 TiB
 			}), api.CodeInsufficientResources},
 			"mac given": {mod(func(a *api.InstanceAdd) { a.NICs = []api.InstanceNIC{{MAC: "aa:00:00:00:00:09"}} }), api.CodeWrongInput},
 		} {
@@ -249,20 +167,24 @@ func TestInstanceMaster(t *testing.T) {
 		}
 		waitStatus(t, e, "web1", api.InstAdminDown, 5*time.Second)
 		// The domain runs though it should not.
-		e.si.setDomain(ctx(t), t, "web1", keys.DomainRunning)
+		if err := e.drv.Start(ctx(t), "web1"); err != nil {
+			t.Fatal(err)
+		}
 		waitStatus(t, e, "web1", api.InstErrorUp, 5*time.Second)
-		e.si.setDomain(ctx(t), t, "web1", keys.DomainStopped)
+		if err := e.drv.Destroy(ctx(t), "web1"); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, "web1", api.InstAdminDown, 5*time.Second)
 		if j := e.run(t, api.OpInstanceStartup, api.InstanceStartup{Name: "web1"}); j.State != api.JobSuccess {
 			t.Fatalf("startup: %+v", j.Error)
 		}
 		waitStatus(t, e, "web1", api.InstRunning, 5*time.Second)
-		// Node unreachable (lease gone), then back, then offline.
-		if _, err := m.Client().Delete(ctx(t), keys.NodeStatusKey("node1")); err != nil {
-			t.Fatal(err)
-		}
+		// Node unreachable (its agent stops: lease gone), then back, then
+		// offline. The stop is clean: the agent does not fence itself.
+		e.a.Stop()
 		waitStatus(t, e, "web1", api.InstErrorNodeDown, 5*time.Second)
-		e.si.publishStatus(ctx(t), t)
-		waitStatus(t, e, "web1", api.InstRunning, 5*time.Second)
+		e.a.Start()
+		waitStatus(t, e, "web1", api.InstRunning, 30*time.Second)
 		off := true
 		if j := e.run(t, api.OpNodeModify, api.NodeModifyOp{Name: "node1", NodeModify: api.NodeModify{Offline: &off}}); j.State != api.JobSuccess {
 			t.Fatalf("node offline: %+v", j.Error)
@@ -304,35 +226,43 @@ func TestInstanceMaster(t *testing.T) {
 	})
 
 	t.Run("failed add leaves nothing", func(t *testing.T) {
-		e.si.failKind(keys.CmdInstanceCreate, api.Errorf(api.CodeInsufficientResources, "disk full"))
-		defer e.si.failKind(keys.CmdInstanceCreate, nil)
-		before := len(e.si.kinds())
+		// The hypervisor refuses the define: the agent's create fails and
+		// reverts, the master's undo removes (nothing left) and deletes the
+		// record.
+		e.a.Driver.Fail("define", "bad1", hv.ErrInsufficientResources)
+		defer e.a.Driver.Fail("define", "bad1", nil)
 		j := e.run(t, api.OpInstanceAdd, addReq("bad1"))
 		if j.State != api.JobError || j.Error.Code != api.CodeInsufficientResources || !strings.Contains(j.Error.Message, "undone") {
 			t.Fatalf("add: %+v %+v", j.State, j.Error)
 		}
-		got := e.si.kinds()[before:]
-		if len(got) != 2 || got[0] != keys.CmdInstanceCreate || got[1] != keys.CmdInstanceRemove {
-			t.Fatalf("commands: %v", got)
+		nothingLeft := func(name string) {
+			t.Helper()
+			if ok, _ := m.Client().Get(ctx(t), keys.InstanceKey(name), clientv3.WithCountOnly()); ok.Count != 0 {
+				t.Fatalf("record of the failed add of %s left behind", name)
+			}
+			if _, err := e.drv.State(ctx(t), name); !errors.Is(err, hv.ErrNotFound) {
+				t.Fatalf("domain of the failed add of %s left behind: %v", name, err)
+			}
+			if _, err := os.Stat(filepath.Join(e.a.Storage, "instances", name)); !os.IsNotExist(err) {
+				t.Fatalf("files of the failed add of %s left behind: %v", name, err)
+			}
 		}
-		if ok, _ := m.Client().Get(ctx(t), keys.InstanceKey("bad1"), clientv3.WithCountOnly()); ok.Count != 0 {
-			t.Fatal("record of the failed add left behind")
-		}
+		nothingLeft("bad1")
 		list, err := m.ListInstances(ctx(t))
 		if err != nil || len(list) != 0 {
 			t.Fatalf("list %v %v", list, err)
 		}
-		// A failed start is undone too.
-		e.si.failKind(keys.CmdInstanceCreate, nil)
-		e.si.failKind(keys.CmdInstanceStart, api.Errorf(api.CodeWrongState, "cannot start"))
-		defer e.si.failKind(keys.CmdInstanceStart, nil)
+		// A failed start is undone too: the created domain is removed.
+		e.a.Driver.Fail("start", "bad2", hv.ErrWrongState)
+		defer e.a.Driver.Fail("start", "bad2", nil)
 		j = e.run(t, api.OpInstanceAdd, addReq("bad2"))
 		if j.State != api.JobError || j.Error.Code != api.CodeWrongState {
 			t.Fatalf("add: %+v", j.Error)
 		}
-		if ok, _ := m.Client().Get(ctx(t), keys.InstanceKey("bad2"), clientv3.WithCountOnly()); ok.Count != 0 {
-			t.Fatal("record of the failed add left behind")
+		if e.a.Driver.Calls("define", "bad2") != 1 || e.a.Driver.Calls("undefine", "bad2") != 1 {
+			t.Fatalf("bad2: define %d, undefine %d; want 1 and 1", e.a.Driver.Calls("define", "bad2"), e.a.Driver.Calls("undefine", "bad2"))
 		}
+		nothingLeft("bad2")
 	})
 
 	t.Run("auto restart limit", func(t *testing.T) {
@@ -348,7 +278,9 @@ func TestInstanceMaster(t *testing.T) {
 		if !in.GaveUp || in.Restarts != keys.MaxAutoRestarts {
 			t.Fatalf("after %d automatic restarts: %+v", keys.MaxAutoRestarts+1, in)
 		}
-		e.si.setDomain(ctx(t), t, "auto1", keys.DomainCrashed)
+		if err := e.drv.Crash("auto1"); err != nil {
+			t.Fatal(err)
+		}
 		waitStatus(t, e, "auto1", api.InstErrorDown, 5*time.Second)
 		// An admin startup resets the count.
 		if j := e.run(t, api.OpInstanceStartup, api.InstanceStartup{Name: "auto1"}); j.State != api.JobSuccess {
@@ -361,13 +293,16 @@ func TestInstanceMaster(t *testing.T) {
 	})
 
 	t.Run("watcher restarts a crashed instance", func(t *testing.T) {
-		e.si.setDomain(ctx(t), t, "auto1", keys.DomainCrashed)
+		starts := e.a.Driver.Calls("start", "auto1")
+		if err := e.drv.Crash("auto1"); err != nil {
+			t.Fatal(err)
+		}
 		waitStatus(t, e, "auto1", api.InstErrorDown, 5*time.Second)
 		// Grace (5 s) plus a tick or two of the watcher (2 s).
 		waitStatus(t, e, "auto1", api.InstRunning, 20*time.Second)
 		in, _ := m.GetInstance(ctx(t), "auto1")
-		if in.Restarts != 1 {
-			t.Fatalf("restarts %d, want 1", in.Restarts)
+		if in.Restarts != 1 || e.a.Driver.Calls("start", "auto1") != starts+1 {
+			t.Fatalf("restarts %d, want 1; domain started %d times", in.Restarts, e.a.Driver.Calls("start", "auto1")-starts)
 		}
 	})
 
@@ -378,9 +313,16 @@ func TestInstanceMaster(t *testing.T) {
 		if j.State != api.JobError {
 			t.Fatalf("debug job: %+v", j)
 		}
-		rec := keys.InstanceRecord{Name: "orphan1", UUID: "u-orphan1", PrimaryNode: "node1", OS: "tiny", OSVersion: 1,
+		rec := keys.InstanceRecord{Name: "orphan1", UUID: "4d3c2b1a-0000-4000-8000-0000000000a1", PrimaryNode: "node1", OS: "tiny", OSVersion: 1,
 			DiskTemplate: "diskless", VCPUs: 1, MemoryMiB: 128, CreatingJob: j.ID}
-		e.si.putJSON(ctx(t), t, keys.InstanceKey("orphan1"), rec)
+		// What that add had made on node1: its domain.
+		if err := e.drv.Define(ctx(t), hv.DomainSpec{Name: "orphan1", UUID: rec.UUID, Kind: hv.KindFake, VCPUs: 1, MemoryMiB: 128}); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(rec)
+		if _, err := m.Client().Put(ctx(t), keys.InstanceKey("orphan1"), string(b)); err != nil {
+			t.Fatal(err)
+		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			r, err := m.Client().Get(ctx(t), keys.InstanceKey("orphan1"), clientv3.WithCountOnly())
@@ -392,15 +334,10 @@ func TestInstanceMaster(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		e.si.mu.Lock()
-		removed := false
-		for _, c := range e.si.got {
-			removed = removed || c.Kind == keys.CmdInstanceRemove && c.Instance.Name == "orphan1"
-		}
-		e.si.mu.Unlock()
-		if !removed {
-			t.Fatal("no remove command for the abandoned instance")
-		}
+		mastertest.WaitFor(t, 10*time.Second, "the abandoned domain removed from node1", func() bool {
+			_, err := e.drv.State(ctx(t), "orphan1")
+			return errors.Is(err, hv.ErrNotFound)
+		})
 	})
 
 	t.Run("mac allocation is unique under contention", func(t *testing.T) {

@@ -19,11 +19,13 @@ type CountingDriver struct {
 	calls map[string]int // "op/name"
 	holds map[string]chan struct{}
 	held  map[string]chan struct{}
+	fails map[string]error
 }
 
 // NewCountingDriver wraps d.
 func NewCountingDriver(d hv.Driver) *CountingDriver {
-	return &CountingDriver{Driver: d, calls: map[string]int{}, holds: map[string]chan struct{}{}, held: map[string]chan struct{}{}}
+	return &CountingDriver{Driver: d, calls: map[string]int{}, holds: map[string]chan struct{}{}, held: map[string]chan struct{}{},
+		fails: map[string]error{}}
 }
 
 // Calls is how often op ("define", "start", ...) was called for name.
@@ -51,10 +53,27 @@ func (c *CountingDriver) Hold(op, name string) (reached <-chan struct{}, release
 	return at, func() { once.Do(func() { close(gate) }) }
 }
 
-// wait blocks a held call until it is released.
+// Fail makes the calls of op ("define" or "start") for name fail with err
+// from now on (nil: succeed again), as a hypervisor that refuses them.
+func (c *CountingDriver) Fail(op, name string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		delete(c.fails, op+"/"+name)
+		return
+	}
+	c.fails[op+"/"+name] = err
+}
+
+// wait blocks a held call until it is released, and returns the error a
+// failing one is to return.
 func (c *CountingDriver) wait(ctx context.Context, op, name string) error {
 	k := op + "/" + name
 	c.mu.Lock()
+	if err := c.fails[k]; err != nil {
+		c.mu.Unlock()
+		return err
+	}
 	gate, at := c.holds[k], c.held[k]
 	if at != nil {
 		delete(c.held, k)
