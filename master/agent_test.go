@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -369,14 +370,14 @@ func TestLeaderKilledAtEveryAddStep(t *testing.T) {
 				t.Fatalf("add did not reach %s", op)
 			}
 			kind := map[string]string{"define": keys.CmdInstanceCreate, "start": keys.CmdInstanceStart}[op]
-			rewritten := make(chan bool, 1)
+			rewritten := make(chan string, 1)
 			go func() {
-				rewritten <- e.waitCommandEpochChange(name, kind)
+				rewritten <- e.waitCommandRewritten(id, name, kind)
 				release()
 			}()
 			j := e.killLeaderAndFinish(t, l, id, name)
-			if !<-rewritten {
-				t.Fatalf("the %s command of %s was not written again by the new leader", kind, name)
+			if why := <-rewritten; why != "" {
+				t.Fatalf("the %s command of %s was not written again by the new leader: %s", kind, name, why)
 			}
 			if j.Runs < 2 {
 				t.Fatalf("job %d ran %d times, want 2", id, j.Runs)
@@ -432,17 +433,24 @@ func (e *agentEnv) killLeaderAndFinish(t *testing.T, l int, id uint64, name stri
 	return j
 }
 
-// waitCommandEpochChange reports whether the command of kind for instance
-// name is written by a second leader within a minute.
-func (e *agentEnv) waitCommandEpochChange(name, kind string) bool {
-	first := int64(0)
+// waitCommandRewritten waits until job id runs on a new leader (runs 2) and
+// that leader has written the command of kind for instance name again with
+// its epoch; it returns "" then, or what it saw.
+func (e *agentEnv) waitCommandRewritten(id uint64, name, kind string) string {
 	deadline := time.Now().Add(60 * time.Second)
+	var epoch int64
+	seen := map[int64]bool{}
 	for time.Now().Before(deadline) {
 		for _, in := range e.c.Masters {
 			if !in.Running() {
 				continue
 			}
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if epoch == 0 {
+				if j, err := in.M.GetJob(cctx, id); err == nil && j.Runs >= 2 {
+					epoch = j.Epoch
+				}
+			}
 			resp, err := in.M.Client().Get(cctx, keys.NodeCmdPrefix("node1"), clientv3.WithPrefix())
 			cancel()
 			if err != nil {
@@ -451,18 +459,17 @@ func (e *agentEnv) waitCommandEpochChange(name, kind string) bool {
 			for _, kv := range resp.Kvs {
 				var c keys.NodeCommand
 				if json.Unmarshal(kv.Value, &c) == nil && c.Instance.Name == name && c.Kind == kind {
-					if first == 0 {
-						first = c.Epoch
-					} else if c.Epoch != first {
-						return true
+					seen[c.Epoch] = true
+					if epoch != 0 && c.Epoch == epoch {
+						return ""
 					}
 				}
 			}
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	return false
+	return fmt.Sprintf("job's new epoch %d; command epochs seen %v", epoch, seen)
 }
 
 // TestTemplateOnEveryMaster: a template imported on one master is copied to
