@@ -57,6 +57,7 @@ type instEnv struct {
 	m   *master.Master
 	a   *agenttest.Agent // the real agent of node1, on the fake hypervisor
 	drv *fake.Driver
+	si  *standIn // startStandInEnv only
 }
 
 // startInstEnv is one master, node1 with its real agent on the fake

@@ -17,7 +17,7 @@ import (
 // submitted, with a stable code, before any record is written or any command
 // sent to a node: issue 7, point 7.
 func TestInstanceInputRefusedUpFront(t *testing.T) {
-	e := startInstEnv(t)
+	e := startStandInEnv(t)
 	m := e.m
 	// node1 is a 2-CPU, 16 GiB KVM node with one bridge.
 	e.si.putJSON(ctx(t), t, keys.NodeStatusKey("node1"), keys.NodeStatus{Hypervisor: "kvm", HypervisorOK: true,
