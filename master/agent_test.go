@@ -66,7 +66,7 @@ func (e *agentEnv) run(t *testing.T, kind string, params any) *api.Job {
 }
 
 func fileAdd(name string) api.InstanceAdd {
-	return api.InstanceAdd{Name: name, DiskTemplate: "file", Disks: []api.InstanceDisk{{SizeMiB: 32}},
+	return api.InstanceAdd{Name: name, DiskTemplate: "file", Disks: []api.InstanceDisk{{SizeMiB: 64}},
 		OS: "tiny", Node: "node1", VCPUs: 1, MemoryMiB: 128}
 }
 
@@ -208,7 +208,7 @@ func TestInstancesWithRealAgent(t *testing.T) {
 		}
 		// A new instance of that name is not given the orphan's disk.
 		a := fileAdd("lost1")
-		a.Disks[0].SizeMiB = 48
+		a.Disks[0].SizeMiB = 80
 		j := e.run(t, api.OpInstanceAdd, a)
 		if j.State != api.JobError || j.Error.Code != api.CodeAlreadyExists || !strings.Contains(j.Error.Message, "orphan") {
 			t.Fatalf("add over an orphan: %+v %+v", j.State, j.Error)
@@ -243,7 +243,7 @@ func TestInstancesWithRealAgent(t *testing.T) {
 			t.Fatalf("add after repair: %+v", j.Error)
 		}
 		st, err := os.Stat(filepath.Join(e.a.Storage, "instances", "lost1", "disk0.img"))
-		if err != nil || st.Size() != 48<<20 {
+		if err != nil || st.Size() != 80<<20 {
 			t.Fatalf("new disk: %v %v", st, err)
 		}
 		// web1 and lost1 run: verify has no instance errors, no orphans.
@@ -308,7 +308,7 @@ func TestAddWhoseAgentWentAway(t *testing.T) {
 			}
 			// A new add of that name makes its own instance.
 			a := fileAdd(name)
-			a.Disks[0].SizeMiB = 40
+			a.Disks[0].SizeMiB = 72
 			if j := e.run(t, api.OpInstanceAdd, a); j.State != api.JobSuccess {
 				t.Fatalf("add again: %+v", j.Error)
 			}
@@ -317,7 +317,7 @@ func TestAddWhoseAgentWentAway(t *testing.T) {
 				t.Fatalf("domain uuid %q, record %q", got, in.UUID)
 			}
 			st, err := os.Stat(filepath.Join(e.a.Storage, "instances", name, "disk0.img"))
-			if err != nil || st.Size() != 40<<20 {
+			if err != nil || st.Size() != 72<<20 {
 				t.Fatalf("disk of the new %s: %v %v", name, st, err)
 			}
 			// The undo left for the agent was answered and swept.

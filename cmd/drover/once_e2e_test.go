@@ -128,13 +128,13 @@ func TestAgentKilledDuringAddLeavesNoOrphan(t *testing.T) {
 	})
 
 	// A new slow3 from another template gets its own, new disk.
-	lc.mustCLI("instance", "add", "-t", "file", "--disk", "32M", "-o", "tiny", "-n", "node1", "slow3")
+	lc.mustCLI("instance", "add", "-t", "file", "--disk", "64M", "-o", "tiny", "-n", "node1", "slow3")
 	in := lc.instanceJSON("slow3")
 	if in.Status != api.InstRunning || in.OS != "tiny" {
 		t.Fatalf("new slow3: %+v", in)
 	}
 	st, err := os.Stat(filepath.Join(storage, "instances", "slow3", "disk0.img"))
-	if err != nil || st.Size() != 32<<20 {
+	if err != nil || st.Size() != 64<<20 {
 		t.Fatalf("disk of the new slow3: %v %v", st, err)
 	}
 	var owner struct{ UUID string }
