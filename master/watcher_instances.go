@@ -213,6 +213,16 @@ func (w *instanceWatcher) cleanupAbandonedAdd(ctx context.Context, r *keys.Insta
 	if err != nil && api.CodeOf(err) != api.CodeUnknownEntity {
 		return
 	}
+	// Read the record again now that the job is known to have ended: the
+	// record r was read before, and the job may have committed it (cleared
+	// CreatingJob) in between. Only a record that is still marked creating by
+	// this job after its end is abandoned; a remove sent on the stale copy
+	// would destroy a freshly added instance.
+	var cur keys.InstanceRecord
+	if _, err := store.GetJSON(ctx, w.m.client, keys.InstanceKey(r.Name), &cur); err != nil ||
+		cur.UUID != r.UUID || cur.CreatingJob != r.CreatingJob {
+		return
+	}
 	if _, _, err := w.m.nodeUsable(ctx, r.PrimaryNode); err == nil {
 		c := nodeCmd{ID: "cleanup-" + r.UUID, Node: r.PrimaryNode, Kind: keys.CmdInstanceRemove, Instance: *r}
 		if _, err := w.m.runNodeCmd(ctx, w.epoch, c); err != nil {
