@@ -38,7 +38,7 @@ func localCommand() *cli.Command {
 					&cli.IntFlag{Name: "api-port", Value: master.DefaultAPIPort},
 					&cli.IntFlag{Name: "etcd-client-port", Value: master.DefaultClientPort},
 					&cli.IntFlag{Name: "etcd-peer-port", Value: master.DefaultPeerPort},
-					&cli.IntFlag{Name: "node-lease-ttl", Value: 3, Usage: "agents' lease TTL in seconds"},
+					&cli.IntFlag{Name: "node-lease-ttl", Value: master.DefaultNodeLeaseTTL, Usage: "agents' lease TTL in seconds"},
 					&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "hypervisor of the nodes: fake (in-process), or test, kvm, lxc through one private libvirtd per node (root)"},
 					&cli.DurationFlag{Name: "timeout", Value: 90 * time.Second, Usage: "give up when the cluster is not up by then"},
 					rapiAnonymousReadsFlag(),
