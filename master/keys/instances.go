@@ -45,6 +45,8 @@ func NodeDomainKey(node, instance string) string {
 type DiskSpec struct {
 	// SizeMiB is the disk's size.
 	SizeMiB int64 `json:"size_mib"`
+	// DRBD is the mirror of a drbd disk (additive; nil for other templates).
+	DRBD *DRBDDisk `json:"drbd,omitempty"`
 }
 
 // NICSpec is one network interface of an instance.
