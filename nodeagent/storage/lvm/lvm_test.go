@@ -37,8 +37,8 @@ func (f *fakeLVM) run(_ context.Context, name string, args ...string) ([]byte, e
 		return []byte(b.String()), nil
 	case "lvcreate":
 		var mib int64
-		fmt.Sscanf(args[6], "%dm", &mib)
-		f.lvs[args[4]] = mib
+		fmt.Sscanf(args[7], "%dm", &mib)
+		f.lvs[args[5]] = mib
 	case "lvremove":
 		delete(f.lvs, strings.SplitN(args[2], "/", 2)[1])
 	case "lvresize":
