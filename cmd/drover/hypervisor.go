@@ -13,12 +13,13 @@ import (
 	"github.com/drover-project/drover/nodeagent/hv"
 	"github.com/drover-project/drover/nodeagent/hv/fake"
 	"github.com/drover-project/drover/nodeagent/hv/libvirt"
+	"github.com/drover-project/drover/nodeagent/hv/workload"
 )
 
 // hypervisorFlags are the agent's flags that choose and reach its hypervisor.
 func hypervisorFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "fake, kvm, lxc, xen, openvz or test"},
+		&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "fake, kvm, lxc, xen, openvz, test or workload (node guests: instances are disk-writing processes)"},
 		&cli.StringFlag{Name: "libvirt-uri", Usage: "libvirtd URI (default per hypervisor: qemu:///system, lxc:///system, xen:///system, openvz:///system, test:///default; e.g. test+unix:///default?socket=/x/libvirt-sock)"},
 		&cli.StringFlag{Name: "kvm-domain-type", Value: "auto", Usage: "kvm: kvm, qemu (TCG) or auto (kvm when /dev/kvm can run a guest)"},
 		&cli.StringFlag{Name: "storage-dir", Usage: "file disks, kernels, container roots and the template cache (default /var/lib/drover/storage as root, else $XDG_DATA_HOME/drover/storage/NODE)"},
@@ -38,6 +39,9 @@ func openDriver(c *cli.Context, log *slog.Logger) (hv.Driver, error) {
 	}
 	if kind == hv.KindFake {
 		return fake.New(fake.Options{CPUs: c.Int("fake-cpus"), MemoryMiB: c.Int64("fake-memory-mib")}), nil
+	}
+	if kind == hv.KindWorkload {
+		return workload.New(workload.Options{Dir: filepath.Join(storageDir(c, "workload"), "workload"), Logger: log})
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()

@@ -50,6 +50,7 @@ func newApp() *cli.App {
 			localCommand(),
 			allocCommand(),
 			completionCommand(),
+			workloadRunCommand(),
 		},
 	}
 	usageErrors(app.Commands)

@@ -15,10 +15,13 @@ const (
 	KindXen    Kind = "xen"
 	KindOpenVZ Kind = "openvz"
 	KindTest   Kind = "test"
+	// KindWorkload runs each instance as a disk-writing process (node
+	// guests, where no hypervisor runs; see package workload).
+	KindWorkload Kind = "workload"
 )
 
 // Kinds lists every hypervisor kind drover knows.
-var Kinds = []Kind{KindFake, KindKVM, KindLXC, KindXen, KindOpenVZ, KindTest}
+var Kinds = []Kind{KindFake, KindKVM, KindLXC, KindXen, KindOpenVZ, KindTest, KindWorkload}
 
 // ParseKind checks a hypervisor name.
 func ParseKind(s string) (Kind, error) {
@@ -27,7 +30,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("hv: unknown hypervisor %q (want one of fake, kvm, lxc, xen, openvz, test): %w", s, ErrUnsupported)
+	return "", fmt.Errorf("hv: unknown hypervisor %q (want one of fake, kvm, lxc, xen, openvz, test, workload): %w", s, ErrUnsupported)
 }
 
 // DomainState is a domain's run state.

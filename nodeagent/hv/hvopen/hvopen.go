@@ -10,6 +10,7 @@ import (
 	"github.com/drover-project/drover/nodeagent/hv"
 	"github.com/drover-project/drover/nodeagent/hv/fake"
 	"github.com/drover-project/drover/nodeagent/hv/libvirt"
+	"github.com/drover-project/drover/nodeagent/hv/workload"
 )
 
 // Config selects and configures a driver.
@@ -25,7 +26,9 @@ type Config struct {
 	// FakeCPUs and FakeMemoryMiB size a fake node (defaults 4 and 8192).
 	FakeCPUs      int
 	FakeMemoryMiB int64
-	Logger        *slog.Logger
+	// WorkloadDir keeps the workload driver's domains (required for it).
+	WorkloadDir string
+	Logger      *slog.Logger
 }
 
 // Open returns the driver for cfg.Kind. Errors wrap hv.ErrUnsupported (kind
@@ -37,6 +40,9 @@ func Open(ctx context.Context, cfg Config) (hv.Driver, error) {
 	}
 	if cfg.Kind == hv.KindFake {
 		return fake.New(fake.Options{CPUs: cfg.FakeCPUs, MemoryMiB: cfg.FakeMemoryMiB, Logger: cfg.Logger}), nil
+	}
+	if cfg.Kind == hv.KindWorkload {
+		return workload.New(workload.Options{Dir: cfg.WorkloadDir, Logger: cfg.Logger})
 	}
 	d, err := libvirt.New(ctx, libvirt.Options{Kind: cfg.Kind, URI: cfg.URI, DomainType: cfg.DomainType,
 		CallTimeout: cfg.CallTimeout, Logger: cfg.Logger})
