@@ -145,6 +145,20 @@ type Node struct {
 	AgentStartedAt *time.Time `json:"agent_started_at,omitempty"`
 	// LastSeen is when the agent last published its status.
 	LastSeen *time.Time `json:"last_seen,omitempty"`
+	// Storage is the node's volume group and DRBD as its agent reports them.
+	Storage *NodeStorage `json:"storage,omitempty"`
+}
+
+// NodeStorage is a node's storage for plain and drbd disks.
+type NodeStorage struct {
+	// DRBDVersion of the kernel module ("8.4.11", "9.3.3"); "" without DRBD.
+	DRBDVersion string `json:"drbd_version,omitempty"`
+	DRBDUtils   string `json:"drbd_utils,omitempty"`
+	// VG is the LVM volume group with its size and free space.
+	VG        string `json:"vg,omitempty"`
+	VGSizeMiB int64  `json:"vg_size_mib"`
+	VGFreeMiB int64  `json:"vg_free_mib"`
+	Error     string `json:"error,omitempty"`
 }
 
 // NodeCredentials is what an agent needs to join: returned once by

@@ -64,6 +64,8 @@ type Config struct {
 	Metrics *Metrics
 	// Fence configures self-fencing (guest pid files, watchdog).
 	Fence FenceConfig
+	// Block is the node's LVM volume group and DRBD (nil: file disks only).
+	Block *BlockStorage
 }
 
 // Agent is the node daemon.
@@ -108,6 +110,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		}
 		a.store = st
 		a.exec = NewExecutor(cfg.Driver, st, f.Fetch, cfg.StagingDir, a.log)
+		a.exec.Block = cfg.Block
 		if cfg.Hypervisor == nil {
 			cfg.Hypervisor = &DriverHypervisor{Driver: cfg.Driver, Storage: st}
 		}
@@ -229,6 +232,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer cli.Close()
 	a.cli = cli
+	if b := a.cfg.Block; b != nil && b.Monitor != nil {
+		go b.Monitor.Run(ctx)
+	}
 	members, err := a.newLeaseMembers()
 	if err != nil {
 		return err
@@ -371,6 +377,13 @@ func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
 		PublishedAt:  time.Now().UTC(),
 	}
 	st.Bridges, st.BridgesReported = hostBridges(st.Hypervisor)
+	if b := a.cfg.Block; b != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st.Storage = b.Status(sctx)
+		cancel()
+		// plain and drbd disks come from the volume group.
+		st.Resources.DiskTotalMiB, st.Resources.DiskFreeMiB = st.Storage.VGSizeMiB, st.Storage.VGFreeMiB
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err

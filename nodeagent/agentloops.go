@@ -78,6 +78,9 @@ func (a *Agent) startLoops(ctx context.Context, lease clientv3.LeaseID) (wait fu
 	a.domains = dp
 	a.mu.Unlock()
 	wg.Go(func() { dp.run(ctx) })
+	if b := a.cfg.Block; b != nil {
+		wg.Go(func() { b.publishDRBD(ctx, a.cli, lease, a.log) })
+	}
 	wg.Go(func() {
 		backoff := 200 * time.Millisecond
 		for ctx.Err() == nil {

@@ -40,6 +40,8 @@ type Executor struct {
 	fetch   TemplateFetcher
 	staging string
 	log     *slog.Logger
+	// Block is the node's LVM/DRBD storage (nil: file disks only).
+	Block *BlockStorage
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -181,7 +183,7 @@ func (x *Executor) Run(ctx context.Context, cmd keys.NodeCommand, progress func(
 			out, err = x.console(ctx, inst.Name, p.MaxBytes)
 		}
 	default:
-		err = api.Errorf(api.CodeWrongInput, "unknown command kind %q", cmd.Kind)
+		out, err = x.runDisk(ctx, cmd, progress, log)
 	}
 	if err != nil {
 		log.Warn("command_failed", "err", err, "seconds", time.Since(start).Seconds())
@@ -232,7 +234,11 @@ func (x *Executor) spec(inst keys.InstanceRecord) hv.DomainSpec {
 	}
 	if inst.DiskTemplate != "diskless" {
 		for i := range inst.Disks {
-			s.Disks = append(s.Disks, hv.Disk{Path: x.store.DiskPath(name, i)})
+			d, ok := x.blockDisk(inst, i)
+			if !ok {
+				d = hv.Disk{Path: x.store.DiskPath(name, i)}
+			}
+			s.Disks = append(s.Disks, d)
 		}
 	}
 	switch s.Kind {
@@ -386,6 +392,9 @@ func (x *Executor) install(ctx context.Context, cmd keys.NodeCommand, dir string
 	}
 	if inst.DiskTemplate == "diskless" {
 		return out, nil
+	}
+	if inst.DiskTemplate == "plain" || inst.DiskTemplate == "drbd" {
+		return x.installBlock(ctx, inst, blob != "", progress)
 	}
 	if inst.DiskTemplate != "file" && inst.DiskTemplate != "" {
 		return nil, api.Errorf(api.CodeWrongInput, "disk template %q is not supported by this agent (file, diskless)", inst.DiskTemplate)

@@ -87,7 +87,7 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "watchdog", Value: "auto", Usage: "watchdog device armed as the last resort of self-fencing: auto (/dev/watchdog when it exists), a path, or none"},
 			&cli.StringSliceFlag{Name: "guest-pid-dir", Usage: "directory of libvirt guest pid files killed when self-fencing finds the hypervisor hung (default /run/libvirt/qemu and /run/libvirt/lxc)"},
 			logLevelFlag(),
-		}, hypervisorFlags()...),
+		}, append(hypervisorFlags(), blockStorageFlags()...)...),
 		Action: func(c *cli.Context) error {
 			log := daemonLogger(c)
 			cred, err := nodeagent.ReadCredentials(c.String("credentials"))
@@ -112,7 +112,11 @@ func agentCommand() *cli.Command {
 					return fmt.Errorf("metrics listen %s: %w", addr, err)
 				}
 			}
-			a, err := nodeagent.New(nodeagent.Config{
+			block, err := openBlockStorage(c, cred.Node, log)
+			if err != nil {
+				return err
+			}
+			a, err := nodeagent.New(nodeagent.Config{Block: block,
 				Credentials: cred, Driver: drv, LeaseTTL: c.Duration("lease-ttl"),
 				StorageDir: storageDir(c, cred.Node), StagingDir: c.String("staging-dir"),
 				APIToken: nodeagent.ReadAPIToken(c.String("credentials")),

@@ -29,7 +29,7 @@ func localCommand() *cli.Command {
 			{
 				Name:  "up",
 				Usage: "start (and on first use create) a local cluster; Ctrl-C stops it",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					dirFlag,
 					&cli.IntFlag{Name: "nodes", Value: 3, Usage: "number of node agents"},
 					&cli.IntFlag{Name: "masters", Value: 1, Usage: "number of masters (1 or 3 for a quorum that survives a loss)"},
@@ -42,7 +42,7 @@ func localCommand() *cli.Command {
 					&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "hypervisor of the nodes: fake (in-process), or test, kvm, lxc through one private libvirtd per node (root)"},
 					&cli.DurationFlag{Name: "timeout", Value: 90 * time.Second, Usage: "give up when the cluster is not up by then"},
 					rapiAnonymousReadsFlag(),
-				},
+				}, vmFlags()...),
 				Action: localUp,
 			},
 			{
@@ -131,6 +131,19 @@ func localUp(c *cli.Context) error {
 	if pid, err := readPid(d.supervisorPid()); err == nil && processAlive(pid) {
 		return api.Errorf(api.CodeWrongState, "a local cluster already runs in %s (pid %d); drover local down --dir %s", d, pid, d)
 	}
+	vms, err := vmClusterFrom(c, d)
+	if err != nil {
+		return err
+	}
+	masterNet, leaseTTL := c.String("master-net"), c.Int("node-lease-ttl")
+	if vms != nil {
+		// Masters listen on the host end of the guests' link; TCG guests
+		// get a longer lease.
+		nn, masterNet = 0, vms.net.Net
+		if !c.IsSet("node-lease-ttl") {
+			leaseTTL = 10
+		}
+	}
 	for _, sub := range []string{"run", "log", "nodes"} {
 		if err := os.MkdirAll(filepath.Join(string(d), sub), 0o755); err != nil {
 			return err
@@ -140,10 +153,10 @@ func localUp(c *cli.Context) error {
 	if _, err := os.Stat(filepath.Join(string(d), "cluster.json")); errors.Is(err, os.ErrNotExist) {
 		var ms []keys.MasterSpec
 		for i := 1; i <= nm; i++ {
-			ms = append(ms, keys.MasterSpec{Name: fmt.Sprintf("m%d", i), IP: fmt.Sprintf("%s.%d", c.String("master-net"), i),
+			ms = append(ms, keys.MasterSpec{Name: fmt.Sprintf("m%d", i), IP: fmt.Sprintf("%s.%d", masterNet, i),
 				APIPort: c.Int("api-port"), ClientPort: c.Int("etcd-client-port"), PeerPort: c.Int("etcd-peer-port")})
 		}
-		if err := master.InitClusterDir(string(d), master.InitOptions{Name: "local", Masters: ms, NodeLeaseTTL: c.Int("node-lease-ttl")}); err != nil {
+		if err := master.InitClusterDir(string(d), master.InitOptions{Name: "local", Masters: ms, NodeLeaseTTL: leaseTTL}); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "Created cluster directory %s\n", d)
@@ -171,6 +184,12 @@ func localUp(c *cli.Context) error {
 		_ = d.stopAll(10 * time.Second)
 	}()
 
+	if vms != nil {
+		if err := vms.up(cd); err != nil {
+			return err
+		}
+		defer vms.net.down()
+	}
 	var children []*exec.Cmd
 	for _, m := range cd.Cluster.Masters {
 		s := procSpec{Name: m.Name, Kind: "master", Args: []string{"master", "--dir", string(d), "--name", m.Name}}
@@ -211,6 +230,19 @@ func localUp(c *cli.Context) error {
 		var err error
 		daemons, uris, err = startNodeDaemons(upCtx, string(d), c.String("node-net"), nn, hvKind)
 		if err != nil {
+			return err
+		}
+	}
+	if vms != nil {
+		t0 := time.Now()
+		img, err := vms.build(upCtx, self, out)
+		if err != nil {
+			return err
+		}
+		if err := vms.startGuests(upCtx, cl, img, self, out); err != nil {
+			return err
+		}
+		if err := vms.waitOnline(upCtx, cl, t0, out); err != nil {
 			return err
 		}
 	}
@@ -333,6 +365,7 @@ func localDown(c *cli.Context) error {
 	if err := d.stopAll(10 * time.Second); err != nil {
 		return err
 	}
+	vmNetDown(d)
 	if left := killGuests(append(guests, storageGuestPIDs(string(d))...), 10*time.Second); len(left) > 0 {
 		return fmt.Errorf("local down: guest processes %v still run", left)
 	}

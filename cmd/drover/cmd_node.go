@@ -296,6 +296,13 @@ func printNodeInfo(w io.Writer, n api.Node) {
 		fmt.Fprintf(w, "  Disk: %d MiB total, %d MiB free\n", r.DiskTotalMiB, r.DiskFreeMiB)
 		fmt.Fprintf(w, "  CPUs: %d\n", r.CPUs)
 	}
+	if s := n.Storage; s != nil {
+		fmt.Fprintf(w, "  Volume group: %s, %d MiB, %d MiB free\n", orDash(s.VG), s.VGSizeMiB, s.VGFreeMiB)
+		fmt.Fprintf(w, "  DRBD: %s (drbd-utils %s)\n", orDash(s.DRBDVersion), orDash(s.DRBDUtils))
+		if s.Error != "" {
+			fmt.Fprintf(w, "  Storage error: %s\n", s.Error)
+		}
+	}
 	if len(n.Tags) > 0 {
 		fmt.Fprintf(w, "  Tags: %s\n", strings.Join(n.Tags, ", "))
 	}

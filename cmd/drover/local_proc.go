@@ -18,8 +18,10 @@ import (
 // that `drover local start NAME` can start it again after a crash or a kill.
 type procSpec struct {
 	Name string   `json:"name"`
-	Kind string   `json:"kind"` // master or agent
+	Kind string   `json:"kind"` // master, agent or vm
 	Args []string `json:"args"`
+	// Exe runs this program instead of drover itself (vm: ip netns exec ... qemu).
+	Exe string `json:"exe,omitempty"`
 }
 
 type localDir string
@@ -49,7 +51,7 @@ func (d localDir) loadSpec(name string) (procSpec, error) {
 	return s, json.Unmarshal(b, &s)
 }
 
-// specs lists the recorded processes: agents first, then masters.
+// specs lists the recorded processes: agents first, then node guests, then masters.
 func (d localDir) specs() ([]procSpec, error) {
 	m, err := filepath.Glob(d.run("*.json"))
 	if err != nil {
@@ -63,9 +65,18 @@ func (d localDir) specs() ([]procSpec, error) {
 		}
 		out = append(out, s)
 	}
+	rank := map[string]int{"agent": 0, "vm": 1}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
-			return out[i].Kind == "agent"
+			ri, ok := rank[out[i].Kind]
+			if !ok {
+				ri = 2
+			}
+			rj, ok := rank[out[j].Kind]
+			if !ok {
+				rj = 2
+			}
+			return ri < rj
 		}
 		return out[i].Name < out[j].Name
 	})
@@ -83,7 +94,11 @@ func (d localDir) start(self string, s procSpec) (*exec.Cmd, error) {
 		return nil, err
 	}
 	defer lf.Close()
-	cmd := exec.Command(self, s.Args...)
+	exe := self
+	if s.Exe != "" {
+		exe = s.Exe
+	}
+	cmd := exec.Command(exe, s.Args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

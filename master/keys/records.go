@@ -27,6 +27,8 @@ type NodeStatus struct {
 	StartedAt time.Time `json:"started_at"`
 	// PublishedAt is when this record was written.
 	PublishedAt time.Time `json:"published_at"`
+	// Storage is the node's LVM volume group and DRBD (nil: file disks only).
+	Storage *NodeStorage `json:"storage,omitempty"`
 	// Watchdog is the watchdog the agent armed (nil: none). The master
 	// trusts a node's self-fencing (waits out LeaseTiming.Grace instead of
 	// fencing it) only when its agent reported one.

@@ -1,0 +1,126 @@
+package nodeagent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"regexp"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/nodeagent/storage/drbd"
+	"github.com/drover-project/drover/nodeagent/storage/lvm"
+)
+
+// BlockStorage is a node's storage for the plain and drbd disk templates:
+// an LVM volume group, and DRBD when its module is loaded.
+type BlockStorage struct {
+	// Node is this node's name (its section in DRBD resource files).
+	Node string
+	VG   *lvm.VG
+	// PV is the device the VG is made on when it does not exist ("" =
+	// the VG must exist).
+	PV string
+	// DRBD is nil when no DRBD module is loaded.
+	DRBD    *drbd.Admin
+	Monitor *drbd.Monitor
+	// ResyncRate for new resources ("" = DRBD's dynamic controller).
+	ResyncRate string
+
+	utils string
+	kick  chan struct{}
+}
+
+// OpenBlockStorage makes the VG when needed and finds DRBD (module loaded:
+// its version from /proc/drbd).
+func OpenBlockStorage(ctx context.Context, node, vg, pv string, log *slog.Logger) (*BlockStorage, error) {
+	b := &BlockStorage{Node: node, VG: &lvm.VG{Name: vg}, PV: pv, kick: make(chan struct{}, 1)}
+	if pv != "" {
+		if err := b.VG.Ensure(ctx, pv); err != nil {
+			return nil, fmt.Errorf("nodeagent: volume group %s on %s: %w", vg, pv, err)
+		}
+	}
+	if v, err := drbd.KernelVersion(); err == nil {
+		b.DRBD = &drbd.Admin{Version: v}
+		b.Monitor = &drbd.Monitor{Log: log, OnChange: func([]keys.DRBDResource) { b.Kick() }}
+		b.utils = drbdUtilsVersion(ctx)
+	} else {
+		log.Info("drbd_unavailable", "err", err)
+	}
+	return b, nil
+}
+
+var utilsRE = regexp.MustCompile(`(?m)^DRBDADM_VERSION=(\S+)`)
+
+func drbdUtilsVersion(ctx context.Context) string {
+	out, _ := exec.CommandContext(ctx, "drbdadm", "--version").CombinedOutput()
+	if m := utilsRE.FindSubmatch(out); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
+// Kick asks the publisher to republish the DRBD state soon.
+func (b *BlockStorage) Kick() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Status is what NodeStatus shows of the node's storage.
+func (b *BlockStorage) Status(ctx context.Context) *keys.NodeStorage {
+	st := &keys.NodeStorage{VG: b.VG.Name, DRBDUtils: b.utils}
+	if b.DRBD != nil {
+		st.DRBDVersion = b.DRBD.Version.String()
+	}
+	size, free, err := b.VG.Usage(ctx)
+	if err != nil {
+		st.Error = err.Error()
+	}
+	st.VGSizeMiB, st.VGFreeMiB = size, free
+	return st
+}
+
+// publishDRBD puts the DRBD state at NodeDRBDKey, bound to lease, whenever
+// it changes (at most every 200 ms) and every 10 s, until ctx ends.
+func (b *BlockStorage) publishDRBD(ctx context.Context, cli *clientv3.Client, lease clientv3.LeaseID, log *slog.Logger) {
+	if b.Monitor == nil {
+		return
+	}
+	key := keys.NodeDRBDKey(b.Node)
+	var last string
+	for {
+		if res := b.Monitor.Resources(); res != nil {
+			st := keys.DRBDState{Version: b.DRBD.Version.String(), Resources: res, ObservedAt: time.Now().UTC()}
+			v, _ := json.Marshal(st)
+			cmp, _ := json.Marshal(res)
+			if string(cmp) != last {
+				pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				_, err := cli.Put(pctx, key, string(v), clientv3.WithLease(lease))
+				cancel()
+				if err != nil {
+					log.Warn("drbd_publish_failed", "err", err)
+				} else {
+					last = string(cmp)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.kick:
+		case <-time.After(10 * time.Second):
+			last = ""
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
