@@ -17,7 +17,7 @@ SHORT=""
 PKGS=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
       libvirt-clients libxml2-utils qemu-system-x86 qemu-utils debootstrap mmdebstrap
       e2fsprogs busybox-static zstd iproute2 procps util-linux openssh-client
-      tar coreutils python3-ganeti-rapi ganeti-htools-3.0 prometheus)
+      tar coreutils python3-ganeti-rapi ganeti-htools-3.0 prometheus drbd-utils lvm2 kmod)
 
 install_packages() {
 	local missing=()
@@ -39,7 +39,8 @@ install_packages() {
 install_packages
 go mod download
 go vet ./...
-go build -o /tmp/drover-test-bin/drover ./cmd/drover
+# Static (CGO_ENABLED=0): the same binary runs as the agent inside node guests.
+CGO_ENABLED=0 go build -o /tmp/drover-test-bin/drover ./cmd/drover
 
 # Real parts are required, not skipped, when root can provide them.
 if [[ $(id -u) -eq 0 ]]; then
