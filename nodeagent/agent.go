@@ -333,7 +333,7 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 			// first, then every guest is stopped (fencer.fence: the
 			// hypervisor within a deadline, then the guests' processes,
 			// then the watchdog); once the commands have wound down, once
-			// more. (DRBD demotion comes with the DRBD issue.)
+			// more; primary DRBD resources are demoted after the guests.
 			a.log.Error("lease_lost_self_fence", "deadline", k.deadline(),
 				"attempts_failed", k.attemptsFailed.Load())
 			a.fencer.hold(nil)
@@ -341,6 +341,7 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 			_ = a.fencer.fence()
 			wait()
 			_ = a.fencer.fence()
+			a.demoteDRBD()
 			return err
 		}
 	}

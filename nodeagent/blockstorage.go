@@ -124,3 +124,33 @@ func (b *BlockStorage) publishDRBD(ctx context.Context, cli *clientv3.Client, le
 		}
 	}
 }
+
+// DemoteAll makes every primary resource on this node secondary (self-
+// fencing: once the lease is lost, the master may promote the peers). The
+// domains using them are destroyed before.
+func (b *BlockStorage) DemoteAll(ctx context.Context, log *slog.Logger) {
+	if b.Monitor == nil {
+		return
+	}
+	for _, r := range b.Monitor.Resources() {
+		if r.Role != "Primary" {
+			continue
+		}
+		if err := b.DRBD.Secondary(ctx, r.Name); err != nil {
+			log.Error("self_fence_demote_failed", "resource", r.Name, "err", err)
+			continue
+		}
+		log.Warn("self_fence_demoted", "resource", r.Name)
+	}
+}
+
+// demoteDRBD is the DRBD part of self-fencing (after the guests are gone).
+func (a *Agent) demoteDRBD() {
+	b := a.cfg.Block
+	if b == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b.DemoteAll(ctx, a.log)
+}

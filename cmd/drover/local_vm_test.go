@@ -6,7 +6,9 @@ package main
 // `instance add -t drbd` is not written yet): it writes disk.create to both
 // nodes, sees the first sync complete in the DRBD state the agents publish
 // from events2, then runs a workload instance on the primary's DRBD device
-// and reads its acknowledged records through the agent.
+// and reads its acknowledged records through the agent; then it cuts the
+// primary off, sees it fence itself, promotes the secondary and finds every
+// record the host saw acknowledged on the secondary's copy.
 // Runtime: about 2-3 minutes per DRBD version on 2 cores (guests boot in
 // 40-60 s under load).
 
@@ -280,20 +282,58 @@ func runVMDRBD(t *testing.T, version, kit string) {
 	l.command("node1", keys.CmdInstanceStart, inst, nil, 60*time.Second)
 	var acked int
 	waitFor(t, 90*time.Second, "acknowledged records of the workload", func() bool {
-		res := l.command("node1", keys.CmdInstanceConsole, inst, keys.ConsoleParams{MaxBytes: 1 << 16}, 30*time.Second)
-		var out keys.ConsoleOutput
-		_ = json.Unmarshal(res.Output, &out)
-		if !strings.Contains(out.Text, "writing records to /dev/drbd0") {
+		if !strings.Contains(l.console("node1", inst), "writing records to /dev/drbd0") {
 			return false
 		}
-		m := ackRE.FindAllStringSubmatch(out.Text, -1)
-		if len(m) > 0 {
-			acked, _ = strconv.Atoi(m[len(m)-1][1])
-		}
+		acked = l.lastAck("node1", inst)
 		return acked >= 20
 	})
-	t.Logf("workload on /dev/drbd0 of node1: %d records acknowledged", acked)
 	if st, ok := l.drbdState("node2", "mirror1-d0"); !ok || st.Role != "Secondary" || st.Peers[0].Role != "Primary" {
 		t.Errorf("secondary while the workload writes: %+v", st)
 	}
+	acked = l.lastAck("node1", inst)
+	t.Logf("workload on /dev/drbd0 of node1: %d records acknowledged (seen from the host)", acked)
+
+	// Cut node1 off its link: its agent loses its lease and fences itself
+	// (destroys the workload, demotes DRBD). node2 is promoted (not forced:
+	// it is UpToDate) and a workload there continues after the highest
+	// record on its copy: every record the host saw acknowledged is there.
+	vn, _ := newVMNet(l.dir, "198.18.1")
+	if out, err := exec.Command("ip", "-n", vn.NS, "link", "set", vn.tap(1), "down").CombinedOutput(); err != nil {
+		t.Fatalf("cut node1: %v: %s", err, out)
+	}
+	waitFor(t, 60*time.Second, "node1 unreachable", func() bool { return l.nodeStatus()["node1"] == "unreachable" })
+	l.command("node2", keys.CmdDiskPrimary, inst, keys.DiskParams{Disk: 0}, 60*time.Second)
+	inst.PrimaryNode = "node2"
+	l.command("node2", keys.CmdInstanceCreate, inst, nil, 60*time.Second)
+	l.command("node2", keys.CmdInstanceStart, inst, nil, 60*time.Second)
+	var text string
+	waitFor(t, 60*time.Second, "the workload on node2", func() bool {
+		text = l.console("node2", inst)
+		return strings.Contains(text, "writing records to /dev/drbd1")
+	})
+	m := regexp.MustCompile(`writing records to /dev/drbd1 from (\d+)`).FindStringSubmatch(text)
+	from, _ := strconv.Atoi(m[1])
+	if from <= acked || !strings.Contains(text, fmt.Sprintf("records up to %d intact", from-1)) {
+		t.Fatalf("after failover the copy holds records up to %d, the host saw %d acknowledged:\n%s", from-1, acked, text)
+	}
+	t.Logf("failover to node2: the copy holds records 1..%d intact (%d acknowledged before the cut)", from-1, acked)
+}
+
+// console is the end of instance's console on node, read through the agent.
+func (l *vmLab) console(node string, inst keys.InstanceRecord) string {
+	res := l.command(node, keys.CmdInstanceConsole, inst, keys.ConsoleParams{MaxBytes: 1 << 16}, 30*time.Second)
+	var out keys.ConsoleOutput
+	_ = json.Unmarshal(res.Output, &out)
+	return out.Text
+}
+
+// lastAck is the last acknowledged record in the console.
+func (l *vmLab) lastAck(node string, inst keys.InstanceRecord) int {
+	m := ackRE.FindAllStringSubmatch(l.console(node, inst), -1)
+	if len(m) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[len(m)-1][1])
+	return n
 }

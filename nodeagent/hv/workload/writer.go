@@ -67,6 +67,13 @@ func Write(ctx context.Context, o WriterOptions) error {
 	}
 	n := uint64(len(ring))
 	seq := Highest(ring) + 1
+	// What a previous writer (here or on the peer before a failover)
+	// acknowledged must still be there: say so before continuing.
+	if err := Verify(o.Device, seq-1); err != nil {
+		fmt.Fprintf(o.Console, "workload: %v\n", err)
+	} else if seq > 1 {
+		fmt.Fprintf(o.Console, "workload: records up to %d intact\n", seq-1)
+	}
 	direct := true
 	f, err := os.OpenFile(o.Device, os.O_WRONLY|syscall.O_DIRECT|syscall.O_DSYNC, 0)
 	if errors.Is(err, syscall.EINVAL) {
