@@ -147,6 +147,30 @@ type Node struct {
 	LastSeen *time.Time `json:"last_seen,omitempty"`
 	// Storage is the node's volume group and DRBD as its agent reports them.
 	Storage *NodeStorage `json:"storage,omitempty"`
+	// DRBD lists the node's DRBD resources as its agent reads them from
+	// events2 (node info only; nil in lists).
+	DRBD []NodeDRBDResource `json:"drbd,omitempty"`
+}
+
+// NodeDRBDResource is one DRBD resource on a node.
+type NodeDRBDResource struct {
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+	Minor int    `json:"minor"`
+	Disk  string `json:"disk"`
+	// Peers: connection name, connection state, role, disk and sync progress.
+	Peers      []NodeDRBDPeer `json:"peers,omitempty"`
+	SplitBrain bool           `json:"split_brain,omitempty"`
+}
+
+// NodeDRBDPeer is one connection of a NodeDRBDResource.
+type NodeDRBDPeer struct {
+	Name        string  `json:"name"`
+	Connection  string  `json:"connection"`
+	Role        string  `json:"role"`
+	Disk        string  `json:"disk"`
+	Replication string  `json:"replication"`
+	SyncPercent float64 `json:"sync_percent"`
 }
 
 // NodeStorage is a node's storage for plain and drbd disks.

@@ -89,6 +89,7 @@ func (m *Master) GetNode(ctx context.Context, name string) (*api.Node, error) {
 		return nil, unavailable("read node status", err)
 	}
 	n := nodeView(*r, &st)
+	n.DRBD = m.nodeDRBD(ctx, name)
 	return &n, nil
 }
 

@@ -303,6 +303,7 @@ func printNodeInfo(w io.Writer, n api.Node) {
 			fmt.Fprintf(w, "  Storage error: %s\n", s.Error)
 		}
 	}
+	printNodeDRBD(w, n.DRBD)
 	if len(n.Tags) > 0 {
 		fmt.Fprintf(w, "  Tags: %s\n", strings.Join(n.Tags, ", "))
 	}

@@ -277,6 +277,10 @@ func runVMDRBD(t *testing.T, version, kit string) {
 	if p.Minor != 0 || s.Minor != 1 || p.SizeKiB < 60<<10 {
 		t.Errorf("minors or size: primary %+v, secondary %+v", p, s)
 	}
+	if info := l.mustCLI("node", "info", "node1"); !strings.Contains(info, "mirror1-d0: minor 0, Primary, disk UpToDate") ||
+		!regexp.MustCompile(`peer \S+: Connected, Secondary, disk UpToDate, Established, 100.0% in sync`).MatchString(info) {
+		t.Errorf("node info node1 does not show the resource:\n%s", info)
+	}
 	// The workload writes to the primary's DRBD device.
 	l.command("node1", keys.CmdInstanceCreate, inst, nil, 60*time.Second)
 	l.command("node1", keys.CmdInstanceStart, inst, nil, 60*time.Second)
