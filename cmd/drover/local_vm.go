@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -266,20 +265,12 @@ func (v *vmCluster) waitOnline(ctx context.Context, cl *api.Client, t0 time.Time
 
 // consoleTail is the end of a guest's console, for error messages.
 func consoleTail(path string, lines int) string {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return ""
+		return err.Error()
 	}
-	defer f.Close()
-	var ring []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		ring = append(ring, sc.Text())
-		if len(ring) > lines {
-			ring = ring[1:]
-		}
-	}
-	return strings.Join(ring, "\n")
+	l := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-lines):], "\n")
 }
 
 // up brings the guests' link up with the masters' addresses of cd.

@@ -97,12 +97,20 @@ func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab {
 		args = append(args, "--vm-kit", kit)
 	}
 	cmd := exec.Command(droverBin, args...)
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
+	// local up's output goes to a file: the test reads it while local up
+	// still writes (a shared buffer would race).
+	upLog := filepath.Join(dir, "local-up.out")
+	f, err := os.Create(upLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lc := &localCluster{t: t, dir: dir, up: cmd, log: &buf}
+	upOut := func() string { b, _ := os.ReadFile(upLog); return string(b) }
+	lc := &localCluster{t: t, dir: dir, up: cmd, log: &bytes.Buffer{}}
 	vn, _ := newVMNet(dir, "198.18.1") // the namespace name depends on dir only
 	t.Cleanup(func() {
 		// local down removed the guests' namespace and veth.
@@ -118,13 +126,14 @@ func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab {
 			for _, n := range []string{"node1", "node2"} {
 				t.Logf("console of %s:\n%s", n, consoleTail(filepath.Join(dir, "vm", n, "console.log"), 60))
 			}
+			t.Logf("local up output:\n%s", upOut())
 		}
 		lc.down()
 	})
 	start := time.Now()
 	waitFor(t, 330*time.Second, "local up with node guests", func() bool {
 		if cmd.ProcessState != nil {
-			t.Fatalf("local up exited:\n%s", buf.String())
+			t.Fatalf("local up exited:\n%s", upOut())
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "drover.env"))
 		if err == nil {
@@ -132,7 +141,7 @@ func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab {
 		}
 		return err == nil
 	})
-	t.Logf("local up with 2 node guests (DRBD %s): %.1f s\n%s", drbdVersion, time.Since(start).Seconds(), buf.String())
+	t.Logf("local up with 2 node guests (DRBD %s): %.1f s\n%s", drbdVersion, time.Since(start).Seconds(), upOut())
 	return &vmLab{localCluster: lc, cli: rootEtcd(t, dir)}
 }
 
