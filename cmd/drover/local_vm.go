@@ -254,6 +254,14 @@ func (v *vmCluster) waitOnline(ctx context.Context, cl *api.Client, t0 time.Time
 				}
 			}
 		}
+		for i := 1; i <= v.n; i++ {
+			name := fmt.Sprintf("node%d", i)
+			if _, ok := v.dir.alive(name); !ok && !seen[name] {
+				lb, _ := os.ReadFile(v.dir.logFile(name))
+				return fmt.Errorf("node guest %s exited before it came online (QEMU: %q); its console:\n%s", name,
+					strings.TrimSpace(string(lb)), consoleTail(v.vmDir(name, "console.log"), 20))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%d of %d node guests online (consoles in %s): %w", len(seen), v.n, v.vmDir(), ctx.Err())
