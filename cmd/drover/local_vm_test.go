@@ -321,10 +321,14 @@ func runVMDRBD(t *testing.T, version, kit string) {
 	l.command("node2", keys.CmdInstanceCreate, inst, nil, 60*time.Second)
 	l.command("node2", keys.CmdInstanceStart, inst, nil, 60*time.Second)
 	var text string
-	waitFor(t, 60*time.Second, "the workload on node2", func() bool {
+	for deadline := time.Now().Add(120 * time.Second); !strings.Contains(text, "writing records to /dev/drbd1"); {
+		if time.Now().After(deadline) {
+			st, _ := l.drbdState("node2", "mirror1-d0")
+			t.Fatalf("the workload on node2 did not start writing in 120 s; DRBD there %+v; its console:\n%s", st, text)
+		}
+		time.Sleep(time.Second)
 		text = l.console("node2", inst)
-		return strings.Contains(text, "writing records to /dev/drbd1")
-	})
+	}
 	m := regexp.MustCompile(`writing records to /dev/drbd1 from (\d+)`).FindStringSubmatch(text)
 	from, _ := strconv.Atoi(m[1])
 	if from <= acked || !strings.Contains(text, fmt.Sprintf("records up to %d intact", from-1)) {
