@@ -13,7 +13,6 @@ package main
 // 40-60 s under load).
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -110,7 +109,7 @@ func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab {
 		t.Fatal(err)
 	}
 	upOut := func() string { b, _ := os.ReadFile(upLog); return string(b) }
-	lc := &localCluster{t: t, dir: dir, up: cmd, log: &bytes.Buffer{}}
+	lc := &localCluster{t: t, dir: dir, up: cmd, log: &syncBuffer{}}
 	vn, _ := newVMNet(dir, "198.18.1") // the namespace name depends on dir only
 	t.Cleanup(func() {
 		// local down removed the guests' namespace and veth.
