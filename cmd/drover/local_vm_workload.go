@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-project/drover/nodeagent/hv/workload"
@@ -10,10 +12,19 @@ import (
 // (started by the agent, not by users).
 func workloadRunCommand() *cli.Command {
 	return &cli.Command{
-		Name:            "workload-run",
-		Usage:           "internal: the process of a workload instance (writes checksummed records to its disk)",
-		Hidden:          true,
-		SkipFlagParsing: true,
-		Action:          func(c *cli.Context) error { return workload.Main(c.Args().Slice()) },
+		Name:   "workload-run",
+		Usage:  "internal: the process of a workload instance (writes checksummed records to its disk)",
+		Hidden: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "device", Required: true, Usage: "disk the records go to"},
+			&cli.StringFlag{Name: "acks", Usage: "file the last acknowledged record is written to"},
+			&cli.DurationFlag{Name: "interval", Usage: "time between records"},
+		},
+		Action: func(c *cli.Context) error {
+			ctx, stop := signalContext(c.Context)
+			defer stop()
+			return workload.Write(ctx, workload.WriterOptions{Device: c.String("device"), AckFile: c.String("acks"),
+				Interval: c.Duration("interval"), Console: os.Stdout})
+		},
 	}
 }
