@@ -15,8 +15,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,7 +28,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/drover-project/drover/master"
 	"github.com/drover-project/drover/master/keys"
@@ -149,18 +146,7 @@ func rootEtcd(t *testing.T, dir string) *clientv3.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw, err := cd.RootPassword()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := os.ReadFile(cd.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	c, err := clientv3.New(clientv3.Config{Endpoints: cd.ClientURLs(), TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		Username: "root", Password: pw, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	c, err := master.RootClient(cd)
 	if err != nil {
 		t.Fatal(err)
 	}
