@@ -65,7 +65,7 @@ func (lc *localCluster) logTimes(name, re string) []time.Time {
 		if !rx.MatchString(l) {
 			continue
 		}
-		if v, ok := strings.CutPrefix(strings.Fields(l+" x")[0], "time="); ok {
+		if v, ok := strings.CutPrefix(strings.Fields(l + " x")[0], "time="); ok {
 			if ts, err := time.Parse(time.RFC3339Nano, v); err == nil {
 				out = append(out, ts)
 			}
