@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drover-project/drover/nodeagent/procfs"
 )
 
 // guestProc is a guest's process as found from libvirt's pid file.
@@ -48,7 +50,7 @@ func killGuests(dirs []string, deadline time.Time, log *slog.Logger) ([]string, 
 	for _, p := range procs {
 		targets = append(targets, p.pid)
 	}
-	targets = slices.DeleteFunc(descendants(targets), protected)
+	targets = slices.DeleteFunc(procfs.WithDescendants(targets), protected)
 	for _, pid := range targets {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			log.Error("self_fence_kill_failed", "pid", pid, "err", err)
@@ -87,11 +89,9 @@ func protected(pid int) bool {
 		if p == pid {
 			return true
 		}
-		f, ok := procStat(p)
-		if !ok || len(f) < 2 {
+		if p = procfs.Parent(p); p == 0 {
 			break
 		}
-		p, _ = strconv.Atoi(f[1])
 	}
 	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	switch strings.TrimSpace(string(comm)) {
@@ -124,30 +124,17 @@ func guestPid(file string) (int, bool) {
 
 // procStat returns the fields of /proc/PID/stat after the command name
 // (field 3, the state, is index 0).
-func procStat(pid int) ([]string, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return nil, false
-	}
-	return strings.Fields(s[i+2:]), true
-}
-
 // pidRunning reports whether pid exists and is not a zombie (a zombie holds
 // no memory and runs nothing: a killed guest whose parent is hung stays one).
 func pidRunning(pid int) bool {
-	f, ok := procStat(pid)
+	f, ok := procfs.Stat(pid)
 	return ok && len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
 
 // procStart is when pid started (field 22 of /proc/PID/stat, clock ticks
 // after boot, at the usual 100 ticks a second).
 func procStart(pid int) (time.Time, bool) {
-	f, ok := procStat(pid)
+	f, ok := procfs.Stat(pid)
 	if !ok || len(f) < 20 {
 		return time.Time{}, false
 	}
@@ -174,38 +161,4 @@ func bootTime() (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-// descendants returns pids and every process descended from them.
-func descendants(pids []int) []int {
-	if len(pids) == 0 {
-		return nil
-	}
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if f, ok := procStat(pid); ok && len(f) > 1 {
-			if ppid, err := strconv.Atoi(f[1]); err == nil {
-				children[ppid] = append(children[ppid], pid)
-			}
-		}
-	}
-	seen := map[int]bool{}
-	var out []int
-	queue := append([]int(nil), pids...)
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		out = append(out, p)
-		queue = append(queue, children[p]...)
-	}
-	return out
 }

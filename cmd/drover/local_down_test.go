@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/drover-project/drover/nodeagent/procfs"
 )
 
 // writeBusyboxRootfs writes a template whose init is a static busybox, so
@@ -78,7 +80,7 @@ func TestLocalDownStopsGuests(t *testing.T) {
 			if len(guests) != 1 {
 				t.Fatalf("libvirt's pid files name %v, want one guest", guests)
 			}
-			all := withChildren(guests)
+			all := procfs.WithDescendants(guests)
 			t.Logf("guest processes: %v (%s)", all, procExe(guests[0]))
 			out, err := exec.Command(droverBin, "local", "down", "--dir", lc.dir).CombinedOutput()
 			if err != nil {

@@ -6,10 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drover-project/drover/nodeagent/procfs"
 )
 
 // Guests of a local cluster's private libvirtds. libvirt starts each QEMU
@@ -64,7 +65,7 @@ func storageGuestPIDs(dir string) []int {
 	storage := []byte(filepath.Join(dir, "storage") + "/")
 	self := os.Getpid()
 	var out []int
-	for _, pid := range procPIDs() {
+	for _, pid := range procfs.PIDs() {
 		if pid == self {
 			continue
 		}
@@ -84,7 +85,7 @@ func storageGuestPIDs(dir string) []int {
 				continue
 			}
 			out = append(out, pid)
-			if pp := parentPID(pid); pp > 1 && strings.HasSuffix(procExe(pp), "libvirt_lxc") {
+			if pp := procfs.Parent(pid); pp > 1 && strings.HasSuffix(procExe(pp), "libvirt_lxc") {
 				out = append(out, pp)
 			}
 		}
@@ -108,7 +109,7 @@ func containerRootIn(mountinfo, storage []byte) bool {
 // killGuests kills pids and their descendants (SIGKILL) and waits up to
 // wait for them to be gone; it returns those still alive.
 func killGuests(pids []int, wait time.Duration) []int {
-	all := withChildren(pids)
+	all := procfs.WithDescendants(pids)
 	for _, p := range all {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
@@ -125,62 +126,6 @@ func killGuests(pids []int, wait time.Duration) []int {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// withChildren returns pids and all their descendants.
-func withChildren(pids []int) []int {
-	children := map[int][]int{}
-	for _, p := range procPIDs() {
-		if pp := parentPID(p); pp > 0 {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	seen := map[int]bool{}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		out = append(out, p)
-		for _, c := range children[p] {
-			walk(c)
-		}
-	}
-	for _, p := range pids {
-		walk(p)
-	}
-	return out
-}
-
-func procPIDs() []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// parentPID reads the parent of pid from /proc (0 when unknown).
-func parentPID(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	pp, _ := strconv.Atoi(f[1])
-	return pp
 }
 
 func procExe(pid int) string {

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/drover-project/drover/nodeagent/procfs"
 )
 
 // ErrNotRoot and ErrMissing explain why a private libvirtd cannot start here.
@@ -410,7 +412,7 @@ func (d *Daemon) Stop() error {
 		if len(pids) == 0 {
 			break
 		}
-		for _, pid := range withDescendants(pids) {
+		for _, pid := range procfs.WithDescendants(pids) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -435,61 +437,10 @@ func (d *Daemon) namespacePIDs() []int {
 		return nil
 	}
 	var out []int
-	for _, p := range allPIDs() {
+	for _, p := range procfs.PIDs() {
 		if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", p)); ns == d.mntNS && !exited(p) {
 			out = append(out, p)
 		}
-	}
-	return out
-}
-
-func allPIDs() []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// withDescendants adds every descendant of pids.
-func withDescendants(pids []int) []int {
-	children := map[int][]int{}
-	for _, p := range allPIDs() {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	seen := map[int]bool{}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		out = append(out, p)
-		for _, c := range children[p] {
-			walk(c)
-		}
-	}
-	for _, p := range pids {
-		walk(p)
 	}
 	return out
 }
