@@ -116,13 +116,16 @@ func (m *Master) leadUntilLost(ctx context.Context, fence store.Fence) error {
 		once.Do(func() { lost = err })
 		cancel()
 	}
-	wg.Go(func() {
-		err := jobs.NewExecutor(m.client, m.reg, fence, m.cfg.MaxRunningJobs, log).Run(lctx)
-		end(err)
-	})
-	wg.Go(func() { end(m.watchFence(lctx, fence)) })
-	wg.Go(func() { end(m.watchLiveness(lctx)) })
-	wg.Go(func() { end(m.archiveLoop(lctx, fence)) })
+	for _, c := range m.leaderControllers(log) {
+		wg.Go(func() {
+			err := c.run(lctx, fence)
+			if c.fatal {
+				end(err)
+			} else if err != nil && lctx.Err() == nil {
+				log.Warn("controller_ended", "controller", c.name, "error", err)
+			}
+		})
+	}
 	wg.Wait()
 	if lost != nil && !errors.Is(lost, context.Canceled) {
 		log.Warn("leadership_ended", "error", lost)

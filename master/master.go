@@ -175,8 +175,7 @@ func (m *Master) Run(ctx context.Context) error {
 	close(m.ready)
 	m.log.Info("master_ready", "api", m.apiAddr, "etcd_endpoints", endpoints)
 	wg.Go(func() { m.campaignLoop(ctx) })
-	wg.Go(func() { m.runInstanceWatcher(ctx) }) // acts only while leading
-	wg.Go(func() { m.runTemplateSync(ctx) })    // every master
+	wg.Go(func() { m.runTemplateSync(ctx) }) // every master
 	select {
 	case <-ctx.Done():
 		return nil

@@ -42,25 +42,20 @@ type instanceWatcher struct {
 	now       func() time.Time
 }
 
-// runInstanceWatcher runs the watcher while this master leads.
-func (m *Master) runInstanceWatcher(ctx context.Context) {
+// runInstanceWatcher is the instance-restart controller: while this master
+// leads (ctx ends with the leadership), it restarts instances that should
+// run and do not, and cleans up abandoned adds. Its failures are logged; they
+// do not end the leadership.
+func (m *Master) runInstanceWatcher(ctx context.Context, fence store.Fence) error {
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
-	var w *instanceWatcher
+	w := &instanceWatcher{m: m, epoch: fence.Epoch, downSince: map[string]time.Time{},
+		lastTry: map[string]time.Time{}, pending: map[string]uint64{}, now: time.Now}
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case <-t.C:
-		}
-		leading, epoch := m.Leading()
-		if !leading {
-			w = nil
-			continue
-		}
-		if w == nil || w.epoch != epoch {
-			w = &instanceWatcher{m: m, epoch: epoch, downSince: map[string]time.Time{},
-				lastTry: map[string]time.Time{}, pending: map[string]uint64{}, now: time.Now}
 		}
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := w.once(wctx); err != nil && ctx.Err() == nil {

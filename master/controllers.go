@@ -1,0 +1,36 @@
+package master
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/drover-project/drover/master/jobs"
+	"github.com/drover-project/drover/master/store"
+)
+
+// controller is one duty of the leading master. Every controller runs from
+// the moment a master is elected until its leadership ends (ctx is then
+// canceled), and gets the leadership's fence for its writes. A fatal
+// controller's return ends the leadership (the master campaigns again); a
+// non-fatal one's error is logged. Each controller lives in its own file,
+// ctl_<name>.go, except the job executor (package jobs). Duties of every
+// master, leading or not (ctl_deadleader.go, templatesync.go), are started
+// in master.go.
+type controller struct {
+	name  string
+	fatal bool
+	run   func(ctx context.Context, fence store.Fence) error
+}
+
+// leaderControllers is the table of what a leader runs.
+func (m *Master) leaderControllers(log *slog.Logger) []controller {
+	return []controller{
+		{name: "jobs", fatal: true, run: func(ctx context.Context, fence store.Fence) error {
+			return jobs.NewExecutor(m.client, m.reg, fence, m.cfg.MaxRunningJobs, log).Run(ctx)
+		}},
+		{name: "fence-watch", fatal: true, run: m.watchFence},
+		{name: "liveness", fatal: true, run: func(ctx context.Context, _ store.Fence) error { return m.watchLiveness(ctx) }},
+		{name: "job-archive", fatal: true, run: m.archiveLoop},
+		{name: "instance-restart", run: m.runInstanceWatcher},
+	}
+}

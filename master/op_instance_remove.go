@@ -1,0 +1,47 @@
+package master
+
+import (
+	"context"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/jobs"
+	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/master/store"
+)
+
+func (m *Master) opInstanceRemove() jobs.Kind {
+	return instanceKind(api.OpInstanceRemove, func(p api.InstanceName) string { return p.Name },
+		func(ctx context.Context, p api.InstanceName) error { return m.checkInstance(ctx, p.Name) },
+		func(p api.InstanceName) []jobs.Step {
+			return []jobs.Step{
+				{Name: "remove-on-node", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+					rec, _, err := m.instanceRecord(ctx, p.Name)
+					if err != nil {
+						return err
+					}
+					node, _ := m.nodeRecord(ctx, rec.PrimaryNode)
+					if node != nil && node.Offline {
+						sc.Logf("node %s is offline: the instance's domain and disks there are not removed", rec.PrimaryNode)
+						return nil
+					}
+					if _, err := m.stepCmd(ctx, sc, "remove", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceRemove, Instance: *rec}); err != nil {
+						return err
+					}
+					sc.Logf("domain and disks of %s removed from %s", p.Name, rec.PrimaryNode)
+					return nil
+				}},
+				{Name: "record", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+					rec, rev, err := m.instanceRecord(ctx, p.Name)
+					if err != nil {
+						return err
+					}
+					sc.If(store.Unchanged(keys.InstanceKey(p.Name), rev))
+					sc.Then(append(m.ownDomainDelete(ctx, rec.PrimaryNode, rec), clientv3.OpDelete(keys.InstanceKey(p.Name)))...)
+					sc.Logf("instance %s removed", p.Name)
+					return nil
+				}},
+			}
+		})
+}
