@@ -253,15 +253,13 @@ func localUp(c *cli.Context) error {
 		if err := ensureNode(upCtx, cl, name, fmt.Sprintf("%s.%d", c.String("node-net"), i), credFile); err != nil {
 			return fmt.Errorf("add %s: %w", name, err)
 		}
-		// Several agents share this machine (and a watchdog would reset
-		// it): local agents arm none.
-		args := []string{"agent", "--credentials", credFile, "--hypervisor", hvKind,
-			"--storage-dir", filepath.Join(string(d), "storage", name), "--watchdog", "none",
-			"--metrics-listen", fmt.Sprintf("%s.%d:%d", c.String("node-net"), i, agentMetricsPort)}
+		la := localAgent{CredFile: credFile, Hypervisor: hvKind, StorageDir: filepath.Join(string(d), "storage", name),
+			MetricsListen: fmt.Sprintf("%s.%d:%d", c.String("node-net"), i, agentMetricsPort)}
 		if hvKind != "fake" {
-			args = append(args, "--libvirt-uri", uris[i-1])
+			la.LibvirtURI, la.GuestPidDirs = uris[i-1], daemons[i-1].GuestPidDirs()
 			fmt.Fprintf(&uriNotes, "# %s: virsh -c '%s'\n", name, uris[i-1])
 		}
+		args := la.args()
 		s := procSpec{Name: name, Kind: "agent", Args: args}
 		if err := d.saveSpec(s); err != nil {
 			return err

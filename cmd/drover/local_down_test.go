@@ -80,6 +80,7 @@ func TestLocalDownStopsGuests(t *testing.T) {
 			if len(guests) != 1 {
 				t.Fatalf("libvirt's pid files name %v, want one guest", guests)
 			}
+			checkAgentPidDirs(t, lc.dir, "node1", guests[0])
 			all := procfs.WithDescendants(guests)
 			t.Logf("guest processes: %v (%s)", all, procExe(guests[0]))
 			out, err := exec.Command(droverBin, "local", "down", "--dir", lc.dir).CombinedOutput()
@@ -96,4 +97,31 @@ func TestLocalDownStopsGuests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkAgentPidDirs: the agent of node was started with a --guest-pid-dir
+// that holds the pid file of guest, so that its self-fencing finds the guest
+// when the node's private libvirtd hangs (before: none was passed, and the
+// agent looked in the host's /run/libvirt).
+func checkAgentPidDirs(t *testing.T, dir, node string, guest int) {
+	t.Helper()
+	spec, err := localDir(dir).loadSpec(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for i, a := range spec.Args {
+		if a == "--guest-pid-dir" && i+1 < len(spec.Args) {
+			dirs = append(dirs, spec.Args[i+1])
+		}
+	}
+	for _, d := range dirs {
+		files, _ := filepath.Glob(filepath.Join(d, "*.pid"))
+		for _, f := range files {
+			if pid, err := readPid(f); err == nil && pid == guest {
+				return
+			}
+		}
+	}
+	t.Fatalf("agent %s was started with --guest-pid-dir %v; none holds the pid file of guest %d", node, dirs, guest)
 }

@@ -126,6 +126,20 @@ func (d *Daemon) SocketPath() string { return filepath.Join(d.opts.Dir, "run", "
 // Dir is the daemon's directory.
 func (d *Daemon) Dir() string { return d.opts.Dir }
 
+// GuestPidDirs are the directories, seen from the host, where this daemon's
+// QEMU and LXC drivers keep their guests' pid files: its /run/libvirt is a
+// tmpfs of its own namespace, reached through the namespace holder's root
+// (nil when the holder is gone). Self-fencing kills the guests named there.
+func (d *Daemon) GuestPidDirs() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.holder == nil || d.holder.Process == nil {
+		return nil
+	}
+	root := fmt.Sprintf("/proc/%d/root/run/libvirt", d.holder.Process.Pid)
+	return []string{root + "/qemu", root + "/lxc"}
+}
+
 // HostUUID is the daemon's host_uuid.
 func (d *Daemon) HostUUID() string { return d.opts.HostUUID }
 
