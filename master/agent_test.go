@@ -197,6 +197,9 @@ func TestInstancesWithRealAgent(t *testing.T) {
 		if _, err := m.Client().Delete(ctx(t), keys.InstanceKey("lost1")); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := m.Client().Delete(ctx(t), keys.NameKey(keys.InstancesPrefix, "lost1")); err != nil {
+			t.Fatal(err)
+		}
 		var rep *api.VerifyReport
 		mastertest.WaitFor(t, 10*time.Second, "verify lists the orphan", func() bool {
 			var err error

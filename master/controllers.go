@@ -32,5 +32,6 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 		{name: "liveness", fatal: true, run: func(ctx context.Context, _ store.Fence) error { return m.watchLiveness(ctx) }},
 		{name: "job-archive", fatal: true, run: m.archiveLoop},
 		{name: "instance-restart", run: m.runInstanceWatcher},
+		{name: "name-index", run: m.indexNames},
 	}
 }

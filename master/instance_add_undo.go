@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
@@ -78,7 +76,9 @@ func (m *Master) deleteCreating(ctx context.Context, epoch int64, rec *keys.Inst
 	if cur.CreatingJob != rec.CreatingJob {
 		return api.Errorf(api.CodeWrongState, "record of %s changed", rec.Name)
 	}
-	_, err = fence.Txn(ctx, m.client, []clientv3.Cmp{store.Unchanged(keys.InstanceKey(rec.Name), rev)},
-		append(m.ownDomainDelete(ctx, rec.PrimaryNode, rec), clientv3.OpDelete(keys.InstanceKey(rec.Name)))...)
+	var tx store.Txn
+	deleteNamed(&tx, keys.InstancesPrefix, rec.Name, rev)
+	tx.Then(m.ownDomainDelete(ctx, rec.PrimaryNode, rec)...)
+	_, err = fence.Commit(ctx, m.client, &tx)
 	return err
 }

@@ -3,11 +3,15 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/drover-project/drover/master/jobs"
 )
 
-func instanceLock(name string) string { return "instance/" + name }
+// instanceLock is the lock of instance name. Names are unique without regard
+// to case, so the lock is too: adds of "Web1" and "web1" run one after the
+// other, and the second finds the first's record.
+func instanceLock(name string) string { return "instance/" + strings.ToLower(name) }
 
 // parseOp decodes raw strictly into a fresh T and validates it.
 func parseOp[T interface{ Validate() error }](raw json.RawMessage) (T, error) {

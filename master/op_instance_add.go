@@ -136,12 +136,9 @@ func (m *Master) addReserve(ctx context.Context, sc *jobs.StepContext, p api.Ins
 	for i, n := range p.NICs {
 		rec.NICs = append(rec.NICs, keys.NICSpec{MAC: macs[i], Link: n.Link})
 	}
-	put, err := store.PutJSON(keys.InstanceKey(p.Name), rec)
-	if err != nil {
+	if err := createInstanceRecord(sc, rec); err != nil {
 		return err
 	}
-	sc.If(store.Absent(keys.InstanceKey(p.Name)))
-	sc.Then(put)
 	sc.Logf("instance %s reserved on node %s (%s, template %s@%d, %d vcpus, %d MiB)", p.Name, p.Node, hv, t.Name, t.Version, p.VCPUs, p.MemoryMiB)
 	return nil
 }

@@ -3,12 +3,9 @@ package master
 import (
 	"context"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
-	"github.com/drover-project/drover/master/store"
 )
 
 func (m *Master) opInstanceRemove() jobs.Kind {
@@ -37,8 +34,8 @@ func (m *Master) opInstanceRemove() jobs.Kind {
 					if err != nil {
 						return err
 					}
-					sc.If(store.Unchanged(keys.InstanceKey(p.Name), rev))
-					sc.Then(append(m.ownDomainDelete(ctx, rec.PrimaryNode, rec), clientv3.OpDelete(keys.InstanceKey(p.Name)))...)
+					deleteNamed(sc, keys.InstancesPrefix, p.Name, rev)
+					sc.Then(m.ownDomainDelete(ctx, rec.PrimaryNode, rec)...)
 					sc.Logf("instance %s removed", p.Name)
 					return nil
 				}},

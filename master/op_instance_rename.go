@@ -9,7 +9,6 @@ import (
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
-	"github.com/drover-project/drover/master/store"
 )
 
 func (m *Master) opInstanceRename() jobs.Kind {
@@ -48,12 +47,11 @@ func (m *Master) opInstanceRename() jobs.Kind {
 					}
 					next := *rec
 					next.Name = p.NewName
-					put, err := store.PutJSON(keys.InstanceKey(p.NewName), next)
-					if err != nil {
+					deleteNamed(sc, keys.InstancesPrefix, p.Name, rev)
+					sc.Then(clientv3.OpDelete(keys.NodeDomainKey(rec.PrimaryNode, p.Name)))
+					if err := createInstanceRecord(sc, next); err != nil {
 						return err
 					}
-					sc.If(store.Unchanged(keys.InstanceKey(p.Name), rev), store.Absent(keys.InstanceKey(p.NewName)))
-					sc.Then(clientv3.OpDelete(keys.InstanceKey(p.Name)), clientv3.OpDelete(keys.NodeDomainKey(rec.PrimaryNode, p.Name)), put)
 					sc.Logf("instance %s renamed to %s", p.Name, p.NewName)
 					return nil
 				}},

@@ -10,7 +10,6 @@ import (
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
-	"github.com/drover-project/drover/master/store"
 )
 
 func (m *Master) opNodeAdd() jobs.Kind {
@@ -67,12 +66,9 @@ func (m *Master) opNodeAdd() jobs.Kind {
 					if rec.Group == "" {
 						rec.Group = "default"
 					}
-					put, err := store.PutJSON(keys.NodeKey(p.Name), rec)
-					if err != nil {
+					if err := createNamed(sc, keys.NodesPrefix, p.Name, rec); err != nil {
 						return err
 					}
-					sc.If(store.Absent(keys.NodeKey(p.Name)))
-					sc.Then(put)
 					sc.Logf("node %s added", p.Name)
 					return sc.SetResult(nodeView(rec, nil))
 				}},

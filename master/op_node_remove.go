@@ -47,8 +47,8 @@ func (m *Master) opNodeRemove() jobs.Kind {
 					return nil
 				}},
 				{Name: "record", Run: func(ctx context.Context, sc *jobs.StepContext) error {
-					sc.Then(clientv3.OpDelete(keys.NodeKey(p.Name)),
-						clientv3.OpDelete(keys.NodeStatePrefix(p.Name), clientv3.WithPrefix()),
+					deleteNamed(sc, keys.NodesPrefix, p.Name, 0)
+					sc.Then(clientv3.OpDelete(keys.NodeStatePrefix(p.Name), clientv3.WithPrefix()),
 						clientv3.OpDelete(keys.NodeCmdPrefix(p.Name), clientv3.WithPrefix()))
 					sc.Logf("node %s removed", p.Name)
 					return nil

@@ -187,38 +187,3 @@ func checkHypervisorOffered(hv string, statuses map[string]*keys.NodeStatus) err
 	slices.Sort(have)
 	return api.Errorf(api.CodeWrongInput, "no node runs hypervisor %s (the nodes run: %s)", hv, orNone(have))
 }
-
-// nameTaken returns the name of a record under prefix (InstancesPrefix,
-// NodesPrefix) that is name without regard to case ("" when none):
-// instances and nodes are named by hostnames, and "Web1" next to "web1"
-// would be two machines with one DNS name.
-func (m *Master) nameTaken(ctx context.Context, prefix, name string) (string, error) {
-	tctx, cancel := store.WithTimeout(ctx)
-	defer cancel()
-	resp, err := m.client.Get(tctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if err != nil {
-		return "", unavailable("list "+prefix, err)
-	}
-	for _, kv := range resp.Kvs {
-		if n := keys.NameFromKey(prefix, string(kv.Key)); n != "" && strings.EqualFold(n, name) {
-			return n, nil
-		}
-	}
-	return "", nil
-}
-
-// checkNameFree refuses name when a record under prefix has it, compared
-// without regard to case; what names the kind of record in messages.
-func (m *Master) checkNameFree(ctx context.Context, what, prefix, name string) error {
-	taken, err := m.nameTaken(ctx, prefix, name)
-	if err != nil {
-		return err
-	}
-	switch {
-	case taken == name:
-		return api.Errorf(api.CodeAlreadyExists, "%s %q already exists", what, name)
-	case taken != "":
-		return api.Errorf(api.CodeAlreadyExists, "%s %q already exists (names are compared without regard to case)", what, taken)
-	}
-	return nil
-}

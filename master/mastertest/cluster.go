@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master"
 	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/master/store/storetest"
 )
 
 // Options tune a test cluster. Zero values give fast test timings.
@@ -272,31 +272,9 @@ func (c *Cluster) AdminToken() (string, api.Principal) {
 	return tok, p
 }
 
-// FreePorts returns n distinct free TCP ports on 127.0.0.1, taken below
-// Linux's ephemeral range (32768-60999): a port the kernel hands out for
-// port 0 can be given again to any outgoing connection before the server
-// that asked for it listens on it, which made tests fail with "address
-// already in use" on a busy machine.
-func FreePorts(tb testing.TB, n int) []int {
-	tb.Helper()
-	var lns []net.Listener
-	var out []int
-	for tries := 0; len(out) < n; tries++ {
-		if tries > 1000 {
-			tb.Fatalf("free port: none found in 20000-32767")
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768)))
-		if err != nil {
-			continue
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	return out
-}
+// FreePorts returns n distinct free TCP ports on 127.0.0.1 (see
+// storetest.FreePorts).
+func FreePorts(tb testing.TB, n int) []int { return storetest.FreePorts(tb, n) }
 
 // WaitHealthy waits until every master is running, registered and its etcd
 // member answers, as ClusterInfo of a running master reports.
