@@ -75,3 +75,21 @@ func (c *Client) submit(ctx context.Context, method, path string, body any) (uin
 	}
 	return acc.JobID, nil
 }
+
+// SetNodeFence calls PUT /nodes/{name}/fence (nil: DELETE) and returns the node.
+func (c *Client) SetNodeFence(ctx context.Context, name string, f *NodeFence) (*Node, error) {
+	var n Node
+	r := request{method: http.MethodDelete, path: "/nodes/" + url.PathEscape(name) + "/fence", out: &n}
+	if f != nil {
+		r.method, r.body = http.MethodPut, f
+	}
+	if err := c.do(ctx, r); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// NodePower calls POST /nodes/{name}/power and returns the job id.
+func (c *Client) NodePower(ctx context.Context, name, action string) (uint64, error) {
+	return c.submit(ctx, http.MethodPost, "/nodes/"+url.PathEscape(name)+"/power", NodePower{Action: action})
+}

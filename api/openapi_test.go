@@ -125,6 +125,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"VerifyFinding": api.VerifyFinding{}, "VerifyReport": api.VerifyReport{},
 		"NodeResources": api.NodeResources{}, "NodeAdd": api.NodeAdd{}, "NodeModify": api.NodeModify{},
 		"NodeCredentials": api.NodeCredentials{}, "Node": api.Node{},
+		"NodeFence": api.NodeFence{}, "NodePower": api.NodePower{}, "FenceResult": api.FenceResult{},
 		"OpCode": api.OpCode{}, "JobSubmit": api.JobSubmit{}, "JobAccepted": api.JobAccepted{},
 		"OpStatus": api.OpStatus{}, "JobLogEntry": api.JobLogEntry{}, "Job": api.Job{},
 		"DebugDelay": api.DebugDelay{}, "UserAdd": api.UserAdd{}, "User": api.User{},

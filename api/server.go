@@ -164,6 +164,9 @@ func (s *server) baseRoutes() []route {
 		{http.MethodPatch, "/nodes/:name", RoleOperate, s.modifyNode},
 		{http.MethodDelete, "/nodes/:name", RoleAdmin, s.removeNode},
 		{http.MethodPost, "/nodes/:name/credentials", RoleAdmin, s.nodeCredentials},
+		{http.MethodPut, "/nodes/:name/fence", RoleAdmin, s.setNodeFence},
+		{http.MethodDelete, "/nodes/:name/fence", RoleAdmin, s.deleteNodeFence},
+		{http.MethodPost, "/nodes/:name/power", RoleAdmin, s.nodePower},
 
 		{http.MethodGet, "/jobs", RoleRead, s.listJobs},
 		{http.MethodPost, "/jobs", RoleOperate, s.submitJob},

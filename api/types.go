@@ -132,8 +132,17 @@ type Node struct {
 	Offline       bool      `json:"offline"`
 	Tags          []string  `json:"tags,omitempty"`
 	AddedAt       time.Time `json:"added_at"`
-	// Status is online, unreachable or offline (read-only, derived).
+	// Status is online, unreachable, suspect, fencing, fenced or offline
+	// (read-only, derived; see NodeHealth).
 	Status string `json:"status"`
+	// NeedsOperator: drover cannot fence this node by itself (see Health).
+	NeedsOperator bool `json:"needs_operator,omitempty"`
+	// Fence is the node's fence device, secret parameters hidden.
+	Fence *NodeFence `json:"fence,omitempty"`
+	// Watchdog is the watchdog the agent reports armed ("" none).
+	Watchdog string `json:"watchdog,omitempty"`
+	// Health is the liveness controller's record (node info only).
+	Health *NodeHealth `json:"health,omitempty"`
 	// Hypervisor is what the agent reports ("fake", "kvm", ...); "" if never seen.
 	Hypervisor string `json:"hypervisor,omitempty"`
 	// HypervisorOK is false when the agent reports its hypervisor as failed.

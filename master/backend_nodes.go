@@ -30,6 +30,9 @@ func nodeView(r keys.NodeRecord, st *keys.NodeStatus) api.Node {
 		n.Status = api.NodeUnreachable
 	}
 	if st != nil {
+		if st.Watchdog != nil {
+			n.Watchdog = st.Watchdog.Device
+		}
 		res, started, seen := st.Resources, st.StartedAt, st.PublishedAt
 		n.Hypervisor, n.HypervisorOK, n.AgentVersion = st.Hypervisor, st.HypervisorOK, st.AgentVersion
 		n.Resources, n.AgentStartedAt, n.LastSeen = &res, &started, &seen
@@ -53,6 +56,10 @@ func (m *Master) ListNodes(ctx context.Context) ([]api.Node, error) {
 	if err != nil {
 		return nil, unavailable("list node states", err)
 	}
+	extra, err := m.nodeExtras(tctx, nr.Header.Revision)
+	if err != nil {
+		return nil, err
+	}
 	status := map[string]*keys.NodeStatus{}
 	for _, kv := range sr.Kvs {
 		if n := keys.NodeFromStatusKey(string(kv.Key)); n != "" {
@@ -68,7 +75,9 @@ func (m *Master) ListNodes(ctx context.Context) ([]api.Node, error) {
 		if err := json.Unmarshal(kv.Value, &r); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
 		}
-		out = append(out, nodeView(r, status[r.Name]))
+		n := nodeView(r, status[r.Name])
+		extra.apply(&n, false)
+		out = append(out, n)
 	}
 	return out, nil
 }
@@ -79,16 +88,22 @@ func (m *Master) GetNode(ctx context.Context, name string) (*api.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	extra, err := m.nodeExtra(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	var st keys.NodeStatus
 	_, err = store.GetJSON(ctx, m.client, keys.NodeStatusKey(name), &st)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		n := nodeView(*r, nil)
+		extra.apply(&n, true)
 		return &n, nil
 	case err != nil:
 		return nil, unavailable("read node status", err)
 	}
 	n := nodeView(*r, &st)
+	extra.apply(&n, true)
 	n.DRBD = m.nodeDRBD(ctx, name)
 	return &n, nil
 }

@@ -29,7 +29,7 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 			return jobs.NewExecutor(m.client, m.reg, fence, m.cfg.MaxRunningJobs, log).Run(ctx)
 		}},
 		{name: "fence-watch", fatal: true, run: m.watchFence},
-		{name: "liveness", fatal: true, run: func(ctx context.Context, _ store.Fence) error { return m.watchLiveness(ctx) }},
+		{name: "liveness", fatal: true, run: m.watchLiveness},
 		{name: "job-archive", fatal: true, run: m.archiveLoop},
 		{name: "instance-restart", run: m.runInstanceWatcher},
 		{name: "name-index", run: m.indexNames},

@@ -3,53 +3,59 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/store"
 )
 
-// watchLiveness follows the nodes' status keys: a node goes unreachable when
-// its key vanished with its lease, and comes back online when the agent
-// publishes again. For an unreachable node it applies the lease timing that
-// the agents use (keys.LeaseTiming): only a node whose agent reported an
-// armed watchdog is presumed fenced, and only Grace after its lease was seen
-// to expire; a node without one is never presumed fenced (it needs a STONITH
-// agent or the operator). It runs on the leader only.
-func (m *Master) watchLiveness(ctx context.Context) error {
+// livenessTick is how often the controller advances the state machine.
+const livenessTick = 500 * time.Millisecond
+
+// watchLiveness is the liveness controller (docs/ha.md): it follows the
+// nodes' status keys, which live exactly as long as their agents' leases,
+// runs the state machine of node_liveness.go on them with the lease timing
+// the agents use (keys.LeaseTiming), writes every node's record
+// (keys.NodeHealthRecord: state, transitions, last fence) under the
+// leadership's fence, fences suspect nodes through their fence devices and
+// hands fenced nodes to the failover. It runs on the leader only.
+func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 	timing := keys.NewLeaseTiming(time.Duration(m.dir.Cluster.NodeLeaseTTL) * time.Second)
 	lv := newLiveness(timing, time.Now)
+	log := m.log.With("controller", "liveness")
+	results := make(chan func(), 16)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for ctx.Err() == nil {
-		tctx, cancel := store.WithTimeout(ctx)
-		resp, err := m.client.Get(tctx, keys.NodeStateRoot, clientv3.WithPrefix())
-		cancel()
+		rev, err := m.restoreLiveness(ctx, lv)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			return fmt.Errorf("liveness: list node states: %w", err)
-		}
-		for _, kv := range resp.Kvs {
-			if n := keys.NodeFromStatusKey(string(kv.Key)); n != "" {
-				lv.seen(n, watchdogOf(kv.Value))
-			}
+			return fmt.Errorf("liveness: %w", err)
 		}
 		wch := m.client.Watch(clientv3.WithRequireLeader(ctx), keys.NodeStateRoot,
-			clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
-		tick := time.NewTicker(time.Second)
+			clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		tick := time.NewTicker(livenessTick)
 	watch:
 		for {
 			select {
 			case <-ctx.Done():
 				break watch
+			case done := <-results:
+				done()
 			case <-tick.C:
-				for _, n := range lv.due() {
-					m.log.Warn("node_presumed_fenced", "node", n, "grace", timing.Grace)
+				for _, a := range lv.step(m.hasFenceDevice(ctx)) {
+					wg.Go(func() { m.runLivenessAction(ctx, fence, lv, a, results, log) })
 				}
-				continue
 			case wr, ok := <-wch:
 				if !ok || wr.Err() != nil {
 					break watch
@@ -60,15 +66,15 @@ func (m *Master) watchLiveness(ctx context.Context) error {
 						continue
 					}
 					if ev.Type == clientv3.EventTypePut {
-						if lv.seen(n, watchdogOf(ev.Kv.Value)) {
-							m.log.Info("node_online", "node", n)
-						}
-						continue
-					}
-					if by, trusted, ok := lv.lost(n); ok {
-						m.log.Warn("node_unreachable", "node", n, "watchdog", trusted, "presumed_fenced_at", by)
+						lv.seen(n, watchdogOf(ev.Kv.Value))
+					} else {
+						lv.lost(n)
 					}
 				}
+			}
+			if err := m.writeHealth(ctx, fence, lv, log); err != nil {
+				tick.Stop()
+				return err
 			}
 		}
 		tick.Stop()
@@ -76,58 +82,129 @@ func (m *Master) watchLiveness(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// restoreLiveness loads the nodes, their statuses and health records into
+// lv; it returns the revision to watch from.
+func (m *Master) restoreLiveness(ctx context.Context, lv *liveness) (int64, error) {
+	tctx, cancel := store.WithTimeout(ctx)
+	defer cancel()
+	nr, err := m.client.Get(tctx, keys.NodesPrefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return 0, fmt.Errorf("list nodes: %w", err)
+	}
+	rev := clientv3.WithRev(nr.Header.Revision)
+	sr, err := m.client.Get(tctx, keys.NodeStateRoot, clientv3.WithPrefix(), rev)
+	if err != nil {
+		return 0, fmt.Errorf("list node states: %w", err)
+	}
+	hr, err := m.client.Get(tctx, keys.NodeHealthPrefix, clientv3.WithPrefix(), rev)
+	if err != nil {
+		return 0, fmt.Errorf("list node health: %w", err)
+	}
+	status := map[string][]byte{}
+	for _, kv := range sr.Kvs {
+		if n := keys.NodeFromStatusKey(string(kv.Key)); n != "" {
+			status[n] = kv.Value
+		}
+	}
+	health := map[string]*keys.NodeHealthRecord{}
+	for _, kv := range hr.Kvs {
+		var r keys.NodeHealthRecord
+		if json.Unmarshal(kv.Value, &r) == nil {
+			health[keys.NameFromKey(keys.NodeHealthPrefix, string(kv.Key))] = &r
+		}
+	}
+	known := map[string]bool{}
+	for _, kv := range nr.Kvs {
+		n := keys.NameFromKey(keys.NodesPrefix, string(kv.Key))
+		if n == "" {
+			continue
+		}
+		known[n] = true
+		if _, tracked := lv.nodes[n]; tracked {
+			// A watch that broke off: statuses may have changed meanwhile.
+			if st, up := status[n]; up {
+				lv.seen(n, watchdogOf(st))
+			} else {
+				lv.lost(n)
+			}
+			continue
+		}
+		st, up := status[n]
+		lv.restore(n, health[n], up, up && watchdogOf(st))
+	}
+	for n := range lv.nodes {
+		if !known[n] {
+			lv.forget(n)
+		}
+	}
+	return nr.Header.Revision, nil
+}
+
+// hasFenceDevice answers, for one step, whether a node has a fence device
+// (read once per node and step, only when asked).
+func (m *Master) hasFenceDevice(ctx context.Context) func(string) bool {
+	cache := map[string]bool{}
+	return func(node string) bool {
+		if v, ok := cache[node]; ok {
+			return v
+		}
+		d, err := m.fenceDevice(ctx, node)
+		cache[node] = err == nil && d != nil
+		return cache[node]
+	}
+}
+
+// runLivenessAction runs one action and hands its outcome back to the loop.
+func (m *Master) runLivenessAction(ctx context.Context, fence store.Fence, lv *liveness, a livenessAction, results chan<- func(), log *slog.Logger) {
+	var done func()
+	switch a.kind {
+	case actStonith:
+		res, err := m.stonith(ctx, a.node, log)
+		done = func() { lv.fenceDone(a.node, res, err) }
+	case actFailover:
+		err := m.failoverNode(ctx, fence, a.node, log)
+		done = func() { lv.failoverDone(a.node, err) }
+	}
+	select {
+	case results <- done:
+	case <-ctx.Done():
+	}
+}
+
+// writeHealth logs the transitions and writes the records that changed
+// (leader only).
+func (m *Master) writeHealth(ctx context.Context, fence store.Fence, lv *liveness, log *slog.Logger) error {
+	for _, c := range lv.drain() {
+		level := slog.LevelWarn
+		if c.rec.State == api.NodeOnline {
+			level = slog.LevelInfo
+		}
+		log.Log(ctx, level, "node_"+c.rec.State, "node", c.node, "reason", c.rec.Reason, "method", c.rec.Method,
+			"needs_operator", c.rec.NeedsOperator, "lease_lost_at", c.rec.LeaseLostAt)
+	}
+	for name, rec := range lv.dirtyRecords() {
+		put, err := store.PutJSON(keys.NodeHealthKey(name), rec)
+		if err != nil {
+			return err
+		}
+		_, err = fence.Txn(ctx, m.client, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(keys.NodeKey(name)), ">", 0)}, put)
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrConflict):
+			lv.forget(name) // removed meanwhile
+		case errors.Is(err, store.ErrFenced):
+			return jobs.ErrLeadershipLost
+		case ctx.Err() != nil:
+			return nil
+		default:
+			return fmt.Errorf("liveness: write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // watchdogOf reads whether a status record reports an armed watchdog.
 func watchdogOf(v []byte) bool {
 	var st keys.NodeStatus
 	return json.Unmarshal(v, &st) == nil && st.Watchdog != nil
-}
-
-// liveness is the leader's view of the nodes' leases, on a clock.
-type liveness struct {
-	timing keys.LeaseTiming
-	now    func() time.Time
-	online map[string]bool      // node -> its agent reported a watchdog
-	lostAt map[string]time.Time // unreachable nodes with a watchdog -> expiry seen
-}
-
-func newLiveness(t keys.LeaseTiming, now func() time.Time) *liveness {
-	return &liveness{timing: t, now: now, online: map[string]bool{}, lostAt: map[string]time.Time{}}
-}
-
-// seen records a status of node; true when the node was not online before.
-func (l *liveness) seen(node string, watchdog bool) bool {
-	_, was := l.online[node]
-	l.online[node] = watchdog
-	delete(l.lostAt, node)
-	return !was
-}
-
-// lost records that node's lease expired now. It returns when the node may
-// be presumed fenced (zero and false without a watchdog) and whether the
-// node was online.
-func (l *liveness) lost(node string) (time.Time, bool, bool) {
-	wd, was := l.online[node]
-	if !was {
-		return time.Time{}, false, false
-	}
-	delete(l.online, node)
-	if !wd {
-		return time.Time{}, false, true
-	}
-	now := l.now()
-	l.lostAt[node] = now
-	return l.timing.FencedBy(now), true, true
-}
-
-// due returns (once) the unreachable nodes that may now be presumed fenced.
-func (l *liveness) due() []string {
-	var out []string
-	now := l.now()
-	for n, at := range l.lostAt {
-		if l.timing.PresumedFenced(at, now) {
-			out = append(out, n)
-			delete(l.lostAt, n)
-		}
-	}
-	return out
 }

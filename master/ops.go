@@ -14,7 +14,7 @@ func (m *Master) registerOps() error {
 	kinds := []jobs.Kind{m.opNodeAdd(), m.opNodeRemove(), m.opNodeModify(), opDebugDelay(),
 		m.opInstanceAdd(), m.opInstanceRemove(), m.opInstanceStartup(), m.opInstanceShutdown(),
 		m.opInstanceReboot(), m.opInstanceReinstall(), m.opInstanceRename(), m.opInstanceGrowDisk(),
-		m.opInstanceModify(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair()}
+		m.opInstanceModify(), m.opNodePower(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair()}
 	for _, k := range append(kinds, m.cfg.ExtraOps...) {
 		if err := m.reg.Register(k); err != nil {
 			return err

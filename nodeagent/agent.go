@@ -242,6 +242,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	k := newLeaseKeeper(members, a.timing, a.log)
 	defer k.close()
 	defer k.revoke()
+	// Runs after the disarm below: the last status says "no watchdog", so
+	// the master never trusts a clean stop as a self-fence (the guests
+	// keep running).
+	defer a.publishStopped(k)
 	if err := a.fencer.arm(); err != nil {
 		a.log.Warn("watchdog_not_armed", "err", err)
 	}
@@ -344,6 +348,20 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 			a.demoteDRBD()
 			return err
 		}
+	}
+}
+
+// publishStopped publishes the status once more at a clean stop, after the
+// watchdog was disarmed and before the lease is revoked.
+func (a *Agent) publishStopped(k *leaseKeeper) {
+	id := k.lease()
+	if id == 0 || !k.trusted() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timing.Attempt)
+	defer cancel()
+	if err := a.publish(ctx, id); err != nil {
+		a.log.Warn("publish_stopped_failed", "err", err)
 	}
 }
 

@@ -77,6 +77,8 @@ func localCommand() *cli.Command {
 					return cmd.Process.Release()
 				},
 			},
+			localFaultCommand(dirFlag),
+			localChassisCommand(dirFlag),
 			{
 				Name:  "status",
 				Usage: "show the processes of a local cluster",
@@ -240,6 +242,9 @@ func localUp(c *cli.Context) error {
 			return err
 		}
 		if err := vms.startGuests(upCtx, cl, img, self, out); err != nil {
+			return err
+		}
+		if err := vms.startBMCs(upCtx, cl, self, out); err != nil {
 			return err
 		}
 		if err := vms.waitOnline(upCtx, cl, t0, out); err != nil {

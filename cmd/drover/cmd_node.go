@@ -59,6 +59,12 @@ var nodeFields = fieldSet[api.Node]{
 		{"tags", "Tags", func(n api.Node) string { return strings.Join(n.Tags, ",") }},
 		{"last_seen", "LastSeen", func(n api.Node) string { return fmtTime(n.LastSeen) }},
 		{"agent_version", "AgentVersion", func(n api.Node) string { return orDash(n.AgentVersion) }},
+		{"fence", "Fence", func(n api.Node) string {
+			if n.Fence == nil {
+				return "-"
+			}
+			return n.Fence.Agent
+		}},
 	},
 	sizes: map[string]func(api.Node) []int64{
 		"mtotal": resSize(func(r *api.NodeResources) int64 { return r.MemoryTotalMiB }),
@@ -135,7 +141,7 @@ func nodeCommand() *cli.Command {
 				Name:      "modify",
 				Usage:     "change a node's flags",
 				ArgsUsage: "NAME",
-				Flags: append(submitFlags(),
+				Flags: append(append(submitFlags(), nodeFenceFlags()...),
 					&cli.StringFlag{Name: "drained", Aliases: []string{"D"}, Usage: "yes|no: a drained node gets no new instances"},
 					&cli.StringFlag{Name: "offline", Aliases: []string{"O"}, Usage: "yes|no: an offline node is out of service"},
 					&cli.StringFlag{Name: "master-capable", Usage: "yes|no"},
@@ -144,6 +150,7 @@ func nodeCommand() *cli.Command {
 				),
 				Action: nodeModify,
 			},
+			nodePowerCommand(),
 			{
 				Name:      "remove",
 				Usage:     "remove a node from the cluster",
@@ -304,6 +311,7 @@ func printNodeInfo(w io.Writer, n api.Node) {
 		}
 	}
 	printNodeDRBD(w, n.DRBD)
+	printNodeHealth(w, n)
 	if len(n.Tags) > 0 {
 		fmt.Fprintf(w, "  Tags: %s\n", strings.Join(n.Tags, ", "))
 	}
@@ -332,8 +340,12 @@ func nodeModify(c *cli.Context) error {
 		m.SecondaryIP = &s
 		set++
 	}
+	fenced, err := nodeModifyFence(c, c.Args().First())
+	if err != nil || (fenced && set == 0) {
+		return err
+	}
 	if set == 0 {
-		return usagef("node modify: nothing to change (use --drained, --offline, --master-capable, --vm-capable, --secondary-ip)")
+		return usagef("node modify: nothing to change (use --drained, --offline, --master-capable, --vm-capable, --secondary-ip, --fence-agent)")
 	}
 	cl, err := newClient(c)
 	if err != nil {

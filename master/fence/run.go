@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drover-project/drover/api"
 )
 
 // Power is a device's power state as its agent's status reports it.
@@ -33,18 +35,9 @@ var (
 )
 
 // Result is the outcome of one fence action (with its retries); it is what
-// drover records, so it holds nothing secret.
-type Result struct {
-	Action   string        `json:"action"`
-	OK       bool          `json:"ok"`
-	Power    Power         `json:"power"`
-	Attempts int           `json:"attempts"`
-	Duration time.Duration `json:"duration_ns"`
-	At       time.Time     `json:"at"`
-	// Error and Output are the last attempt's, scrubbed of secrets.
-	Error  string `json:"error,omitempty"`
-	Output string `json:"output,omitempty"`
-}
+// drover records and shows, so its error and output are scrubbed of
+// secrets (the last attempt's).
+type Result = api.FenceResult
 
 // Runner runs fence agents. The zero value uses the defaults.
 type Runner struct {
@@ -159,9 +152,9 @@ func cleanOutput(s string) string {
 // error (device unreachable).
 func (r *Runner) Status(ctx context.Context, d Device) (Result, error) {
 	t0 := time.Now()
-	res := Result{Action: "status", Attempts: 1, At: t0.UTC(), Power: PowerUnknown}
+	res := Result{Action: "status", Attempts: 1, At: t0.UTC(), Power: string(PowerUnknown)}
 	p, out, err := r.status(ctx, d)
-	res.Power, res.Output, res.Duration = p, out, time.Since(t0)
+	res.Power, res.Output, res.Duration = string(p), out, time.Since(t0)
 	if err != nil {
 		res.Error = d.Scrub(err.Error())
 		return res, err
@@ -195,7 +188,7 @@ func (r *Runner) On(ctx context.Context, d Device) (Result, error) {
 
 func (r *Runner) power(ctx context.Context, d Device, action string, want Power) (Result, error) {
 	t0 := time.Now()
-	res := Result{Action: action, At: t0.UTC(), Power: PowerUnknown}
+	res := Result{Action: action, At: t0.UTC(), Power: string(PowerUnknown)}
 	var err error
 	for res.Attempts < r.attempts() {
 		if res.Attempts > 0 {
@@ -238,7 +231,7 @@ func (r *Runner) once(ctx context.Context, d Device, action string, want Power, 
 		return fmt.Errorf("%w: %s %s exited %d: %s", ErrAgent, d.Agent, action, code, out)
 	}
 	p, sout, err := r.status(ctx, d)
-	res.Power = p
+	res.Power = string(p)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func TestOffNotConfirmed(t *testing.T) {
 	dir, d := fakeAgent(t, "fence_liar", `echo "using pw-xyzzy"; exit 0`)
 	r := &Runner{Timeout: 5 * time.Second, Attempts: 2, RetryDelay: 10 * time.Millisecond, Dirs: []string{dir}}
 	res, err := r.Off(context.Background(), d)
-	if !errors.Is(err, ErrNotConfirmed) || res.OK || res.Power != PowerOn {
+	if !errors.Is(err, ErrNotConfirmed) || res.OK || res.Power != string(PowerOn) {
 		t.Fatalf("liar: %+v, %v", res, err)
 	}
 	b, _ := json.Marshal(res)
@@ -68,12 +68,12 @@ func TestStatusExitCodes(t *testing.T) {
 	for code, want := range map[string]Power{"0": PowerOn, "2": PowerOff} {
 		dir, d := fakeAgent(t, "fence_fixed", "exit "+code)
 		res, err := (&Runner{Dirs: []string{dir}}).Status(context.Background(), d)
-		if err != nil || res.Power != want {
+		if err != nil || res.Power != string(want) {
 			t.Errorf("exit %s: %+v %v", code, res, err)
 		}
 	}
 	dir, d := fakeAgent(t, "fence_fixed", "exit 1")
-	if res, err := (&Runner{Dirs: []string{dir}}).Status(context.Background(), d); !errors.Is(err, ErrAgent) || res.Power != PowerUnknown {
+	if res, err := (&Runner{Dirs: []string{dir}}).Status(context.Background(), d); !errors.Is(err, ErrAgent) || res.Power != string(PowerUnknown) {
 		t.Errorf("exit 1: %+v %v", res, err)
 	}
 	if _, err := (&Runner{Dirs: []string{}}).Status(context.Background(), Device{Agent: "fence_nonexistent_xyz"}); !errors.Is(err, ErrAgent) {

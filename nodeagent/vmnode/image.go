@@ -51,7 +51,8 @@ backup { backup = 0 archive = 0 }
 
 // initScript is the guest's /init: it mounts the kernel file systems, loads
 // the modules, sets the node's name and address from /etc/drover/node.env
-// (the per-node archive) and keeps the agent running.
+// (the per-node archive), listens for lab faults on port 7999 (`kill-agent`:
+// kill -9 of the agent, for drover local fault) and keeps the agent running.
 const initScript = `#!/bin/busybox sh
 /bin/busybox --install -s
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -62,9 +63,15 @@ for m in $(cat /etc/drover/modules); do insmod /lib/modules/drover/$m.ko || echo
 hostname "$NODE"
 ip link set lo up; ip link set eth0 up; ip addr add "$IP/$PREFIX" dev eth0
 echo "drover-node: $NODE at $IP, DRBD $(sed -n 's/^version: \([^ ]*\).*/\1/p' /proc/drbd)"
+# Lab faults from the host (drover local fault): one command per connection.
+printf '#!/bin/sh\nread c\ncase "$c" in\nkill-agent) kill -9 $(cat /run/drover-agent.pid) && echo ok || echo "kill failed";;\n*) echo "unknown fault $c";;\nesac\n' > /bin/drover-fault
+chmod 755 /bin/drover-fault
+nc -ll -p 7999 -e /bin/drover-fault &
 while true; do
   /bin/drover agent --credentials /etc/drover/credentials.json --hypervisor workload \
-    --storage-dir /var/lib/drover --lvm-vg drover --lvm-pv /dev/vda --drbd-resync-rate 200M --log-level "${LOGLEVEL:-info}"
+    --storage-dir /var/lib/drover --lvm-vg drover --lvm-pv /dev/vda --drbd-resync-rate 200M --log-level "${LOGLEVEL:-info}" &
+  echo $! > /run/drover-agent.pid
+  wait $!
   echo "drover-node: agent exited ($?); restarting in 2 s"; sleep 2
 done
 `

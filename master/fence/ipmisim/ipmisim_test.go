@@ -63,12 +63,12 @@ func TestFenceIPMILanAgainstIPMISim(t *testing.T) {
 	d := b.Device()
 
 	st, err := r.Status(ctx, d)
-	if err != nil || st.Power != fence.PowerOn {
+	if err != nil || st.Power != string(fence.PowerOn) {
 		t.Fatalf("status before: %+v %v", st, err)
 	}
 	pid := nodePid(t, dir)
 	off, err := r.Off(ctx, d)
-	if err != nil || !off.OK || off.Power != fence.PowerOff {
+	if err != nil || !off.OK || off.Power != string(fence.PowerOff) {
 		t.Fatalf("off: %+v %v", off, err)
 	}
 	t.Logf("fence_ipmilan off+status took %v in %d attempt(s)", off.Duration, off.Attempts)
@@ -76,7 +76,7 @@ func TestFenceIPMILanAgainstIPMISim(t *testing.T) {
 		t.Fatalf("node process %d still runs after a confirmed power-off", pid)
 	}
 	on, err := r.On(ctx, d)
-	if err != nil || on.Power != fence.PowerOn {
+	if err != nil || on.Power != string(fence.PowerOn) {
 		t.Fatalf("on: %+v %v", on, err)
 	}
 	if p := nodePid(t, dir); syscall.Kill(p, 0) != nil {
