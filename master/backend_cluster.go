@@ -170,6 +170,8 @@ func (m *Master) ClusterVerify(ctx context.Context) (*api.VerifyReport, error) {
 			add("warning", "ENODEOFFLINE", obj, "node %s is marked offline", n.Name)
 		case n.Status == api.NodeUnreachable:
 			add("error", "ENODEUNREACHABLE", obj, "node %s is unreachable: its agent holds no lease", n.Name)
+		case n.Status == api.NodeSuspect || n.Status == api.NodeFencing || n.Status == api.NodeFenced:
+			add("error", "ENODEUNREACHABLE", obj, "node %s is unreachable (%s): its agent holds no lease", n.Name, n.Status)
 		case !n.HypervisorOK:
 			add("error", "ENODEHV", obj, "node %s reports its hypervisor %q as failed", n.Name, n.Hypervisor)
 		}

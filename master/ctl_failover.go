@@ -28,10 +28,12 @@ func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, l
 	for _, in := range insts {
 		if !in.AdminUp {
 			log.Info("failover_skipped", "node", node, "instance", in.Name, "reason", "stopped: stays stopped")
+			m.observeFailover("stopped")
 			continue
 		}
 		log.Warn("failover_unavailable", "node", node, "instance", in.Name, "disk_template", in.DiskTemplate,
 			"reason", "no failover step for this disk template in this version")
+		m.observeFailover("unavailable")
 	}
 	return nil
 }

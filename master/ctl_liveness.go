@@ -181,6 +181,9 @@ func (m *Master) writeHealth(ctx context.Context, fence store.Fence, lv *livenes
 		}
 		log.Log(ctx, level, "node_"+c.rec.State, "node", c.node, "reason", c.rec.Reason, "method", c.rec.Method,
 			"needs_operator", c.rec.NeedsOperator, "lease_lost_at", c.rec.LeaseLostAt)
+		if c.transition {
+			m.observeTransition(c.rec.State)
+		}
 	}
 	for name, rec := range lv.dirtyRecords() {
 		put, err := store.PutJSON(keys.NodeHealthKey(name), rec)

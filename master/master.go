@@ -51,6 +51,9 @@ type Master struct {
 	tstoreOnce sync.Once
 	tstore     *templates.Store
 	tstoreErr  error
+
+	// ha counts the liveness and failover controllers' actions.
+	ha *haMetrics
 }
 
 // leadState is this master's view of its own leadership.
@@ -85,6 +88,7 @@ func New(cfg Config, log *slog.Logger) (*Master, error) {
 		signer:   api.NewSigner(key, d.Issuer(), TokenAudience),
 		verifier: api.NewVerifier(key.Public().(ed25519.PublicKey), d.Issuer(), TokenAudience),
 		ready:    make(chan struct{}),
+		ha:       newHAMetrics(),
 	}
 	m.reg = jobs.NewRegistry()
 	if err := m.registerOps(); err != nil {

@@ -40,7 +40,7 @@ func newMetrics(m *Master) *metrics {
 	mt := &metrics{
 		m:           m,
 		reg:         prometheus.NewRegistry(),
-		nodes:       d("drover_nodes", "Nodes by status (online, unreachable, offline).", "status"),
+		nodes:       d("drover_nodes", "Nodes by status (online, unreachable, suspect, fencing, fenced, offline).", "status"),
 		instances:   d("drover_instances", "Instances by Ganeti status (running, ADMIN_down, ERROR_down...).", "status"),
 		jobs:        d("drover_jobs", "Jobs not yet archived, by state.", "state"),
 		jobDuration: d("drover_job_duration_seconds", "Run time (start to end) of the finished jobs not yet archived; archiving makes the counts go down.", "kind"),
@@ -90,7 +90,8 @@ func (mt *metrics) Collect(ch chan<- prometheus.Metric) {
 	mt.collectEtcd(ctx, gauge, failed)
 
 	if nodes, err := m.ListNodes(ctx); !failed("nodes", err) {
-		count := map[string]int{api.NodeOnline: 0, api.NodeUnreachable: 0, api.NodeOffline: 0}
+		count := map[string]int{api.NodeOnline: 0, api.NodeUnreachable: 0, api.NodeSuspect: 0, api.NodeFencing: 0,
+			api.NodeFenced: 0, api.NodeOffline: 0}
 		for _, n := range nodes {
 			count[n.Status]++
 		}
@@ -182,5 +183,6 @@ func (mm metricsMount) NoRoute(*gin.Context) bool { return false }
 // metricsHandler is the master's /metrics handler.
 func (m *Master) metricsHandler() api.Mount {
 	mt := newMetrics(m)
+	mt.reg.MustRegister(m.ha.collectors()...)
 	return metricsMount{h: promhttp.HandlerFor(mt.reg, promhttp.HandlerOpts{ErrorLog: nil, Timeout: 2 * scrapeTimeout})}
 }

@@ -59,6 +59,8 @@ type liveness struct {
 type nodeChange struct {
 	node string
 	rec  keys.NodeHealthRecord
+	// transition: the state changed (else only the reason).
+	transition bool
 }
 
 func newLiveness(t keys.LeaseTiming, now func() time.Time) *liveness {
@@ -84,11 +86,12 @@ func (l *liveness) set(n *nodeTrack, state, method, reason string) {
 			n.rec.Transitions = n.rec.Transitions[k:]
 		}
 	}
-	changed := n.rec.State != state || n.rec.Reason != reason
+	moved := n.rec.State != state
+	changed := moved || n.rec.Reason != reason
 	n.rec.State, n.rec.Method, n.rec.Reason = state, method, reason
 	n.dirty = true
 	if changed {
-		l.changes = append(l.changes, nodeChange{node: n.name, rec: n.rec})
+		l.changes = append(l.changes, nodeChange{node: n.name, rec: n.rec, transition: moved})
 	}
 }
 

@@ -344,7 +344,7 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 			stopLoops()
 			_ = a.fencer.fence()
 			wait()
-			_ = a.fencer.fence()
+			a.cfg.Metrics.observeSelfFence(a.fencer.fence())
 			a.demoteDRBD()
 			return err
 		}

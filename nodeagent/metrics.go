@@ -23,6 +23,7 @@ type Metrics struct {
 	lease    prometheus.Histogram
 	leaseErr prometheus.Counter
 	hvCalls  *prometheus.HistogramVec
+	fences   *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics of the agent of node.
@@ -44,12 +45,16 @@ func NewMetrics(node string) *Metrics {
 			Buckets: []float64{0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120},
 		}, []string{"call", "result"}),
 	}
+	m.fences = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "drover_agent_self_fences_total",
+		Help: "Self-fences after a lost lease, by result (done: no guest runs, verified; failed: the watchdog is the last resort).",
+	}, []string{"result"})
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "drover_agent_info", Help: "Constant 1, labelled with the agent's node.",
 		ConstLabels: prometheus.Labels{"node": node},
 	})
 	info.Set(1)
-	m.reg.MustRegister(m.lease, m.leaseErr, m.hvCalls, info,
+	m.reg.MustRegister(m.lease, m.leaseErr, m.hvCalls, m.fences, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -68,6 +73,18 @@ func (m *Metrics) observeLease(d time.Duration, err error) {
 	if err != nil {
 		m.leaseErr.Inc()
 	}
+}
+
+// observeSelfFence counts a self-fence after a lost lease.
+func (m *Metrics) observeSelfFence(err error) {
+	if m == nil {
+		return
+	}
+	result := "done"
+	if err != nil {
+		result = "failed"
+	}
+	m.fences.WithLabelValues(result).Inc()
 }
 
 func (m *Metrics) observeCall(call string, start time.Time, err error) {

@@ -242,6 +242,53 @@ func runVMDRBD(t *testing.T, version, kit string) {
 			t.Fatalf("node info %s lacks DRBD %s or the volume group:\n%s", n, version, info)
 		}
 	}
+	inst, acked := l.startMirror(version)
+
+	// Cut node1 off its link: its agent loses its lease and fences itself
+	// (destroys the workload, demotes DRBD). node2 is promoted (not forced:
+	// it is UpToDate) and a workload there continues after the highest
+	// record on its copy: every record the host saw acknowledged is there.
+	vn, _ := newVMNet(l.dir, "198.18.1")
+	if out, err := exec.Command("ip", "-n", vn.NS, "link", "set", vn.tap(1), "down").CombinedOutput(); err != nil {
+		t.Fatalf("cut node1: %v: %s", err, out)
+	}
+	waitFor(t, 60*time.Second, "node1 unreachable", func() bool { return nodeDown(l.nodeStatus()["node1"]) })
+	l.runOnSecondary(inst, "node2", "/dev/drbd1", acked)
+}
+
+// runOnSecondary promotes node's side of inst's disk (not forced), starts
+// the workload there and checks that its copy holds every record up to the
+// last acknowledgement the host saw, intact.
+func (l *vmLab) runOnSecondary(inst keys.InstanceRecord, node, dev string, acked int) keys.InstanceRecord {
+	t := l.t
+	l.command(node, keys.CmdDiskPrimary, inst, keys.DiskParams{Disk: 0}, 60*time.Second)
+	inst.PrimaryNode = node
+	l.command(node, keys.CmdInstanceCreate, inst, nil, 60*time.Second)
+	l.command(node, keys.CmdInstanceStart, inst, nil, 60*time.Second)
+	var text string
+	for deadline := time.Now().Add(120 * time.Second); !strings.Contains(text, "writing records to "+dev); {
+		if time.Now().After(deadline) {
+			st, _ := l.drbdState(node, "mirror1-d0")
+			t.Fatalf("the workload on %s did not start writing in 120 s; DRBD there %+v; its console:\n%s", node, st, text)
+		}
+		time.Sleep(time.Second)
+		text = l.console(node, inst)
+	}
+	m := regexp.MustCompile(`writing records to `+regexp.QuoteMeta(dev)+` from (\d+)`).FindStringSubmatch(text)
+	from, _ := strconv.Atoi(m[1])
+	if from <= acked || !strings.Contains(text, fmt.Sprintf("records up to %d intact", from-1)) {
+		t.Fatalf("after failover the copy holds records up to %d, the host saw %d acknowledged:\n%s", from-1, acked, text)
+	}
+	t.Logf("failover to %s: the copy holds records 1..%d intact (%d acknowledged before the cut)", node, from-1, acked)
+	return inst
+}
+
+// startMirror makes the drbd disk of instance mirror1 on node1 (primary)
+// and node2 as the leader would, waits for the first sync, and runs the
+// workload on node1's /dev/drbd0 until it acknowledged 20 records; it
+// returns the instance and the last acknowledgement the host saw.
+func (l *vmLab) startMirror(version string) (keys.InstanceRecord, int) {
+	t := l.t
 	var sec [12]byte
 	_, _ = rand.Read(sec[:])
 	ip := func(i int) string {
@@ -291,35 +338,7 @@ func runVMDRBD(t *testing.T, version, kit string) {
 	}
 	acked = l.lastAck("node1", inst)
 	t.Logf("workload on /dev/drbd0 of node1: %d records acknowledged (seen from the host)", acked)
-
-	// Cut node1 off its link: its agent loses its lease and fences itself
-	// (destroys the workload, demotes DRBD). node2 is promoted (not forced:
-	// it is UpToDate) and a workload there continues after the highest
-	// record on its copy: every record the host saw acknowledged is there.
-	vn, _ := newVMNet(l.dir, "198.18.1")
-	if out, err := exec.Command("ip", "-n", vn.NS, "link", "set", vn.tap(1), "down").CombinedOutput(); err != nil {
-		t.Fatalf("cut node1: %v: %s", err, out)
-	}
-	waitFor(t, 60*time.Second, "node1 unreachable", func() bool { return l.nodeStatus()["node1"] == "unreachable" })
-	l.command("node2", keys.CmdDiskPrimary, inst, keys.DiskParams{Disk: 0}, 60*time.Second)
-	inst.PrimaryNode = "node2"
-	l.command("node2", keys.CmdInstanceCreate, inst, nil, 60*time.Second)
-	l.command("node2", keys.CmdInstanceStart, inst, nil, 60*time.Second)
-	var text string
-	for deadline := time.Now().Add(120 * time.Second); !strings.Contains(text, "writing records to /dev/drbd1"); {
-		if time.Now().After(deadline) {
-			st, _ := l.drbdState("node2", "mirror1-d0")
-			t.Fatalf("the workload on node2 did not start writing in 120 s; DRBD there %+v; its console:\n%s", st, text)
-		}
-		time.Sleep(time.Second)
-		text = l.console("node2", inst)
-	}
-	m := regexp.MustCompile(`writing records to /dev/drbd1 from (\d+)`).FindStringSubmatch(text)
-	from, _ := strconv.Atoi(m[1])
-	if from <= acked || !strings.Contains(text, fmt.Sprintf("records up to %d intact", from-1)) {
-		t.Fatalf("after failover the copy holds records up to %d, the host saw %d acknowledged:\n%s", from-1, acked, text)
-	}
-	t.Logf("failover to node2: the copy holds records 1..%d intact (%d acknowledged before the cut)", from-1, acked)
+	return inst, acked
 }
 
 // console is the end of instance's console on node, read through the agent.
