@@ -274,7 +274,7 @@ func (l *vmLab) runOnSecondary(inst keys.InstanceRecord, node, dev string, acked
 		time.Sleep(time.Second)
 		text = l.console(node, inst)
 	}
-	m := regexp.MustCompile(`writing records to `+regexp.QuoteMeta(dev)+` from (\d+)`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`writing records to ` + regexp.QuoteMeta(dev) + ` from (\d+)`).FindStringSubmatch(text)
 	from, _ := strconv.Atoi(m[1])
 	if from <= acked || !strings.Contains(text, fmt.Sprintf("records up to %d intact", from-1)) {
 		t.Fatalf("after failover the copy holds records up to %d, the host saw %d acknowledged:\n%s", from-1, acked, text)
