@@ -53,7 +53,7 @@ func usageOf(recs []keys.InstanceRecord) drbdUsage {
 			}
 			u.ports[d.DRBD.Port] = true
 			u.names[d.DRBD.Resource] = true
-			for _, n := range d.DRBD.Nodes {
+			for _, n := range append(d.DRBD.Nodes[:len(d.DRBD.Nodes):len(d.DRBD.Nodes)], d.DRBD.Leaving...) {
 				if u.minors[n.Node] == nil {
 					u.minors[n.Node] = map[int]bool{}
 				}

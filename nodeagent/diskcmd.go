@@ -23,7 +23,8 @@ func lvName(inst string, i int) string { return fmt.Sprintf("%s.disk%d", inst, i
 // isDiskCommand reports whether kind is one of the disk commands.
 func isDiskCommand(kind string) bool {
 	switch kind {
-	case keys.CmdDiskCreate, keys.CmdDiskPrimary, keys.CmdDiskSecondary, keys.CmdDiskRemove, keys.CmdDiskResize:
+	case keys.CmdDiskCreate, keys.CmdDiskPrimary, keys.CmdDiskSecondary, keys.CmdDiskRemove, keys.CmdDiskResize,
+		keys.CmdDiskAdjust, keys.CmdDiskDisconnect, keys.CmdDiskDiscard:
 		return true
 	}
 	return false
@@ -64,6 +65,8 @@ func (x *Executor) runDisk(ctx context.Context, cmd keys.NodeCommand, progress f
 		return nil, api.Errorf(api.CodeWrongInput, "disk commands are for the plain and drbd templates, not %q", inst.DiskTemplate)
 	}
 	switch cmd.Kind {
+	case keys.CmdDiskAdjust, keys.CmdDiskDisconnect, keys.CmdDiskDiscard:
+		return x.runDiskPeers(ctx, cmd.Kind, b, res, p, progress, log)
 	case keys.CmdDiskCreate:
 		return x.diskCreate(ctx, b, res, lv, d.SizeMiB, p, progress, log)
 	case keys.CmdDiskPrimary, keys.CmdDiskSecondary:

@@ -77,6 +77,9 @@ type DRBDDisk struct {
 	Secret string `json:"secret"`
 	// Nodes are the peers, primary first.
 	Nodes []DRBDNode `json:"nodes"`
+	// Leaving are peers being replaced (replace-disks): they still hold a
+	// copy (and their minors) until the new peer in Nodes is UpToDate.
+	Leaving []DRBDNode `json:"leaving,omitempty"`
 }
 
 // DRBDNode is one peer of a DRBDDisk.
@@ -101,6 +104,17 @@ const (
 	CmdDiskSecondary = "disk.secondary" // demote
 	CmdDiskRemove    = "disk.remove"    // down, remove the resource file and the LV
 	CmdDiskResize    = "disk.resize"    // grow the LV to the record's size, then drbdadm resize
+	// CmdDiskAdjust rewrites the resource file from the record and runs
+	// drbdadm adjust: connects what is StandAlone, adds DRBD 9 peers the
+	// record names, deletes connections it no longer names; then forgets
+	// Params.Forget (docs/drbd.md, "Replacing a secondary").
+	CmdDiskAdjust = "disk.adjust"
+	// CmdDiskDisconnect disconnects the resource and keeps its disk
+	// attached (the old secondary of a DRBD 8.4 replace-disks).
+	CmdDiskDisconnect = "disk.disconnect"
+	// CmdDiskDiscard resolves a split brain on its victim: secondary,
+	// disconnect, connect --discard-my-data (never sent automatically).
+	CmdDiskDiscard = "disk.discard-my-data"
 )
 
 // DiskParams are the Params of the Cmd Disk* kinds.
@@ -112,6 +126,13 @@ type DiskParams struct {
 	// sides; promotion may force (primary --force) while both are
 	// Inconsistent.
 	InitialSync bool `json:"initial_sync,omitempty"`
+	// Forget (disk.adjust, DRBD 9) are node-ids of peers the record no
+	// longer names: once their connections are gone, their bitmap slots
+	// are freed (drbdsetup forget-peer), so a later peer fits again.
+	Forget []int `json:"forget,omitempty"`
+	// Reconnect (disk.adjust) disconnects first, so that a changed peer
+	// takes effect (DRBD 8.4, which has one peer).
+	Reconnect bool `json:"reconnect,omitempty"`
 }
 
 // DiskOutput is the Output of CmdDiskCreate.

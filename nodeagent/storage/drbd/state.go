@@ -15,11 +15,13 @@ type State struct {
 }
 
 type resState struct {
-	role       string
-	minor      int
-	disk       string
-	sizeKiB    int64
-	splitBrain bool
+	role    string
+	minor   int
+	disk    string
+	sizeKiB int64
+	// splitBrain: peer-node-ids ("" when the line named none) for which
+	// the split-brain helper was called and no handshake succeeded since.
+	splitBrain map[string]bool
 	peers      map[string]*peerState // by peer-node-id
 }
 
@@ -53,7 +55,7 @@ func (s *State) Apply(e Event) bool {
 		if e.Action == "destroy" {
 			return false
 		}
-		r = &resState{role: "Unknown", minor: -1, disk: "Diskless", peers: map[string]*peerState{}}
+		r = &resState{role: "Unknown", minor: -1, disk: "Diskless", peers: map[string]*peerState{}, splitBrain: map[string]bool{}}
 		s.res[name] = r
 	}
 	before := r.snapshot(name)
@@ -98,6 +100,9 @@ func (s *State) Apply(e Event) bool {
 			break
 		}
 		set(&p.replication, e.Fields, "replication")
+		if handshakeDone(p.replication) {
+			delete(r.splitBrain, id)
+		}
 		set(&p.peerDisk, e.Fields, "peer-disk")
 		if v, err := strconv.ParseInt(e.Fields["out-of-sync"], 10, 64); err == nil {
 			p.outOfSync = v
@@ -111,10 +116,20 @@ func (s *State) Apply(e Event) bool {
 		}
 	case "helper":
 		if e.Action == "call" && e.Fields["helper"] == "split-brain" {
-			r.splitBrain = true
+			r.splitBrain[e.Fields["peer-node-id"]] = true
 		}
 	}
 	return !equalRes(before, r.snapshot(name))
+}
+
+// handshakeDone: a replication state reached only after the peers agreed
+// on their data (a resolved split brain gets there, an unresolved one not).
+func handshakeDone(replication string) bool {
+	switch replication {
+	case "Established", "SyncSource", "SyncTarget", "PausedSyncS", "PausedSyncT", "WFBitMapS", "WFBitMapT", "Ahead", "Behind":
+		return true
+	}
+	return false
 }
 
 func set(dst *string, f map[string]string, k string) {
@@ -143,7 +158,7 @@ func (s *State) Resource(name string) (keys.DRBDResource, bool) {
 }
 
 func (r *resState) snapshot(name string) keys.DRBDResource {
-	out := keys.DRBDResource{Name: name, Role: r.role, Minor: r.minor, Disk: r.disk, SizeKiB: r.sizeKiB, SplitBrain: r.splitBrain}
+	out := keys.DRBDResource{Name: name, Role: r.role, Minor: r.minor, Disk: r.disk, SizeKiB: r.sizeKiB, SplitBrain: len(r.splitBrain) > 0}
 	for _, p := range r.peers {
 		out.Peers = append(out.Peers, keys.DRBDPeer{Name: p.name, NodeID: p.nodeID, Connection: p.connection, Role: p.role,
 			Replication: p.replication, PeerDisk: p.peerDisk, OutOfSyncKiB: p.outOfSync, SyncPercent: p.syncPercent(r.sizeKiB)})
