@@ -83,16 +83,19 @@ type vmLab struct {
 	seq   int
 }
 
-func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab {
+func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab { return startVMLabN(t, drbdVersion, kit, 2) }
+
+// startVMLabN starts n node guests (node1..nodeN).
+func startVMLabN(t *testing.T, drbdVersion, kit string, n int, extra ...string) *vmLab {
 	dir := hvtest.ShortTempDir(t)
 	var b [1]byte
 	_, _ = rand.Read(b[:])
-	args := []string{"local", "up", "--dir", dir, "--vm-nodes", "2", "--drbd", drbdVersion,
-		"--vm-net", fmt.Sprintf("198.18.%d", 1+int(b[0])%250), "--agent-binary", staticDrover(t), "--timeout", "300s"}
+	args := []string{"local", "up", "--dir", dir, "--vm-nodes", strconv.Itoa(n), "--drbd", drbdVersion,
+		"--vm-net", fmt.Sprintf("198.18.%d", 1+int(b[0])%250), "--agent-binary", staticDrover(t), "--timeout", fmt.Sprintf("%ds", 150*n)}
 	if kit != "" {
 		args = append(args, "--vm-kit", kit)
 	}
-	cmd := exec.Command(droverBin, args...)
+	cmd := exec.Command(droverBin, append(args, extra...)...)
 	// local up's output goes to a file: the test reads it while local up
 	// still writes (a shared buffer would race).
 	upLog := filepath.Join(dir, "local-up.out")
@@ -119,15 +122,16 @@ func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab {
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, n := range []string{"node1", "node2"} {
-				t.Logf("console of %s:\n%s", n, consoleTail(filepath.Join(dir, "vm", n, "console.log"), 60))
+			for i := 1; i <= n; i++ {
+				node := fmt.Sprintf("node%d", i)
+				t.Logf("console of %s:\n%s", node, consoleTail(filepath.Join(dir, "vm", node, "console.log"), 60))
 			}
 			t.Logf("local up output:\n%s", upOut())
 		}
 		lc.down()
 	})
 	start := time.Now()
-	waitFor(t, 330*time.Second, "local up with node guests", func() bool {
+	waitFor(t, time.Duration(150*n+30)*time.Second, "local up with node guests", func() bool {
 		if cmd.ProcessState != nil {
 			t.Fatalf("local up exited:\n%s", upOut())
 		}
@@ -137,7 +141,7 @@ func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab {
 		}
 		return err == nil
 	})
-	t.Logf("local up with 2 node guests (DRBD %s): %.1f s\n%s", drbdVersion, time.Since(start).Seconds(), upOut())
+	t.Logf("local up with %d node guests (DRBD %s): %.1f s\n%s", n, drbdVersion, time.Since(start).Seconds(), upOut())
 	return &vmLab{localCluster: lc, cli: rootEtcd(t, dir)}
 }
 
