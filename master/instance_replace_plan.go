@@ -98,7 +98,9 @@ func replPhase(rec keys.InstanceRecord, pick func(dd *keys.DRBDDisk) []keys.DRBD
 
 // Phases of a replace, from the record that names the new secondary in
 // Nodes and the old ones in Leaving.
-func allPeers(dd *keys.DRBDDisk) []keys.DRBDNode { return append(slices.Clone(dd.Nodes), dd.Leaving...) }
+func allPeers(dd *keys.DRBDDisk) []keys.DRBDNode {
+	return append(slices.Clone(dd.Nodes), dd.Leaving...)
+}
 func newPeers(dd *keys.DRBDDisk) []keys.DRBDNode { return dd.Nodes }
 func oldPeers(dd *keys.DRBDDisk) []keys.DRBDNode {
 	if len(dd.Leaving) == 0 {

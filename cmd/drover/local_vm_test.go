@@ -83,7 +83,9 @@ type vmLab struct {
 	seq   int
 }
 
-func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab { return startVMLabN(t, drbdVersion, kit, 2) }
+func startVMLab(t *testing.T, drbdVersion, kit string) *vmLab {
+	return startVMLabN(t, drbdVersion, kit, 2)
+}
 
 // startVMLabN starts n node guests (node1..nodeN).
 func startVMLabN(t *testing.T, drbdVersion, kit string, n int, extra ...string) *vmLab {
