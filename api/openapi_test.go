@@ -130,6 +130,8 @@ func TestOpenAPISchemas(t *testing.T) {
 		"OpStatus": api.OpStatus{}, "JobLogEntry": api.JobLogEntry{}, "Job": api.Job{},
 		"DebugDelay": api.DebugDelay{}, "UserAdd": api.UserAdd{}, "User": api.User{},
 		"TokenRequest": api.TokenRequest{}, "Token": api.Token{},
+		"ReplaceDisksOptions": api.ReplaceDisksOptions{}, "RecoverSplitBrainOptions": api.RecoverSplitBrainOptions{},
+		"NodeEvacuateOptions": api.NodeEvacuateOptions{}, "ClusterBalance": api.ClusterBalance{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

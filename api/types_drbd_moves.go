@@ -93,6 +93,8 @@ type VerifyDisksResult struct {
 	// Reconnected are the disks verify-disks brought up or reconnected
 	// (disk.adjust on the node).
 	Reconnected []DiskProblem `json:"reconnected,omitempty"`
+	// Syncing are disks whose resync runs.
+	Syncing []DiskProblem `json:"syncing,omitempty"`
 	// Problems are what it could not fix; split brains among them.
 	Problems []DiskProblem `json:"problems,omitempty"`
 }

@@ -12,6 +12,10 @@ const MaxWait = 60 * time.Second
 
 // SubmitJob implements api.Backend.
 func (m *Master) SubmitJob(ctx context.Context, by api.Principal, sub api.JobSubmit) (uint64, error) {
+	sub, err := m.expandMoves(ctx, sub)
+	if err != nil {
+		return 0, err
+	}
 	return m.queue.Submit(ctx, by, sub)
 }
 

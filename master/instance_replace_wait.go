@@ -15,6 +15,10 @@ import (
 // syncs.
 const syncPoll = time.Second
 
+// splitBrainGrace is how long a split brain may be reported before the wait
+// gives up (a recovery clears it once the handshake succeeds).
+const splitBrainGrace = 30 * time.Second
+
 // waitUpToDate waits until node's copy of every disk of rec is UpToDate and
 // connected to from (the primary, or the secondary when the primary's copy
 // is remade), as node's agent publishes it from events2; the
@@ -28,6 +32,7 @@ func (m *Master) waitUpToDate(ctx context.Context, sc *jobs.StepContext, rec key
 	// Generous: 10 min plus 20 MiB/s (a 2-core machine under load).
 	deadline := start.Add(10*time.Minute + time.Duration(size/20)*time.Second)
 	logged := -1
+	var splitSince time.Time
 	for {
 		done, pct, err := m.copyUpToDate(ctx, rec, node, from)
 		if err != nil {
@@ -35,6 +40,13 @@ func (m *Master) waitUpToDate(ctx context.Context, sc *jobs.StepContext, rec key
 		}
 		if done {
 			return time.Since(start), nil
+		}
+		if pct >= 0 {
+			splitSince = time.Time{}
+		} else if splitSince.IsZero() {
+			splitSince = time.Now()
+		} else if time.Since(splitSince) > splitBrainGrace {
+			return 0, api.Errorf(api.CodeWrongState, "%s: split brain on %s; see drover instance recover-split-brain", rec.Name, node)
 		}
 		if q := int(pct) / 25; q > logged {
 			logged = q
@@ -52,7 +64,8 @@ func (m *Master) waitUpToDate(ctx context.Context, sc *jobs.StepContext, rec key
 }
 
 // copyUpToDate reports whether node's copies of rec's disks are UpToDate and
-// connected to from, and the lowest sync percentage among them.
+// connected to from, and the lowest sync percentage among them (-1 while a
+// split brain is reported).
 func (m *Master) copyUpToDate(ctx context.Context, rec keys.InstanceRecord, node, from string) (bool, float64, error) {
 	if _, _, err := m.nodeUsable(ctx, node); err != nil {
 		return false, 0, err
@@ -77,7 +90,7 @@ func (m *Master) copyUpToDate(ctx context.Context, rec keys.InstanceRecord, node
 				}
 			}
 			if r.SplitBrain {
-				return false, 0, api.Errorf(api.CodeWrongState, "%s: split brain on %s (%s); see instance recover-split-brain", rec.Name, node, d.DRBD.Resource)
+				return false, -1, nil
 			}
 		}
 		if !up {

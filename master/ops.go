@@ -15,6 +15,8 @@ func (m *Master) registerOps() error {
 		m.opInstanceAdd(), m.opInstanceRemove(), m.opInstanceStartup(), m.opInstanceShutdown(),
 		m.opInstanceReboot(), m.opInstanceReinstall(), m.opInstanceRename(), m.opInstanceGrowDisk(),
 		m.opInstanceModify(), m.opNodePower(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair()}
+	// replace-disks, verify-disks, node evacuate/migrate/failover, balance
+	kinds = append(kinds, m.drbdMoveKinds()...)
 	for _, k := range append(kinds, m.cfg.ExtraOps...) {
 		if err := m.reg.Register(k); err != nil {
 			return err

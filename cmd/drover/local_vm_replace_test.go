@@ -245,10 +245,15 @@ func runVMReplace(t *testing.T, version, kit string) {
 	l.command("node3", keys.CmdInstanceCreate, moved, nil, 60*time.Second)
 	l.command("node3", keys.CmdInstanceStart, moved, nil, 60*time.Second)
 	var text string
-	waitFor(t, 120*time.Second, "the workload writing on node3", func() bool {
+	for deadline := time.Now().Add(120 * time.Second); !strings.Contains(text, "writing records to /dev/drbd0"); {
+		if time.Now().After(deadline) {
+			s1, _ := l.drbdState("node1", "repl1-d0")
+			s3, _ := l.drbdState("node3", "repl1-d0")
+			t.Fatalf("the workload on node3 did not start writing in 120 s; DRBD node1 %+v, node3 %+v; its console:\n%s", s1, s3, text)
+		}
+		time.Sleep(time.Second)
 		text = l.console("node3", moved)
-		return strings.Contains(text, "writing records to /dev/drbd0")
-	})
+	}
 	m := regexp.MustCompile(`writing records to /dev/drbd0 from (\d+)`).FindStringSubmatch(text)
 	from, _ := strconv.Atoi(m[1])
 	if from <= acked || !strings.Contains(text, fmt.Sprintf("records up to %d intact", from-1)) {

@@ -38,9 +38,9 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			clusterCommand(),
-			nodeCommand(),
-			instanceCommand(),
+			withMoves(clusterCommand(), clusterMoveCommands()),
+			withMoves(nodeCommand(), nodeMoveCommands()),
+			withMoves(instanceCommand(), instanceMoveCommands()),
 			templateCommand(),
 			jobCommand(),
 			userCommand(),
