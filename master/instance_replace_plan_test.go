@@ -90,7 +90,9 @@ func TestReplacePhases(t *testing.T) {
 
 func TestCheckDisk(t *testing.T) {
 	rec := drbdRec("a", "n1", "n2", 0, 1)
-	state := func(res keys.DRBDResource) *keys.DRBDState { return &keys.DRBDState{Resources: []keys.DRBDResource{res}} }
+	state := func(res keys.DRBDResource) *keys.DRBDState {
+		return &keys.DRBDState{Resources: []keys.DRBDResource{res}}
+	}
 	ok := keys.DRBDPeer{Name: "n2", Connection: "Connected", PeerDisk: "UpToDate", Replication: "Established"}
 	cases := []struct {
 		what    string

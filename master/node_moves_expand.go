@@ -25,9 +25,13 @@ type planned func(ctx context.Context, raw json.RawMessage) (api.MovesResult, []
 
 func (m *Master) planners() map[string]planned {
 	return map[string]planned{
-		api.OpNodeEvacuate:   m.planEvacuate,
-		api.OpNodeMigrate:    func(ctx context.Context, raw json.RawMessage) (api.MovesResult, []api.OpCode, error) { return m.planNodeMove(ctx, raw, false) },
-		api.OpNodeFailover:   func(ctx context.Context, raw json.RawMessage) (api.MovesResult, []api.OpCode, error) { return m.planNodeMove(ctx, raw, true) },
+		api.OpNodeEvacuate: m.planEvacuate,
+		api.OpNodeMigrate: func(ctx context.Context, raw json.RawMessage) (api.MovesResult, []api.OpCode, error) {
+			return m.planNodeMove(ctx, raw, false)
+		},
+		api.OpNodeFailover: func(ctx context.Context, raw json.RawMessage) (api.MovesResult, []api.OpCode, error) {
+			return m.planNodeMove(ctx, raw, true)
+		},
 		api.OpClusterBalance: m.planBalance,
 	}
 }

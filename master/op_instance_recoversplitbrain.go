@@ -34,7 +34,10 @@ func (m *Master) opInstanceRecoverSplitBrain() jobs.Kind {
 		return rec, keep, nil
 	}
 	return instanceKind(api.OpInstanceRecoverSplitBrain, func(p api.InstanceRecoverSplitBrain) string { return p.Name },
-		func(ctx context.Context, p api.InstanceRecoverSplitBrain) error { _, _, err := check(ctx, p); return err },
+		func(ctx context.Context, p api.InstanceRecoverSplitBrain) error {
+			_, _, err := check(ctx, p)
+			return err
+		},
 		func(p api.InstanceRecoverSplitBrain) []jobs.Step {
 			return []jobs.Step{{Name: "recover", Run: func(ctx context.Context, sc *jobs.StepContext) error {
 				rec, keep, err := check(ctx, p)
