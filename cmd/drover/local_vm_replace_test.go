@@ -245,11 +245,11 @@ func runVMReplace(t *testing.T, version, kit string) {
 	l.command("node3", keys.CmdInstanceCreate, moved, nil, 60*time.Second)
 	l.command("node3", keys.CmdInstanceStart, moved, nil, 60*time.Second)
 	var text string
-	for deadline := time.Now().Add(120 * time.Second); !strings.Contains(text, "writing records to /dev/drbd0"); {
+	for deadline := time.Now().Add(240 * time.Second); !strings.Contains(text, "writing records to /dev/drbd0"); {
 		if time.Now().After(deadline) {
 			s1, _ := l.drbdState("node1", "repl1-d0")
 			s3, _ := l.drbdState("node3", "repl1-d0")
-			t.Fatalf("the workload on node3 did not start writing in 120 s; DRBD node1 %+v, node3 %+v; its console:\n%s", s1, s3, text)
+			t.Fatalf("the workload on node3 did not start writing in 240 s; DRBD node1 %+v, node3 %+v; its console:\n%s", s1, s3, text)
 		}
 		time.Sleep(time.Second)
 		text = l.console("node3", moved)
