@@ -1,0 +1,188 @@
+package main
+
+// Moving DRBD disks and instances through the master, on four node guests
+// (DRBD 9 from the lab kit; 8.4 without it, where the two-copies check does
+// not apply and the test says so):
+//  1. six drbd instances (workload driver): a1..a3 with their primary on
+//     node1, b1..b3 with their secondary there; a3 stopped.
+//  2. node evacuate node1: ONE job; afterwards no record names node1, every
+//     copy is UpToDate, the running instances go on acknowledging records.
+//  3. instance replace-disks -n of a1, with the state every agent publishes
+//     from events2 sampled meanwhile: never fewer than two UpToDate copies
+//     (DRBD 9).
+//  4. a secondary guest is killed and booted again; cluster verify-disks
+//     then reports every disk healthy (reconnecting what is not up).
+// Runtime: about 12-20 minutes on the project's 2 shared cores (four TCG
+// guests, six first syncs of 16 MiB, nine moves).
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/keys"
+)
+
+func TestVMNodesEvacuate(t *testing.T) {
+	needVMNodes(t)
+	version, kit := "9", labKit()
+	if kit == "" {
+		t.Log("no lab kit (kit-KVER with drbd9/; set DROVER_VM_KIT): DRBD 8.4, without the DRBD 9 two-copies check")
+		version = "8.4"
+	}
+	for _, verb := range []string{"failover", "migrate"} {
+		// The primaries move by the opcodes of the failover and migration work.
+		if out, err := exec.Command(droverBin, "instance", verb, "--help").CombinedOutput(); err != nil {
+			t.Skipf("instance %s is not in this build: %v: %s", verb, err, out)
+		}
+	}
+	l := startVMLabN(t, version, kit, 4, "--vm-memory", "256")
+	tarball := filepath.Join(t.TempDir(), "tiny.tar.gz")
+	writeTinyRootfs(t, tarball, "")
+	l.mustCLI("template", "import", "tiny", tarball)
+	add := func(name, nodes string) {
+		l.mustCLI("instance", "add", "-t", "drbd", "-n", nodes, "--disk", "16M", "-H", "workload", "--no-install",
+			"-o", "tiny", "-B", "vcpus=1,memory=32M", name)
+	}
+	t0 := time.Now()
+	for i, n := range []string{"node2", "node3", "node4"} {
+		add(fmt.Sprintf("a%d", i+1), "node1:"+n)
+		add(fmt.Sprintf("b%d", i+1), n+":node1")
+	}
+	t.Logf("six drbd instances added in %.1f s", time.Since(t0).Seconds())
+	l.mustCLI("instance", "shutdown", "a3")
+	for _, n := range []string{"a1", "a2", "b1"} {
+		inst := l.instRecord(n)
+		waitFor(t, 120*time.Second, "acknowledged records of "+n, func() bool { return l.lastAck(inst.PrimaryNode, inst) >= 5 })
+	}
+
+	// 2. node evacuate: one job.
+	t1 := time.Now()
+	out := l.mustCLI("node", "evacuate", "node1", "--output", "json")
+	evac := time.Since(t1)
+	var job api.Job
+	if err := json.Unmarshal([]byte(out), &job); err != nil {
+		t.Fatalf("node evacuate --output json: %v\n%s", err, out)
+	}
+	if job.State != api.JobSuccess || len(job.Ops) < 7 || job.Ops[0].Kind != api.OpNodeEvacuate {
+		t.Fatalf("evacuation job: state %s, %d opcodes (first %s)", job.State, len(job.Ops), job.Ops[0].Kind)
+	}
+	var kinds []string
+	for _, o := range job.Ops {
+		kinds = append(kinds, o.Kind)
+	}
+	var log []string
+	for _, e := range job.Log {
+		log = append(log, e.Message)
+	}
+	t.Logf("node evacuate node1 (3 primaries, 3 secondaries): ONE job %d of %d opcodes %v in %.1f s:\n%s",
+		job.ID, len(job.Ops), kinds, evac.Seconds(), strings.Join(log, "\n"))
+	for _, n := range []string{"a1", "a2", "a3", "b1", "b2", "b3"} {
+		r := l.instRecord(n)
+		for _, d := range r.Disks {
+			for _, p := range allDRBDNodes(d.DRBD) {
+				if p.Node == "node1" || r.PrimaryNode == "node1" {
+					t.Errorf("%s still on node1 after the evacuation: primary %s, disk nodes %+v", n, r.PrimaryNode, d.DRBD)
+				}
+			}
+		}
+		l.waitSynced(r)
+	}
+	for _, n := range []string{"a1", "a2", "b1"} {
+		inst := l.instRecord(n)
+		before := l.lastAck(inst.PrimaryNode, inst)
+		waitFor(t, 60*time.Second, n+" acknowledging on "+inst.PrimaryNode, func() bool { return l.lastAck(inst.PrimaryNode, inst) > before })
+	}
+
+	// 3. replace-disks -n with the copies sampled.
+	a1 := l.instRecord("a1")
+	sec := a1.Disks[0].DRBD.Nodes[1].Node
+	target := ""
+	for _, n := range []string{"node2", "node3", "node4"} {
+		if n != a1.PrimaryNode && n != sec {
+			target = n
+		}
+	}
+	samp := l.sampleCopies("a1-d0", a1.PrimaryNode, "node2", "node3", "node4")
+	t2 := time.Now()
+	out = l.mustCLI("instance", "replace-disks", "-n", target, "a1")
+	repl := time.Since(t2)
+	samples, minC, maxC, timeline := samp.finish()
+	t.Logf("replace-disks -n %s a1 (%s -> %s, 16 MiB): %.1f s; %d samples, UpToDate copies min %d max %d:\n%s\n%s",
+		target, sec, target, repl.Seconds(), samples, minC, maxC, strings.Join(timeline, "\n"), out)
+	if version == "9" && (minC < 2 || samples < 5) {
+		t.Errorf("DRBD 9: %d UpToDate copies at some point during replace-disks (%d samples)", minC, samples)
+	}
+	if r := l.instRecord("a1"); r.Disks[0].DRBD.Nodes[1].Node != target || len(r.Disks[0].DRBD.Leaving) != 0 {
+		t.Errorf("a1 after replace-disks: %+v", r.Disks[0].DRBD)
+	}
+
+	// 4. a secondary restarts; verify-disks reports healthy.
+	b1 := l.instRecord("b1")
+	victim := b1.Disks[0].DRBD.Nodes[1].Node
+	if err := syscall.Kill(l.pid(victim), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, victim+" unreachable", func() bool { return l.nodeStatus()[victim] != "online" })
+	l.mustCLI("local", "start", "--dir", l.dir, victim)
+	waitFor(t, 300*time.Second, victim+" online again", func() bool { return l.nodeStatus()[victim] == "online" })
+	var res api.VerifyDisksResult
+	var reconnected []string
+	waitFor(t, 240*time.Second, "verify-disks: every disk healthy", func() bool {
+		out, _, code := l.localCluster.cli(nil, "cluster", "verify-disks", "--output", "json")
+		var j api.Job
+		if code != 0 || json.Unmarshal([]byte(out), &j) != nil || len(j.Result) == 0 {
+			return false
+		}
+		res = api.VerifyDisksResult{}
+		if json.Unmarshal(j.Result, &res) != nil {
+			return false
+		}
+		for _, p := range res.Reconnected {
+			reconnected = append(reconnected, p.Instance+"@"+p.Node+": "+p.What)
+		}
+		return res.Healthy == 6 && len(res.Problems) == 0 && len(res.Syncing) == 0
+	})
+	t.Logf("after %s restarted: verify-disks healthy %d; it reconnected %v", victim, res.Healthy, reconnected)
+}
+
+func allDRBDNodes(dd *keys.DRBDDisk) []keys.DRBDNode {
+	if dd == nil {
+		return nil
+	}
+	return append(append([]keys.DRBDNode(nil), dd.Nodes...), dd.Leaving...)
+}
+
+// instRecord reads instance name's record from etcd.
+func (l *vmLab) instRecord(name string) keys.InstanceRecord {
+	l.t.Helper()
+	r, err := l.cli.Get(ctx30(l.t), keys.InstanceKey(name))
+	if err != nil || len(r.Kvs) == 0 {
+		l.t.Fatalf("instance %s: %v", name, err)
+	}
+	var rec keys.InstanceRecord
+	if err := json.Unmarshal(r.Kvs[0].Value, &rec); err != nil {
+		l.t.Fatal(err)
+	}
+	return rec
+}
+
+// waitSynced waits until both copies of every disk of rec are UpToDate and
+// connected, as the agents publish it.
+func (l *vmLab) waitSynced(rec keys.InstanceRecord) {
+	l.t.Helper()
+	for _, d := range rec.Disks {
+		p, s := d.DRBD.Nodes[0].Node, d.DRBD.Nodes[1].Node
+		waitFor(l.t, 180*time.Second, d.DRBD.Resource+" in sync on "+p+" and "+s, func() bool {
+			a, _ := l.drbdState(p, d.DRBD.Resource)
+			b, _ := l.drbdState(s, d.DRBD.Resource)
+			return a.Disk == "UpToDate" && b.Disk == "UpToDate" && connectedTo(b, p) && connectedTo(a, s)
+		})
+	}
+}
