@@ -124,11 +124,18 @@ msg = fails(409, w.RenameInstance, "web1", "web9")
 check("shut down" in msg, "rename of a running instance: %r" % msg)
 
 # Not in drover yet: Ganeti's error format with a clear message (501).
-for fn, args in ((w.MigrateInstance, ("web1",)), (w.FailoverInstance, ("web1",)),
-                 (w.ReplaceInstanceDisks, ("web1",)), (w.EvacuateNode, ("node1",)),
-                 (w.MigrateNode, ("node1",))):
+for fn, args in ((w.MigrateInstance, ("web1",)), (w.FailoverInstance, ("web1",))):
     msg = fails(501, fn, *args)
     check("not supported by drover" in msg, "%s: %r" % (fn.__name__, msg))
+
+# replace-disks is for drbd instances (web1 has file disks): refused at submit.
+msg = fails(409, w.ReplaceInstanceDisks, "web1")
+check("drbd" in msg, "replace-disks of a file instance: %r" % msg)
+fails(400, w.ReplaceInstanceDisks, "web1", mode="replace_new_secondary")
+# Evacuating and migrating a node whose instances all have file disks: one
+# job that moves nothing (its plan lists them as not movable).
+done(w.EvacuateNode("node1", mode="all"))
+done(w.MigrateNode("node1"))
 
 # Node roles
 check(r.GetNodeRole("node2") == "regular", "role")
