@@ -81,7 +81,7 @@ func (v *vmCluster) bmcConf(node string) (bmcConf, error) {
 	if err != nil {
 		return c, err
 	}
-	var pw [12]byte
+	var pw [8]byte // 16 hex digits: IPMI passwords hold at most 16 (1.5) or 20 (2.0) bytes
 	_, _ = rand.Read(pw[:])
 	c = bmcConf{Port: port, Password: hex.EncodeToString(pw[:])}
 	b, _ := json.Marshal(c)

@@ -87,6 +87,10 @@ func Configure(o Options) (*BMC, error) {
 			return nil, fmt.Errorf("ipmisim: %q: no blanks or quotes allowed in the BMC's configuration", s)
 		}
 	}
+	if len(o.Password) > 16 || len(o.User) > 16 {
+		// IPMI 1.5 holds 16 bytes (2.0: 20); a longer one never authenticates.
+		return nil, errors.New("ipmisim: user and password may have at most 16 characters (IPMI)")
+	}
 	if o.Port == 0 {
 		p, err := FreeUDPPort(o.Addr)
 		if err != nil {
