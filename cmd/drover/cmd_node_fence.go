@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -104,7 +105,18 @@ func nodePowerCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return followJob(c, cl, id)
+			if err := followJob(c, cl, id); err != nil || c.Bool("submit") || outputJSON(c) {
+				return err
+			}
+			j, err := cl.GetJob(c.Context, id)
+			if err != nil {
+				return err
+			}
+			var res api.FenceResult
+			if json.Unmarshal(j.Result, &res) == nil && res.Power != "" {
+				fmt.Fprintf(c.App.Writer, "Node %s: power %s\n", name, res.Power)
+			}
+			return nil
 		},
 	}
 }
