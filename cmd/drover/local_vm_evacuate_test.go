@@ -42,7 +42,7 @@ func TestVMNodesEvacuate(t *testing.T) {
 			t.Skipf("instance %s is not in this build: %v: %s", verb, err, out)
 		}
 	}
-	l := startVMLabN(t, version, kit, 4, "--vm-memory", "256")
+	l := startVMLabN(t, version, kit, 4, "--vm-memory", "320")
 	tarball := filepath.Join(t.TempDir(), "tiny.tar.gz")
 	writeTinyRootfs(t, tarball, "")
 	l.mustCLI("template", "import", "tiny", tarball)
@@ -123,9 +123,15 @@ func TestVMNodesEvacuate(t *testing.T) {
 		t.Errorf("a1 after replace-disks: %+v", r.Disks[0].DRBD)
 	}
 
-	// 4. a secondary restarts; verify-disks reports healthy.
+	// 4. a secondary restarts; verify-disks reports healthy. The instances
+	// whose primary it is are stopped first: the restart is of a secondary.
 	b1 := l.instRecord("b1")
 	victim := b1.Disks[0].DRBD.Nodes[1].Node
+	for _, n := range []string{"a1", "a2", "a3", "b1", "b2", "b3"} {
+		if r := l.instRecord(n); r.PrimaryNode == victim && r.AdminUp {
+			l.mustCLI("instance", "shutdown", n)
+		}
+	}
 	if err := syscall.Kill(l.pid(victim), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
