@@ -118,11 +118,20 @@ func (m *Master) planBalance(ctx context.Context, raw json.RawMessage) (api.Move
 		maxMoves = balanceMaxMoves
 	}
 	plan := c.Balance(allocator.BalanceOptions{MaxMoves: maxMoves})
-	reps, ops, err := m.opsOf(ctx, recs, plan.Moves, func(mv allocator.Move) (allocator.Move, bool) { return mv, true })
+	var skipped []string
+	reps, ops, err := m.opsOf(ctx, recs, plan.Moves, func(mv allocator.Move) (allocator.Move, bool) {
+		// Moves that are not failovers and secondary replacements of a
+		// drbd instance (a move of both nodes at once) are not carried out.
+		if mv.Kind == allocator.MoveReplacePrimaryAll || recs[mv.Instance].DiskTemplate != "drbd" {
+			skipped = append(skipped, fmt.Sprintf("%s: move %s is not carried out (only failovers and secondary replacements of drbd instances)", mv.Instance, mv.Short()))
+			return mv, false
+		}
+		return mv, true
+	})
 	if err != nil {
 		return api.MovesResult{}, nil, err
 	}
-	res := api.MovesResult{Moves: reps, InitialScore: plan.InitialScore, FinalScore: plan.FinalScore}
+	res := api.MovesResult{Moves: reps, Unmovable: skipped, InitialScore: plan.InitialScore, FinalScore: plan.FinalScore}
 	if p.DryRun {
 		return res, nil, nil
 	}

@@ -53,6 +53,8 @@ type localCluster struct {
 	up  *exec.Cmd
 	log *syncBuffer
 	env []string
+	// exited, when set, is closed once up has exited (its Wait runs elsewhere).
+	exited chan struct{}
 }
 
 func startLocal(t *testing.T, masters, nodes int, net string, extra ...string) *localCluster {
@@ -133,8 +135,11 @@ func (lc *localCluster) down() {
 	if err != nil {
 		lc.t.Errorf("local down: %v\n%s", err, out)
 	}
-	done := make(chan struct{})
-	go func() { _ = lc.up.Wait(); close(done) }()
+	done := lc.exited
+	if done == nil {
+		done = make(chan struct{})
+		go func() { _ = lc.up.Wait(); close(done) }()
+	}
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):

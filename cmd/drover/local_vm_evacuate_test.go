@@ -64,25 +64,17 @@ func TestVMNodesEvacuate(t *testing.T) {
 
 	// 2. node evacuate: one job.
 	t1 := time.Now()
-	out := l.mustCLI("node", "evacuate", "node1", "--output", "json")
+	job := l.jobOf("node", "evacuate", "node1")
 	evac := time.Since(t1)
-	var job api.Job
-	if err := json.Unmarshal([]byte(out), &job); err != nil {
-		t.Fatalf("node evacuate --output json: %v\n%s", err, out)
-	}
-	if job.State != api.JobSuccess || len(job.Ops) < 7 || job.Ops[0].Kind != api.OpNodeEvacuate {
-		t.Fatalf("evacuation job: state %s, %d opcodes (first %s)", job.State, len(job.Ops), job.Ops[0].Kind)
+	if len(job.Ops) < 7 || job.Ops[0].Kind != api.OpNodeEvacuate {
+		t.Fatalf("evacuation job: %d opcodes (first %s)", len(job.Ops), job.Ops[0].Kind)
 	}
 	var kinds []string
 	for _, o := range job.Ops {
 		kinds = append(kinds, o.Kind)
 	}
-	var log []string
-	for _, e := range job.Log {
-		log = append(log, e.Message)
-	}
 	t.Logf("node evacuate node1 (3 primaries, 3 secondaries): ONE job %d of %d opcodes %v in %.1f s:\n%s",
-		job.ID, len(job.Ops), kinds, evac.Seconds(), strings.Join(log, "\n"))
+		job.ID, len(job.Ops), kinds, evac.Seconds(), jobLog(job))
 	for _, n := range []string{"a1", "a2", "a3", "b1", "b2", "b3"} {
 		r := l.instRecord(n)
 		for _, d := range r.Disks {
@@ -111,11 +103,11 @@ func TestVMNodesEvacuate(t *testing.T) {
 	}
 	samp := l.sampleCopies("a1-d0", a1.PrimaryNode, "node2", "node3", "node4")
 	t2 := time.Now()
-	out = l.mustCLI("instance", "replace-disks", "-n", target, "a1")
+	rj := l.jobOf("instance", "replace-disks", "-n", target, "a1")
 	repl := time.Since(t2)
 	samples, minC, maxC, timeline := samp.finish()
 	t.Logf("replace-disks -n %s a1 (%s -> %s, 16 MiB): %.1f s; %d samples, UpToDate copies min %d max %d:\n%s\n%s",
-		target, sec, target, repl.Seconds(), samples, minC, maxC, strings.Join(timeline, "\n"), out)
+		target, sec, target, repl.Seconds(), samples, minC, maxC, strings.Join(timeline, "\n"), jobLog(rj))
 	if version == "9" && (minC < 2 || samples < 5) {
 		t.Errorf("DRBD 9: %d UpToDate copies at some point during replace-disks (%d samples)", minC, samples)
 	}

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
 )
 
@@ -235,29 +236,89 @@ func runVMReplace(t *testing.T, version, kit string) {
 		t.Errorf("DRBD 8.4: no UpToDate copy at some point")
 	}
 
+	// The same through the master: the record (as instance add writes it)
+	// names node3; instance replace-disks -n node2 moves the secondary
+	// back, then cluster verify-disks finds the disk healthy.
+	l.putRecord(with(n1, n3))
+	samp = l.sampleCopies("repl1-d0", "node1", "node1", "node2", "node3")
+	t1 := time.Now()
+	job := l.jobOf("instance", "replace-disks", "-n", "node2", "repl1")
+	took := time.Since(t1)
+	samples, minC, maxC, timeline = samp.finish()
+	t.Logf("DRBD %s: instance replace-disks -n node2 (node3 -> node2, 64 MiB) through the master: %.1f s; UpToDate copies min %d max %d in %d samples:\n%s\njob log:\n%s",
+		version, took.Seconds(), minC, maxC, samples, strings.Join(timeline, "\n"), jobLog(job))
+	if version == "9" && minC < 2 {
+		t.Errorf("DRBD 9: %d UpToDate copies during replace-disks through the master", minC)
+	}
+	rec := l.instRecord("repl1")
+	if dd := rec.Disks[0].DRBD; dd.Nodes[1].Node != "node2" || len(dd.Leaving) != 0 {
+		t.Fatalf("record after replace-disks: %+v", dd)
+	}
+	var vd api.VerifyDisksResult
+	if err := json.Unmarshal(l.jobOf("cluster", "verify-disks").Result, &vd); err != nil || vd.Healthy != 1 || len(vd.Problems)+len(vd.Reconnected) != 0 {
+		t.Errorf("verify-disks after replace-disks: %+v %v", vd, err)
+	}
+	// The test takes over again: the record goes (the master would restart
+	// the workload the test stops next).
+	if _, err := l.cli.Delete(ctx30(t), keys.InstanceKey("repl1")); err != nil {
+		t.Fatal(err)
+	}
+
 	// The new secondary holds the data: promote it.
+	next := rec.Disks[0].DRBD.Nodes[1]
+	dev := fmt.Sprintf("/dev/drbd%d", next.Minor)
 	acked := l.lastAck("node1", inst)
 	l.command("node1", keys.CmdInstanceShutdown, inst, keys.ShutdownParams{TimeoutSeconds: 30}, 90*time.Second)
-	l.command("node1", keys.CmdDiskSecondary, with(n1, n3), keys.DiskParams{Disk: 0}, 60*time.Second)
-	moved := with(n1, n3)
-	moved.PrimaryNode = "node3"
-	l.command("node3", keys.CmdDiskPrimary, moved, keys.DiskParams{Disk: 0}, 60*time.Second)
-	l.command("node3", keys.CmdInstanceCreate, moved, nil, 60*time.Second)
-	l.command("node3", keys.CmdInstanceStart, moved, nil, 60*time.Second)
+	l.command("node1", keys.CmdDiskSecondary, rec, keys.DiskParams{Disk: 0}, 60*time.Second)
+	moved := rec
+	moved.PrimaryNode = next.Node
+	l.command(next.Node, keys.CmdDiskPrimary, moved, keys.DiskParams{Disk: 0}, 60*time.Second)
+	l.command(next.Node, keys.CmdInstanceCreate, moved, nil, 60*time.Second)
+	l.command(next.Node, keys.CmdInstanceStart, moved, nil, 60*time.Second)
 	var text string
-	for deadline := time.Now().Add(240 * time.Second); !strings.Contains(text, "writing records to /dev/drbd0"); {
+	for deadline := time.Now().Add(240 * time.Second); !strings.Contains(text, "writing records to "+dev); {
 		if time.Now().After(deadline) {
 			s1, _ := l.drbdState("node1", "repl1-d0")
-			s3, _ := l.drbdState("node3", "repl1-d0")
-			t.Fatalf("the workload on node3 did not start writing in 240 s; DRBD node1 %+v, node3 %+v; its console:\n%s", s1, s3, text)
+			s2, _ := l.drbdState(next.Node, "repl1-d0")
+			t.Fatalf("the workload on %s did not start writing in 240 s; DRBD node1 %+v, %s %+v; its console:\n%s", next.Node, s1, next.Node, s2, text)
 		}
 		time.Sleep(time.Second)
-		text = l.console("node3", moved)
+		text = l.console(next.Node, moved)
 	}
-	m := regexp.MustCompile(`writing records to /dev/drbd0 from (\d+)`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`writing records to ` + dev + ` from (\d+)`).FindStringSubmatch(text)
 	from, _ := strconv.Atoi(m[1])
 	if from <= acked || !strings.Contains(text, fmt.Sprintf("records up to %d intact", from-1)) {
-		t.Fatalf("node3's copy holds records up to %d, %d were acknowledged on node1:\n%s", from-1, acked, text)
+		t.Fatalf("%s's copy holds records up to %d, %d were acknowledged on node1:\n%s", next.Node, from-1, acked, text)
 	}
-	t.Logf("node3 promoted: its copy holds records 1..%d intact (%d acknowledged on node1)", from-1, acked)
+	t.Logf("%s promoted: its copy holds records 1..%d intact (%d acknowledged on node1)", next.Node, from-1, acked)
+}
+
+// putRecord writes an instance record as the leader's instance add would
+// (the test made the disks with node commands).
+func (l *vmLab) putRecord(rec keys.InstanceRecord) {
+	l.t.Helper()
+	b, _ := json.Marshal(rec)
+	if _, err := l.cli.Put(ctx30(l.t), keys.InstanceKey(rec.Name), string(b)); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// jobOf runs a CLI verb that submits a job, with --output json, and returns
+// the finished job (failing the test unless it succeeded).
+func (l *vmLab) jobOf(args ...string) api.Job {
+	l.t.Helper()
+	out := l.mustCLI(append(args, "--output", "json")...)
+	var j api.Job
+	if err := json.Unmarshal([]byte(out), &j); err != nil || j.State != api.JobSuccess {
+		l.t.Fatalf("drover %v: %v, state %s:\n%s", args, err, j.State, out)
+	}
+	return j
+}
+
+func jobLog(j api.Job) string {
+	var lines []string
+	for _, e := range j.Log {
+		lines = append(lines, e.Message)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -111,7 +111,11 @@ func startVMLabN(t *testing.T, drbdVersion, kit string, n int, extra ...string) 
 		t.Fatal(err)
 	}
 	upOut := func() string { b, _ := os.ReadFile(upLog); return string(b) }
-	lc := &localCluster{t: t, dir: dir, up: cmd, log: &syncBuffer{}}
+	// local up keeps running while the cluster is up; exited tells the wait
+	// below when it stopped early (ProcessState is only set by Wait).
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	lc := &localCluster{t: t, dir: dir, up: cmd, log: &syncBuffer{}, exited: exited}
 	vn, _ := newVMNet(dir, "198.18.1") // the namespace name depends on dir only
 	t.Cleanup(func() {
 		// local down removed the guests' namespace and veth.
@@ -134,8 +138,10 @@ func startVMLabN(t *testing.T, drbdVersion, kit string, n int, extra ...string) 
 	})
 	start := time.Now()
 	waitFor(t, time.Duration(150*n+30)*time.Second, "local up with node guests", func() bool {
-		if cmd.ProcessState != nil {
+		select {
+		case <-exited:
 			t.Fatalf("local up exited:\n%s", upOut())
+		default:
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "drover.env"))
 		if err == nil {
