@@ -355,7 +355,7 @@ func (l *vmLab) startMirror(version string) (keys.InstanceRecord, int) {
 
 // console is the end of instance's console on node, read through the agent.
 func (l *vmLab) console(node string, inst keys.InstanceRecord) string {
-	res := l.command(node, keys.CmdInstanceConsole, inst, keys.ConsoleParams{MaxBytes: 1 << 16}, 30*time.Second)
+	res := l.command(node, keys.CmdInstanceConsole, inst, keys.ConsoleParams{MaxBytes: 1 << 16}, 90*time.Second)
 	var out keys.ConsoleOutput
 	_ = json.Unmarshal(res.Output, &out)
 	return out.Text
