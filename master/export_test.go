@@ -1,5 +1,7 @@
 package master
 
+import "context"
+
 // Test hooks for the external tests of this package.
 var (
 	AllocMACs      = allocMACs
@@ -7,3 +9,8 @@ var (
 	MACString      = macString
 	Backoff        = backoff
 )
+
+// NodeInstanceLocks exposes the locks a node-wide job computes at start.
+func (m *Master) NodeInstanceLocks(ctx context.Context, node string) ([]string, error) {
+	return m.nodeInstanceLocks(ctx, node)
+}

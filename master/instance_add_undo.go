@@ -21,21 +21,62 @@ func (m *Master) undoAdd(ctx context.Context, sc *jobs.StepContext, rec *keys.In
 	}
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmdTimeoutDefault)
 	defer cancel()
-	note := "removed from node " + rec.PrimaryNode
-	if _, err := m.stepCmd(uctx, sc, "undo-"+step, nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceRemove, Instance: *rec}); err != nil {
-		note = fmt.Sprintf("NOT removed from node %s now (%v)", rec.PrimaryNode, api.AsError(err).Message)
-		if lerr := m.leaveUndo(uctx, sc.Epoch, rec); lerr == nil {
-			note += "; its agent removes it when it is back"
-		} else {
-			note += fmt.Sprintf("; undo not left for its agent either (%v): `drover cluster repair` removes the orphan", lerr)
-		}
-	}
+	note := m.undoOnNode(uctx, sc, rec, step)
 	ae := api.AsError(cause)
 	if err := m.deleteCreating(uctx, sc.Epoch, rec); err != nil {
 		return &api.Error{Code: ae.Code, Message: fmt.Sprintf("%s (undo: %s; record not deleted: %v)", ae.Message, note, err)}
 	}
 	m.log.Warn("instance_add_undone", "instance", rec.Name, "job_id", sc.JobID, "cause", cause)
 	return &api.Error{Code: ae.Code, Message: fmt.Sprintf("%s (undone: %s, record deleted)", ae.Message, note)}
+}
+
+// undoOnNode removes the domain and disks an add made on its node; when the
+// agent does not answer, it leaves the remove for the agent (leaveUndo). It
+// says what it did.
+func (m *Master) undoOnNode(ctx context.Context, sc *jobs.StepContext, rec *keys.InstanceRecord, step string) string {
+	note := "removed from node " + rec.PrimaryNode
+	if _, err := m.stepCmd(ctx, sc, "undo-"+step, nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceRemove, Instance: *rec}); err != nil {
+		note = fmt.Sprintf("NOT removed from node %s now (%v)", rec.PrimaryNode, api.AsError(err).Message)
+		if lerr := m.leaveUndo(ctx, sc.Epoch, rec); lerr == nil {
+			note += "; its agent removes it when it is back"
+		} else {
+			note += fmt.Sprintf("; undo not left for its agent either (%v): `drover cluster repair` removes the orphan", lerr)
+		}
+	}
+	return note
+}
+
+// undoReserve is the Undo of the add's reserve step (a canceled add): it
+// deletes the record this job reserved, with the step's checkpoint.
+func (m *Master) undoReserve(ctx context.Context, sc *jobs.StepContext, name string) error {
+	r, err := store.Read[keys.InstanceRecord](ctx, sc.Client, keys.InstanceKey(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return unavailable("read instance", err)
+	}
+	if r.Value.CreatingJob != sc.JobID {
+		return nil // not (or no longer) this job's
+	}
+	deleteNamed(sc, keys.InstancesPrefix, name, r.Rev)
+	sc.Then(m.ownDomainDelete(ctx, r.Value.PrimaryNode, &r.Value)...)
+	sc.Logf("record of %s deleted", name)
+	return nil
+}
+
+// undoCreate is the Undo of the add's create step (a canceled add): it
+// removes what the create made on the node.
+func (m *Master) undoCreate(ctx context.Context, sc *jobs.StepContext, name string) error {
+	rec, _, err := m.creatingRecord(ctx, sc, name)
+	if api.CodeOf(err) == api.CodeWrongState {
+		return nil // no record of this job: nothing made
+	}
+	if err != nil {
+		return err
+	}
+	sc.Logf("instance %s %s", name, m.undoOnNode(ctx, sc, rec, "create"))
+	return nil
 }
 
 // leaveUndo writes, for an agent that did not answer, the remove of what a

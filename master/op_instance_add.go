@@ -48,7 +48,8 @@ func (m *Master) opInstanceAdd() jobs.Kind {
 				return nil, err
 			}
 			steps := []jobs.Step{
-				{Name: "reserve", Run: func(ctx context.Context, sc *jobs.StepContext) error { return m.addReserve(ctx, sc, p) }},
+				{Name: "reserve", Run: func(ctx context.Context, sc *jobs.StepContext) error { return m.addReserve(ctx, sc, p) },
+					Undo: func(ctx context.Context, sc *jobs.StepContext) error { return m.undoReserve(ctx, sc, p.Name) }},
 				{Name: "create", Run: func(ctx context.Context, sc *jobs.StepContext) error {
 					rec, t, err := m.creatingRecord(ctx, sc, p.Name)
 					if err != nil {
@@ -62,7 +63,7 @@ func (m *Master) opInstanceAdd() jobs.Kind {
 					}
 					sc.Logf("instance %s created on %s from %s@%d in %.1fs", p.Name, rec.PrimaryNode, rec.OS, rec.OSVersion, time.Since(start).Seconds())
 					return nil
-				}},
+				}, Undo: func(ctx context.Context, sc *jobs.StepContext) error { return m.undoCreate(ctx, sc, p.Name) }},
 			}
 			if !p.NoStart {
 				steps = append(steps, jobs.Step{Name: "start", Run: func(ctx context.Context, sc *jobs.StepContext) error {

@@ -18,7 +18,7 @@ func (m *Master) registerOps() error {
 	// replace-disks, verify-disks, node evacuate/migrate/failover, balance
 	kinds = append(kinds, m.drbdMoveKinds()...)
 	for _, k := range append(kinds, m.cfg.ExtraOps...) {
-		if err := m.reg.Register(k); err != nil {
+		if err := m.reg.Register(m.withNodeLocks(k)); err != nil {
 			return err
 		}
 	}

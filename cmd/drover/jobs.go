@@ -213,7 +213,7 @@ func jobCommand() *cli.Command {
 			},
 			{
 				Name:      "cancel",
-				Usage:     "cancel queued or waiting jobs",
+				Usage:     "cancel jobs: a queued or waiting one at once, a running one at its next step (its running opcode's done steps are undone)",
 				ArgsUsage: "ID...",
 				Action: func(c *cli.Context) error {
 					if c.NArg() == 0 {
@@ -230,6 +230,10 @@ func jobCommand() *cli.Command {
 						}
 						if err := cl.CancelJob(c.Context, id); err != nil {
 							return fmt.Errorf("cancel job %d: %w", id, err)
+						}
+						if j, err := cl.GetJob(c.Context, id); err == nil && !j.State.Finished() {
+							fmt.Fprintf(c.App.Writer, "Job %d: cancel requested; it stops at its next step and undoes the done steps of its running opcode (drover job watch %d)\n", id, id)
+							continue
 						}
 						fmt.Fprintf(c.App.Writer, "Job %d canceled\n", id)
 					}

@@ -39,6 +39,15 @@ type pendingJob struct {
 	priority int
 	locks    []string
 	state    api.JobState
+	ops      []api.OpCode
+}
+
+// started is what a job is started with: the locks it took (nil for a
+// resumed job: it keeps those stored in its record) or the error computing
+// them from the cluster state, which fails the job at once.
+type started struct {
+	locks   []string
+	lockErr error
 }
 
 type jobDone struct {
@@ -78,7 +87,7 @@ func (e *Executor) Run(ctx context.Context) error {
 	// Resumed jobs re-take their locks first, in job id order.
 	for _, j := range resume {
 		e.locks.take(j.ID, j.Locks)
-		e.start(ctx, j.ID)
+		e.start(ctx, j.ID, started{})
 	}
 	if err := e.schedule(ctx); err != nil {
 		return err
@@ -142,7 +151,7 @@ func (e *Executor) load(ctx context.Context) (int64, []api.Job, error) {
 		}
 		switch j.State {
 		case api.JobQueued, api.JobWaiting:
-			e.pending[j.ID] = &pendingJob{id: j.ID, priority: j.Priority, locks: j.Locks, state: j.State}
+			e.pending[j.ID] = &pendingJob{id: j.ID, priority: j.Priority, locks: j.Locks, state: j.State, ops: j.Ops}
 		case api.JobRunning, api.JobCanceling:
 			resume = append(resume, j)
 		}
@@ -166,7 +175,7 @@ func (e *Executor) observe(ev *clientv3.Event) error {
 		return fmt.Errorf("decode %s: %w", ev.Kv.Key, err)
 	}
 	if j.State == api.JobQueued || j.State == api.JobWaiting {
-		e.pending[id] = &pendingJob{id: id, priority: j.Priority, locks: j.Locks, state: j.State}
+		e.pending[id] = &pendingJob{id: id, priority: j.Priority, locks: j.Locks, state: j.State, ops: j.Ops}
 	} else {
 		delete(e.pending, id)
 	}
@@ -183,13 +192,21 @@ func (e *Executor) schedule(ctx context.Context) error {
 	slices.SortFunc(order, func(a, b *pendingJob) int {
 		return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.id, b.id))
 	})
-	blocked := map[string]bool{}
+	blocked := newLockSet()
 	for _, p := range order {
 		full := len(e.running) >= e.maxRunning
-		if full || e.locks.conflicts(p.id, p.locks, blocked) {
-			for _, l := range p.locks {
-				blocked[l] = true
+		st := started{locks: p.locks}
+		if !full && !e.locks.conflicts(p.id, p.locks, blocked) {
+			// Locks computed from the cluster state, only once the static
+			// ones are free (an etcd read per candidate, not per waiter).
+			st.locks, st.lockErr = e.reg.stateLocks(ctx, p.ops, p.locks)
+			if st.lockErr != nil {
+				st.locks = p.locks
+				e.log.Warn("job_locks_failed", "job_id", p.id, "error", st.lockErr)
 			}
+		}
+		if full || e.locks.conflicts(p.id, st.locks, blocked) {
+			blocked.take(p.id, st.locks)
 			if !full && p.state == api.JobQueued {
 				if err := e.markWaiting(ctx, p.id); err != nil {
 					return err
@@ -198,20 +215,20 @@ func (e *Executor) schedule(ctx context.Context) error {
 			}
 			continue
 		}
-		e.locks.take(p.id, p.locks)
+		e.locks.take(p.id, st.locks)
 		delete(e.pending, p.id)
-		e.start(ctx, p.id)
+		e.start(ctx, p.id, st)
 	}
 	return nil
 }
 
 // start runs job id in its own goroutine.
-func (e *Executor) start(ctx context.Context, id uint64) {
+func (e *Executor) start(ctx context.Context, id uint64, st started) {
 	e.running[id] = true
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		err := e.runJob(ctx, id)
+		err := e.runJob(ctx, id, st)
 		if ctx.Err() != nil {
 			return
 		}
@@ -253,6 +270,9 @@ func (e *Executor) write(ctx context.Context, j *api.Job, rev int64, extra ...*S
 	}
 	cmps := []clientv3.Cmp{store.Unchanged(keys.JobKey(j.ID), rev)}
 	ops := []clientv3.Op{put}
+	if j.State.Finished() {
+		ops = append(ops, clientv3.OpDelete(keys.JobCancelKey(j.ID))) // a request that came too late
+	}
 	for _, sc := range extra {
 		cmps = append(cmps, sc.cmps...)
 		ops = append(ops, sc.ops...)

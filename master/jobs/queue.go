@@ -183,15 +183,25 @@ func (q *Queue) List(ctx context.Context, f api.JobFilter) ([]api.Job, error) {
 	return out, nil
 }
 
-// Cancel cancels a queued or waiting job; other states give wrong_state.
+// Cancel cancels a job. A queued or waiting job is canceled at once. A
+// running job is asked to stop (keys.JobCancelKey): the executor stops it at
+// its next step boundary, runs the undo of the running opcode's done steps
+// and ends it canceled (see cancel.go). Finished jobs give wrong_state.
 func (q *Queue) Cancel(ctx context.Context, id uint64) error {
 	for {
 		j, rev, err := q.get(ctx, id)
 		if err != nil {
 			return err
 		}
+		if rev != 0 && (j.State == api.JobRunning || j.State == api.JobCanceling) {
+			done, err := q.requestCancel(ctx, id, rev)
+			if done || err != nil {
+				return err
+			}
+			continue
+		}
 		if rev == 0 || (j.State != api.JobQueued && j.State != api.JobWaiting) {
-			return api.Errorf(api.CodeWrongState, "job %d is %s; only queued or waiting jobs can be canceled", id, j.State)
+			return api.Errorf(api.CodeWrongState, "job %d is %s; only queued, waiting or running jobs can be canceled", id, j.State)
 		}
 		now := time.Now().UTC()
 		j.State, j.CancelRequested, j.EndedAt = api.JobCanceled, true, &now
@@ -279,4 +289,20 @@ func appendLog(j *api.Job, op int, level, msg string) {
 	j.Log = append(j.Log, api.JobLogEntry{
 		Serial: len(j.Log) + 1, Time: time.Now().UTC(), Op: op, Level: level, Message: msg,
 	})
+}
+
+// requestCancel writes the cancel request of running job id, if its record
+// is still at rev; it reports whether it did.
+func (q *Queue) requestCancel(ctx context.Context, id uint64, rev int64) (bool, error) {
+	tctx, cancel := store.WithTimeout(ctx)
+	defer cancel()
+	resp, err := q.c.Txn(tctx).If(store.Unchanged(keys.JobKey(id), rev)).
+		Then(clientv3.OpPut(keys.JobCancelKey(id), time.Now().UTC().Format(time.RFC3339Nano))).Commit()
+	if err != nil {
+		return false, fmt.Errorf("cancel job %d: %w", id, err)
+	}
+	if !resp.Succeeded {
+		return false, ctx.Err()
+	}
+	return true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -20,8 +21,18 @@ type Kind struct {
 	// Validate checks the parameters at submit; it returns *api.Error values
 	// (wrong_input, unknown_entity, already_exists...). It may read etcd.
 	Validate func(ctx context.Context, params json.RawMessage) error
-	// Locks names the locks the opcode needs ("node/n1", "cluster"); may be nil.
+	// Locks names the locks the opcode needs ("node/n1", "cluster",
+	// Shared("node/n1")), known from its parameters at submit; may be nil.
 	Locks func(params json.RawMessage) []string
+	// StateLocks, when set, computes more locks from the cluster state when
+	// the job is about to start, after its Locks are free (a node evacuation
+	// locks the instances on the node; an instance opcode takes its nodes
+	// shared). They are stored in the job with the others, so a job resumed
+	// by another leader re-takes them. While the job holds them, the state
+	// they were computed from cannot change under it, as long as every job
+	// that changes it locks what it changes (a move onto a node takes that
+	// node's lock). An error fails the job at its start.
+	StateLocks func(ctx context.Context, params json.RawMessage) ([]string, error)
 	// Steps returns the steps that carry out the opcode. Steps must be
 	// idempotent: the step that was running when a leader died runs again.
 	Steps func(params json.RawMessage) ([]Step, error)
@@ -34,6 +45,11 @@ type Step struct {
 	// Run does the work. Writes to etcd that must happen exactly once go
 	// through sc.Then, which commits them atomically with the checkpoint.
 	Run func(ctx context.Context, sc *StepContext) error
+	// Undo, when set, reverts what Run did; it runs when the job is
+	// canceled after this step, for the done steps of the running opcode,
+	// last first (each with its own checkpoint, so it must be idempotent
+	// too). A step without Undo has nothing to revert.
+	Undo func(ctx context.Context, sc *StepContext) error
 }
 
 // StepContext is what a step sees and how it contributes to its checkpoint.
@@ -114,20 +130,35 @@ func (r *Registry) Kinds() []string {
 	return out
 }
 
-// locksOf returns the sorted, deduplicated locks of ops.
+// locksOf returns the locks of ops known at submit, in the total order.
 func (r *Registry) locksOf(ops []api.OpCode) []string {
-	set := map[string]bool{}
+	var all []string
 	for _, op := range ops {
 		if k, ok := r.kinds[op.Kind]; ok && k.Locks != nil {
-			for _, l := range k.Locks(op.Params) {
-				set[l] = true
-			}
+			all = append(all, k.Locks(op.Params)...)
 		}
 	}
-	out := make([]string, 0, len(set))
-	for l := range set {
-		out = append(out, l)
+	return SortLocks(all)
+}
+
+// stateLocks returns static plus the locks ops compute from the cluster
+// state now, in the total order (static itself when no kind computes any).
+func (r *Registry) stateLocks(ctx context.Context, ops []api.OpCode, static []string) ([]string, error) {
+	all := static
+	dynamic := false
+	for i, op := range ops {
+		k, ok := r.kinds[op.Kind]
+		if !ok || k.StateLocks == nil {
+			continue
+		}
+		more, err := k.StateLocks(ctx, op.Params)
+		if err != nil {
+			return nil, fmt.Errorf("opcode %d (%s): %w", i, op.Kind, err)
+		}
+		all, dynamic = append(slices.Clip(all), more...), true
 	}
-	sort.Strings(out)
-	return out
+	if !dynamic {
+		return static, nil
+	}
+	return SortLocks(all), nil
 }

@@ -16,7 +16,7 @@ import (
 // fenced checkpoint after each. It returns nil when the job reached a final
 // state or was not runnable, the context's error when leadership ended, and
 // other errors when etcd failed it.
-func (e *Executor) runJob(ctx context.Context, id uint64) error {
+func (e *Executor) runJob(ctx context.Context, id uint64, st started) error {
 	log := e.log.With("job_id", id)
 	var j api.Job
 	rev, err := store.GetJSON(ctx, e.c, keys.JobKey(id), &j)
@@ -35,12 +35,17 @@ func (e *Executor) runJob(ctx context.Context, id uint64) error {
 		return nil
 	}
 	now := time.Now().UTC()
-	j.State = api.JobRunning
+	if j.State != api.JobCanceling {
+		j.State = api.JobRunning
+	}
 	if j.StartedAt == nil {
 		j.StartedAt = &now
 	}
 	j.Runs++
 	j.Epoch = e.fence.Epoch
+	if !resumed && st.locks != nil {
+		j.Locks = st.locks // with those computed from the cluster state
+	}
 	first := 0
 	for first < len(j.OpStatus) && j.OpStatus[first].State == api.JobSuccess {
 		first++
@@ -61,11 +66,15 @@ func (e *Executor) runJob(ctx context.Context, id uint64) error {
 		}
 		return err
 	}
+	if st.lockErr != nil && first < len(j.Ops) {
+		_, err := e.fail(ctx, &j, rev, first, fmt.Errorf("compute locks: %w", st.lockErr))
+		return err
+	}
 	for i := first; i < len(j.Ops); i++ {
 		if rev, err = e.runOp(ctx, &j, rev, i); err != nil {
 			return err
 		}
-		if j.State != api.JobRunning {
+		if j.State.Finished() {
 			break
 		}
 	}
@@ -85,11 +94,19 @@ func (e *Executor) runOp(ctx context.Context, j *api.Job, rev int64, i int) (int
 	if err != nil {
 		return e.fail(ctx, j, rev, i, err)
 	}
+	if j.State == api.JobCanceling { // resumed while canceling
+		return e.cancelOp(ctx, j, rev, i, steps)
+	}
 	for s := j.OpStatus[i].StepsDone; s <= len(steps); s++ {
 		sc := &StepContext{JobID: j.ID, Op: i, Client: e.c, Epoch: e.fence.Epoch, Log: log}
 		if s < len(steps) {
 			if err := ctx.Err(); err != nil {
 				return 0, err
+			}
+			if canceled, err := e.cancelRequested(ctx, j.ID); err != nil {
+				return 0, err
+			} else if canceled {
+				return e.cancelOp(ctx, j, rev, i, steps)
 			}
 			if err := runStep(ctx, steps[s], sc); err != nil {
 				if ctx.Err() != nil {
