@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-project/drover/api"
@@ -15,9 +17,7 @@ import (
 )
 
 func TestThreeMastersElectionFencingResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three embedded etcd members")
-	}
+	realtest.Short(t, "three embedded etcd members")
 	c := mastertest.Start(t, mastertest.Options{Masters: 3, Extra: defaultExtra})
 	l := c.WaitLeader(10 * time.Second)
 	if n := countLeaders(c); n != 1 {

@@ -3,9 +3,10 @@ package nodeagent_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/google/uuid"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/nodeagent/hv"

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/mastertest"
 )
@@ -19,9 +21,7 @@ import (
 // every token (auth switched off and on). Agents now authenticate by their
 // client certificate: no token at all.
 func TestAgentNeedsNoAuthToken(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three masters and an agent, 30 s")
-	}
+	realtest.Short(t, "three masters and an agent, 30 s")
 	c := mastertest.Start(t, mastertest.Options{Masters: 3})
 	m := c.Masters[0].M
 	id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpNodeAdd, api.NodeAdd{Name: "n1"}))

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/mastertest"
@@ -18,9 +20,7 @@ import (
 // answer; the guest's process (a real process with libvirt's pid file) is
 // killed all the same.
 func TestAgentFencesWithHypervisorDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("master and agent, 10 s")
-	}
+	realtest.Short(t, "master and agent, 10 s")
 	c := mastertest.Start(t, mastertest.Options{})
 	m := c.Masters[0].M
 	id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpNodeAdd, api.NodeAdd{Name: "n1"}))

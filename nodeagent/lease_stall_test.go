@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-project/drover/api"
@@ -27,9 +29,7 @@ func (staticHypervisor) Resources(context.Context) (api.NodeResources, error) {
 // deadline. Each member in turn is stalled for 2 x TTL: the agent keeps its
 // one lease and never fences.
 func TestAgentSurvivesStalledMember(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three etcd members, 20 s")
-	}
+	realtest.Short(t, "three etcd members, 20 s")
 	urls := startEtcd3(t)
 	var proxies []*stallProxy
 	var eps []string

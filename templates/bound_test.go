@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 // writeBomb writes a zstd tarball of a root filesystem whose last member is
@@ -19,12 +21,7 @@ import (
 // and size.
 func writeBomb(t testing.TB, dir string, size int64) (string, int64) {
 	t.Helper()
-	if _, err := exec.LookPath("zstd"); err != nil {
-		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-			t.Fatal("DROVER_REQUIRE_REAL is set but zstd is not installed")
-		}
-		t.Skip("zstd not installed")
-	}
+	realtest.NeedBinaries(t, "zstd")
 	compress := func(b []byte) []byte {
 		z := exec.Command("zstd", "-q", "-19", "-c")
 		z.Stdin = bytes.NewReader(b)

@@ -10,27 +10,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 // requireRoot skips a test that needs root, unless DROVER_REQUIRE_REAL is set
 // (CI): then a missing privilege or tool is a failure, not a skip.
 func requireRoot(t testing.TB, tools ...string) {
 	t.Helper()
-	real := os.Getenv("DROVER_REQUIRE_REAL") != ""
-	if os.Geteuid() != 0 {
-		if real {
-			t.Fatal("DROVER_REQUIRE_REAL is set but the test is not running as root")
-		}
-		t.Skip("needs root (ownership, device nodes)")
-	}
-	for _, tool := range append([]string{"tar"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			if real {
-				t.Fatalf("DROVER_REQUIRE_REAL is set but %s is not installed", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	realtest.NeedRoot(t, "ownership, device nodes")
+	realtest.NeedBinaries(t, append([]string{"tar"}, tools...)...)
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -77,7 +66,7 @@ func makeRootfs(t testing.TB, dir string) {
 	t.Helper()
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
-		t.Skip("busybox-static not installed")
+		realtest.Need(t, "busybox-static not installed")
 	}
 	must := func(err error) {
 		t.Helper()

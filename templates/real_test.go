@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 // The real template of the integration test and the benchmark: minbase
@@ -211,7 +213,7 @@ func BenchmarkInstallFile(b *testing.B) {
 				stage = dir
 			case "tmpfs":
 				if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
-					b.Skip("no /dev/shm")
+					realtest.Need(b, "no /dev/shm")
 				}
 				stage = "/dev/shm"
 			case "unpacked-cache", "image-cache":
@@ -251,7 +253,7 @@ func BenchmarkInstallFile(b *testing.B) {
 // builds with mmdebstrap only, to spare CI a second bootstrap.
 func TestRealBuildDebootstrap(t *testing.T) {
 	if os.Getenv("DROVER_TEST_DEBOOTSTRAP") == "" {
-		t.Skip("set DROVER_TEST_DEBOOTSTRAP=1 to run debootstrap for real")
+		realtest.Optional(t, "set DROVER_TEST_DEBOOTSTRAP=1 to run debootstrap for real")
 	}
 	requireRoot(t, "debootstrap", "zstd")
 	work := t.TempDir()
@@ -291,7 +293,7 @@ func TestRealBuildDebootstrap(t *testing.T) {
 // mount and no root filesystem behind.
 func TestRealBuildCancel(t *testing.T) {
 	if os.Getenv("DROVER_TEST_DEBOOTSTRAP") == "" {
-		t.Skip("set DROVER_TEST_DEBOOTSTRAP=1 to run the extra real build tests")
+		realtest.Optional(t, "set DROVER_TEST_DEBOOTSTRAP=1 to run the extra real build tests")
 	}
 	requireRoot(t, "mmdebstrap", "zstd")
 	work := t.TempDir()

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 func TestParseRef(t *testing.T) {
@@ -205,7 +207,7 @@ func TestUnmountUnder(t *testing.T) {
 		p := filepath.Join(dir, d)
 		os.MkdirAll(p, 0o755)
 		if out, err := exec.Command("mount", "-t", "tmpfs", "tmpfs", p).CombinedOutput(); err != nil {
-			t.Skipf("cannot mount tmpfs here: %v %s", err, out)
+			realtest.Need(t, "cannot mount tmpfs here: %v %s", err, out)
 		}
 	}
 	os.WriteFile(filepath.Join(dir, "a/b/f"), []byte("x"), 0o644)

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/api"
 )
 
@@ -101,9 +103,7 @@ func (lc *localCluster) boots(via []string, names []string) map[string]int {
 }
 
 func TestChaosCoreMasterStalls(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault test: 3 masters, 3 agents, SIGSTOP rounds")
-	}
+	realtest.Short(t, "fault test: 3 masters, 3 agents, SIGSTOP rounds")
 	rounds := 4
 	if v := os.Getenv("DROVER_CHAOS_ROUNDS"); v != "" {
 		n, err := strconv.Atoi(v)

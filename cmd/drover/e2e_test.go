@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/api"
 )
 
@@ -240,9 +242,7 @@ func (lc *localCluster) clusterInfo() (*api.ClusterInfo, bool) {
 }
 
 func TestLocalClusterThreeMastersKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: starts 3 masters and 3 agents")
-	}
+	realtest.Short(t, "end-to-end: starts 3 masters and 3 agents")
 	start := time.Now()
 	lc := startLocal(t, 3, 3, "127.0.4")
 
@@ -327,9 +327,7 @@ func TestLocalClusterThreeMastersKill(t *testing.T) {
 }
 
 func TestLocalClusterAuthAndCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: starts a master and an agent")
-	}
+	realtest.Short(t, "end-to-end: starts a master and an agent")
 	lc := startLocal(t, 1, 1, "127.0.5")
 	waitFor(t, 30*time.Second, "node1 online", func() bool { return lc.nodeStatus()["node1"] == "online" })
 

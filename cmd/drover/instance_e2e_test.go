@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/api"
 )
 
@@ -189,14 +191,8 @@ func (lc *localCluster) virshList(t *testing.T, node string) map[string]string {
 // driver, one private libvirtd per node, and checks what virsh sees; it also
 // shows the watcher restarting a domain destroyed behind drover's back.
 func TestLocalClusterInstancesLibvirtTest(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("local up --hypervisor test needs root")
-	}
-	for _, bin := range []string{"libvirtd", "virsh"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed", bin)
-		}
-	}
+	realtest.NeedRoot(t, "local up --hypervisor test")
+	realtest.NeedBinaries(t, "libvirtd", "virsh")
 	lc := startLocal(t, 1, 2, "127.0.7", "--hypervisor", "test")
 	waitFor(t, 90*time.Second, "both nodes online", func() bool {
 		st := lc.nodeStatus()

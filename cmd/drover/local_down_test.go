@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/nodeagent/procfs"
 )
 
@@ -18,10 +20,7 @@ func writeBusyboxRootfs(t *testing.T, path string) {
 	t.Helper()
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
-		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-			t.Fatal("DROVER_REQUIRE_REAL is set but busybox is not installed")
-		}
-		t.Skip("busybox not installed")
+		realtest.Need(t, "busybox not installed")
 	}
 	bin, err := os.ReadFile(bb)
 	if err != nil {
@@ -63,12 +62,7 @@ func TestLocalDownStopsGuests(t *testing.T) {
 	for i, hv := range []string{"kvm", "lxc"} {
 		t.Run(hv, func(t *testing.T) {
 			if hv == "kvm" {
-				if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-					if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-						t.Fatal("DROVER_REQUIRE_REAL is set but qemu-system-x86_64 is not installed")
-					}
-					t.Skip("qemu-system-x86_64 not installed")
-				}
+				realtest.NeedBinaries(t, "qemu-system-x86_64")
 			}
 			tarball := filepath.Join(t.TempDir(), "bb.tar.gz")
 			writeBusyboxRootfs(t, tarball)

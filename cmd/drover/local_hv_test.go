@@ -13,26 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/api"
 )
 
 func needLibvirtd(t *testing.T) {
 	t.Helper()
-	real := os.Getenv("DROVER_REQUIRE_REAL") != ""
-	if os.Geteuid() != 0 {
-		if real {
-			t.Fatal("DROVER_REQUIRE_REAL is set but the test does not run as root")
-		}
-		t.Skip("needs root (private libvirtd per node)")
-	}
-	for _, b := range []string{"libvirtd", "virtlogd", "virsh", "mkfs.ext4"} {
-		if _, err := exec.LookPath(b); err != nil {
-			if real {
-				t.Fatalf("DROVER_REQUIRE_REAL is set but %s is not installed", b)
-			}
-			t.Skipf("%s not installed", b)
-		}
-	}
+	realtest.NeedRoot(t, "private libvirtd per node")
+	realtest.NeedBinaries(t, "libvirtd", "virtlogd", "virsh", "mkfs.ext4")
 }
 
 // virshURIs reads the nodes' libvirt URIs that local up notes in drover.env.
@@ -141,12 +130,8 @@ func TestLocalUpTestHypervisor(t *testing.T) {
 // says what is missing and exits with the wrong_state code; xen is refused
 // as a usage error.
 func TestLocalUpHypervisorNeedsRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("runs the CLI as nobody through setpriv, which needs root")
-	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("setpriv (util-linux) not installed")
-	}
+	realtest.NeedRoot(t, "runs the CLI as nobody through setpriv")
+	realtest.NeedBinaries(t, "setpriv")
 	dir, err := os.MkdirTemp("", "drover-noroot")
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-project/drover/master"
@@ -241,7 +243,7 @@ func TestVMNodesDRBD9(t *testing.T) {
 	kit := labKit()
 	if kit == "" {
 		// DRBD 9 is not in Debian's kernel: only the lab kit has it.
-		t.Skip("skipping DRBD 9: no lab kit (kit-KVER with drbd9/; set DROVER_VM_KIT)")
+		realtest.Optional(t, "DRBD 9: no lab kit (kit-KVER with drbd9/; set DROVER_VM_KIT)")
 	}
 	runVMDRBD(t, "9", kit)
 }

@@ -15,19 +15,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 func needPromtool(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end: skipped with -short")
-	}
+	realtest.Short(t, "end-to-end")
 	p, err := exec.LookPath("promtool")
 	if err != nil {
-		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-			t.Fatal("DROVER_REQUIRE_REAL is set but promtool is not installed (Debian package prometheus)")
-		}
-		t.Skip("promtool is not installed (Debian package prometheus)")
+		realtest.Need(t, "promtool is not installed (Debian package prometheus)")
 	}
 	return p
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/api"
 )
 
@@ -65,9 +67,7 @@ func (lc *localCluster) instanceJSON(name string) api.Instance {
 }
 
 func TestAgentKilledDuringAddLeavesNoOrphan(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: starts a master and an agent")
-	}
+	realtest.Short(t, "end-to-end: starts a master and an agent")
 	lc := startLocal(t, 1, 1, "127.0.14")
 	waitFor(t, 60*time.Second, "node1 online", func() bool { return lc.nodeStatus()["node1"] == "online" })
 	tmp := t.TempDir()

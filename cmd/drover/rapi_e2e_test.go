@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 // htoolsDir is where Debian's ganeti-htools-3.0 installs hbal and friends.
@@ -31,24 +33,14 @@ const debianPython = "/usr/bin/python3"
 
 func needGanetiClients(t *testing.T) {
 	t.Helper()
-	real := os.Getenv("DROVER_REQUIRE_REAL") != ""
-	skip := func(format string, args ...any) {
-		t.Helper()
-		if real {
-			t.Fatalf("DROVER_REQUIRE_REAL is set but "+format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if testing.Short() {
-		t.Skip("end-to-end: skipped with -short")
-	}
+	realtest.Short(t, "end-to-end")
 	for _, b := range []string{"hbal", "hspace", "hscan"} {
 		if _, err := os.Stat(filepath.Join(htoolsDir, b)); err != nil {
-			skip("%s is not installed (Debian package ganeti-htools-3.0)", b)
+			realtest.Need(t, "%s is not installed (Debian package ganeti-htools-3.0)", b)
 		}
 	}
 	if out, err := exec.Command(debianPython, "-c", "from ganeti.rapi.client import GanetiRapiClient").CombinedOutput(); err != nil {
-		skip("python3-ganeti-rapi is not installed: %v %s", err, out)
+		realtest.Need(t, "python3-ganeti-rapi is not installed: %v %s", err, out)
 	}
 }
 

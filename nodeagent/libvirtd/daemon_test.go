@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/nodeagent/hv/hvtest"
 	"github.com/drover-project/drover/nodeagent/libvirtd"
 )
@@ -21,10 +23,7 @@ import (
 func requireDaemon(t *testing.T) {
 	t.Helper()
 	if err := libvirtd.Check(); err != nil {
-		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-			t.Fatalf("DROVER_REQUIRE_REAL is set but: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
+		realtest.Need(t, "%v", err)
 	}
 }
 

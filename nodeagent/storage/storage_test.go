@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 func TestDisks(t *testing.T) {
@@ -69,11 +71,7 @@ func TestDisks(t *testing.T) {
 // TestGrowExt4: growing a disk that holds an ext4 filesystem grows the
 // filesystem too (offline, with resize2fs).
 func TestGrowExt4(t *testing.T) {
-	for _, b := range []string{"mkfs.ext4", "resize2fs", "e2fsck", "dumpe2fs"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skipf("%s not installed (e2fsprogs)", b)
-		}
-	}
+	realtest.NeedBinaries(t, "mkfs.ext4", "resize2fs", "e2fsck", "dumpe2fs")
 	m, err := New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 func TestArchiveReadByCpio(t *testing.T) {
 	cpio, err := exec.LookPath("busybox")
 	if err != nil {
-		t.Skip("busybox not installed")
+		realtest.Need(t, "busybox not installed")
 	}
 	a := newArchive()
 	a.file("etc/drover/node.env", 0o644, []byte("NODE=node1\n"))
@@ -61,7 +63,7 @@ func TestLoadOrderFromKit(t *testing.T) {
 		}
 	}
 	if len(kits) == 0 {
-		t.Skip("no lab kit (the node-guest end-to-end test covers Debian's kernel package)")
+		realtest.Optional(t, "no lab kit (the node-guest end-to-end test covers Debian's kernel package)")
 	}
 	k, err := FindKit(kits[0])
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/nodeagent/hv"
 	"github.com/drover-project/drover/nodeagent/hv/domxml"
 )
@@ -26,10 +28,7 @@ func validator(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("virt-xml-validate")
 	if err != nil {
-		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-			t.Fatalf("virt-xml-validate missing and DROVER_REQUIRE_REAL is set: apt-get install libvirt-clients")
-		}
-		t.Skip("virt-xml-validate not installed (apt-get install libvirt-clients)")
+		realtest.Need(t, "virt-xml-validate not installed (apt-get install libvirt-clients)")
 	}
 	return p
 }

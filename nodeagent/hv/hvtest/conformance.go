@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/nodeagent/hv"
 )
 
@@ -175,7 +177,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) hv.Driver, caps Caps) {
 	})
 	t.Run("Reboot", func(t *testing.T) {
 		if !caps.Reboot {
-			t.Skip("driver caps: no reboot")
+			realtest.Optional(t, "driver caps: no reboot")
 		}
 		d, spec := mk(t, "hvt-reboot")
 		ctx := ctxT(t)
@@ -203,7 +205,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) hv.Driver, caps Caps) {
 	})
 	t.Run("Events", func(t *testing.T) {
 		if !caps.Events {
-			t.Skip("driver caps: no events")
+			realtest.Optional(t, "driver caps: no events")
 		}
 		d, spec := mk(t, "hvt-events")
 		es, ok := d.(hv.EventSource)

@@ -8,21 +8,20 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/nodeagent/libvirtd"
 )
 
 // RequireReal is true when DROVER_REQUIRE_REAL is set: tests that need root,
 // libvirtd or QEMU must run and fail loudly instead of skipping.
-func RequireReal() bool { return os.Getenv("DROVER_REQUIRE_REAL") != "" }
+func RequireReal() bool { return realtest.Required() }
 
-// SkipOrFail skips the test with msg, or fails it when DROVER_REQUIRE_REAL
-// is set.
+// SkipOrFail is realtest.Need: it skips the test with msg, or fails it
+// when DROVER_REQUIRE_REAL is set.
 func SkipOrFail(t testing.TB, msg string) {
 	t.Helper()
-	if RequireReal() {
-		t.Fatalf("DROVER_REQUIRE_REAL is set, but: %s", msg)
-	}
-	t.Skip("skipping: " + msg)
+	realtest.Need(t, "%s", msg)
 }
 
 // NeedBinaries skips (or fails) unless every binary is on PATH.
