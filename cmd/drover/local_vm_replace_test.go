@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/master/keys"
 )
 
@@ -32,7 +34,7 @@ func TestVMNodesReplaceSecondary9(t *testing.T) {
 	needVMNodes(t)
 	kit := labKit()
 	if kit == "" {
-		t.Skip("skipping DRBD 9: no lab kit (kit-KVER with drbd9/; set DROVER_VM_KIT)")
+		realtest.Optional(t, "DRBD 9: no lab kit (kit-KVER with drbd9/; set DROVER_VM_KIT)")
 	}
 	runVMReplace(t, "9", kit)
 }
