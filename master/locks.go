@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/store"
@@ -19,13 +20,25 @@ import (
 //     lock covers the instances on the node;
 //   - node-alloc: the allocator's view of all nodes; cluster: everything.
 
+// nodeWideKinds work on every instance of the node their "name" names: when
+// their job starts they lock each instance on it (nodeInstanceLocks), next
+// to the node itself, so an instance put on the node after the job was
+// submitted is covered too.
+var nodeWideKinds = map[string]bool{api.OpNodeEvacuate: true, api.OpNodeMigrate: true, api.OpNodeFailover: true}
+
 // withNodeLocks makes kind k also take, when its job starts, the nodes of
-// the instances it locks, shared (and keeps any StateLocks k has).
+// the instances it locks, shared, and for a node-wide kind the instances on
+// its node (and keeps any StateLocks k has).
 func (m *Master) withNodeLocks(k jobs.Kind) jobs.Kind {
 	if k.Locks == nil {
 		return k
 	}
 	static, more := k.Locks, k.StateLocks
+	if more == nil && nodeWideKinds[k.Name] {
+		more = func(ctx context.Context, raw json.RawMessage) ([]string, error) {
+			return m.nodeInstanceLocks(ctx, paramName(raw))
+		}
+	}
 	k.StateLocks = func(ctx context.Context, raw json.RawMessage) ([]string, error) {
 		var out []string
 		if more != nil {

@@ -45,6 +45,15 @@ func TestNodeLockCoversItsInstances(t *testing.T) {
 			t.Fatalf("job %d: %s %+v", id, j.State, j.Error)
 		}
 	}
+	// A node evacuation locks what is on the node when it starts.
+	ev, err := e.m.SubmitJob(ctx(t), mastertest.Admin, api.JobSubmit{Ops: []api.OpCode{mastertest.Op(t, api.OpNodeEvacuate, api.NodeEvacuate{Name: "node1"})}})
+	if err != nil {
+		t.Fatalf("submit evacuate: %v", err)
+	}
+	j = mastertest.WaitJob(t, e.m, ev, 60*time.Second)
+	if !slices.Contains(j.Locks, "node/node1") || !slices.Contains(j.Locks, "instance/s1") {
+		t.Fatalf("evacuation of node1 (%s %+v) locked %v; want node/node1 and instance/s1", j.State, j.Error, j.Locks)
+	}
 	locks, err := e.m.NodeInstanceLocks(ctx(t), "node1")
 	if err != nil || !slices.Equal(locks, []string{"instance/s1"}) {
 		t.Fatalf("locks of what is on node1: %v %v", locks, err)
