@@ -206,6 +206,9 @@ func (s *server) failStatus(c *gin.Context, status int, err error) {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		status = http.StatusServiceUnavailable
 		body = &Error{Code: CodeUnavailable, Message: "request timed out or was canceled"}
+	case CodeOf(err) != CodeInternal:
+		// A coded sentinel (NewSentinel) in the chain.
+		body = &Error{Code: CodeOf(err), Message: err.Error()}
 	default:
 		// Do not leak internals: log them, answer a generic message.
 		s.log.Error("internal error", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)

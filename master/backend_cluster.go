@@ -27,7 +27,7 @@ func (m *Master) CheckToken(ctx context.Context, p api.Principal) error {
 
 // unavailable wraps an etcd failure as a retryable API error.
 func unavailable(what string, err error) error {
-	return api.Errorf(api.CodeUnavailable, "%s: %v", what, err)
+	return api.Errorf(api.CodeUnavailable, "%s: %w", what, err)
 }
 
 // currentLeader reads the election: the leader's name and epoch ("" if none).

@@ -154,7 +154,7 @@ func TestSingleMasterJobsAndNodes(t *testing.T) {
 	})
 
 	t.Run("locks and priority", func(t *testing.T) {
-		hold := mastertest.Submit(t, m, 0, holdOp(t, "lockB", 500*time.Millisecond))
+		hold := mastertest.Submit(t, m, 0, holdOp(t, "lockB", 2*time.Second)) // a margin for a loaded machine
 		mastertest.WaitJobState(t, m, hold, 5*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning })
 		low := mastertest.Submit(t, m, 10, holdOp(t, "lockB", 0))
 		high := mastertest.Submit(t, m, -10, holdOp(t, "lockB", 0))

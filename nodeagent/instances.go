@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drover-project/drover/revert"
+
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/nodeagent/hv"
@@ -276,29 +278,6 @@ func (x *Executor) defined(ctx context.Context, name string) (bool, hv.DomainSta
 	return true, st, nil
 }
 
-// reverter undoes the steps of a failed create, last first.
-type reverter struct {
-	log   *slog.Logger
-	undos []func(context.Context) error
-	ok    bool
-}
-
-func (r *reverter) add(f func(context.Context) error) { r.undos = append(r.undos, f) }
-
-func (r *reverter) fail() {
-	if r.ok {
-		return
-	}
-	// The command's context may be what failed: undo on a fresh deadline.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for i := len(r.undos) - 1; i >= 0; i-- {
-		if err := r.undos[i](ctx); err != nil {
-			r.log.Warn("revert_step_failed", "err", err)
-		}
-	}
-}
-
 // create makes disks, installs the template and defines the domain. If the
 // domain of this instance (same UUID) is already defined, the instance was
 // created by an earlier run of this command: nothing is done. Leftovers of an
@@ -328,12 +307,12 @@ func (x *Executor) create(ctx context.Context, cmd keys.NodeCommand, progress fu
 			return nil, err
 		}
 	}
-	r := &reverter{log: log}
-	defer r.fail()
+	r := revert.New(log)
+	defer r.Fail()
 	if _, err := x.store.Prepare(inst.Name); err != nil {
 		return nil, err
 	}
-	r.add(func(context.Context) error { return x.store.Remove(inst.Name) })
+	r.Add(func(context.Context) error { return x.store.Remove(inst.Name) })
 	if err := x.writeOwner(inst.Name, inst, cmd.ID); err != nil {
 		return nil, err
 	}
@@ -345,8 +324,8 @@ func (x *Executor) create(ctx context.Context, cmd keys.NodeCommand, progress fu
 	if err := x.drv.Define(ctx, x.spec(inst)); err != nil {
 		return nil, err
 	}
-	r.add(func(ctx context.Context) error { return x.drv.Undefine(ctx, inst.Name) })
-	r.ok = true
+	r.Add(func(ctx context.Context) error { return x.drv.Undefine(ctx, inst.Name) })
+	r.Success()
 	return out, nil
 }
 

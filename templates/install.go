@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drover-project/drover/revert"
 )
 
 // DefaultCmdline is the kernel command line for direct kernel boot of a disk
@@ -164,10 +166,10 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 	if _, err := os.Lstat(o.DiskPath); err == nil && !o.Overwrite {
 		return nil, fmt.Errorf("install: disk %s: %w", o.DiskPath, ErrExists)
 	}
-	r := newReverter(log)
+	r := revert.New(log)
 	defer r.Fail()
 	tmpDisk := o.DiskPath + ".drover-new"
-	r.Add(func() error { return removeFile(tmpDisk) })
+	r.Add(func(context.Context) error { return removeFile(tmpDisk) })
 	var (
 		kernelRoot, kernel, initrd string // where to copy the kernel from
 		seed                       bool
@@ -226,7 +228,7 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 			}
 			dst := filepath.Join(o.KernelOut, f[1])
 			tmp := dst + ".drover-new"
-			r.Add(func() error { return removeFile(tmp) })
+			r.Add(func(context.Context) error { return removeFile(tmp) })
 			if err := copyFileOut(kernelRoot, f[0], tmp); err != nil {
 				return nil, fmt.Errorf("install %s: kernel: %w", o.Hostname, err)
 			}
@@ -244,7 +246,7 @@ func Install(ctx context.Context, o InstallOptions, progress func(Progress)) (re
 		if err := os.Rename(rn[0], rn[1]); err != nil {
 			return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
 		}
-		r.Add(func() error { return removeFile(rn[1]) })
+		r.Add(func(context.Context) error { return removeFile(rn[1]) })
 	}
 	r.Success()
 	res.Duration = time.Since(start)
@@ -320,12 +322,12 @@ func InstallDir(ctx context.Context, dir string, o InstallOptions, progress func
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("install: %w", err)
 	}
-	r := newReverter(log)
+	r := revert.New(log)
 	defer r.Fail()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("install: %w", err)
 	}
-	r.Add(func() error { return os.RemoveAll(dir) })
+	r.Add(func(context.Context) error { return os.RemoveAll(dir) })
 	if err := unpackBlob(ctx, o.Artifact, o.Manifest.SHA256, o.Manifest, dir, progress); err != nil {
 		return nil, fmt.Errorf("install %s: %w", o.Hostname, err)
 	}

@@ -104,27 +104,6 @@ Components: main
 	}
 }
 
-func TestReverter(t *testing.T) {
-	var order []int
-	r := newReverter(testLogger(t))
-	r.Add(func() error { order = append(order, 1); return nil })
-	r.Add(func() error { order = append(order, 2); return errors.New("boom") })
-	r.Add(func() error { order = append(order, 3); return nil })
-	if err := r.Fail(); err == nil || !strings.Contains(err.Error(), "boom") {
-		t.Errorf("Fail() = %v, want the undo error", err)
-	}
-	if len(order) != 3 || order[0] != 3 || order[2] != 1 {
-		t.Errorf("undo order = %v, want [3 2 1]", order)
-	}
-	if r.Fail(); len(order) != 3 {
-		t.Error("second Fail ran the undos again")
-	}
-	r2 := newReverter(testLogger(t))
-	r2.Add(func() error { t.Error("undo ran after Success"); return nil })
-	r2.Success()
-	r2.Fail()
-}
-
 func TestResolveInStaysInRoot(t *testing.T) {
 	root := t.TempDir()
 	for _, l := range [][2]string{{"etc", "/real-etc"}, {"abs", "/"}, {"up", "../../.."}, {"loop", "loop"}} {

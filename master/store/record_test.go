@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/store"
 	"github.com/drover-project/drover/master/store/storetest"
 )
@@ -77,7 +78,10 @@ func TestRecordCompareAndSwap(t *testing.T) {
 	if r, _ = store.Read[counter](context.Background(), c, "/r"); r.Value.N != 10 {
 		t.Fatalf("fenced update wrote N=%d", r.Value.N)
 	}
-	if _, err := store.Read[counter](ctx, c, "/absent"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("read of an absent key: %v", err)
+	if _, err := store.Read[counter](ctx, c, "/absent"); !errors.Is(err, store.ErrNotFound) || api.CodeOf(err) != api.CodeUnknownEntity {
+		t.Fatalf("read of an absent key: %v (code %s)", err, api.CodeOf(err))
+	}
+	if api.CodeOf(err) != api.CodeUnavailable {
+		t.Fatalf("code of a fenced write: %s", api.CodeOf(err))
 	}
 }
