@@ -36,7 +36,7 @@ func TestVMNodesEvacuate(t *testing.T) {
 	if os.Getenv("DROVER_E2E_EVACUATE") == "" {
 		// Not yet run green with the failover and migration opcodes it
 		// needs (they landed after it); see docs/drbd.md.
-		t.Skip("skipping the evacuation e2e test: set DROVER_E2E_EVACUATE=1 to run it")
+		realtest.Optional(t, "the evacuation e2e test: set DROVER_E2E_EVACUATE=1 to run it")
 	}
 	needVMNodes(t)
 	version, kit := "9", labKit()

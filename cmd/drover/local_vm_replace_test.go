@@ -25,9 +25,8 @@ import (
 	"time"
 
 	"github.com/drover-project/drover/api"
-	"github.com/drover-project/drover/realtest"
-
 	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/realtest"
 )
 
 func TestVMNodesReplaceSecondary9(t *testing.T) {
