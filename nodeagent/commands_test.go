@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/google/uuid"
 
 	"github.com/drover-project/drover/api"
@@ -107,13 +109,7 @@ func (h *harness) startAgent() {
 
 func (h *harness) waitFor(timeout time.Duration, what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	realtest.WaitFor(h.t, timeout, what, cond)
 }
 
 func (h *harness) ctx() context.Context {

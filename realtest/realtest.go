@@ -1,5 +1,5 @@
-// Package realtest is how every test of drover skips: one place that knows
-// when a skip is allowed. With DROVER_REQUIRE_REAL set (scripts/test.sh sets
+// Package realtest is how every test of drover skips (and waits, wait.go):
+// one place that knows when a skip is allowed. With DROVER_REQUIRE_REAL set (scripts/test.sh sets
 // it when it runs as root, as CI does), a test that lacks a real part it
 // needs (root, a binary of a Debian package in scripts/test.sh, a device)
 // fails instead of skipping, so that CI cannot pass by skipping the real

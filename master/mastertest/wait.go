@@ -3,16 +3,13 @@ package mastertest
 import (
 	"testing"
 	"time"
+
+	"github.com/drover-project/drover/realtest"
 )
 
-// WaitFor polls cond every 50 ms until it holds or the test fails.
+// WaitFor polls cond every 50 ms until it holds or the test fails
+// (realtest.WaitFor).
 func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	realtest.WaitFor(tb, timeout, what, cond)
 }

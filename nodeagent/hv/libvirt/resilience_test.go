@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/realtest"
+
 	"github.com/drover-project/drover/nodeagent/hv"
 	"github.com/drover-project/drover/nodeagent/hv/hvtest"
 	"github.com/drover-project/drover/nodeagent/hv/libvirt"
@@ -23,13 +25,7 @@ func testSpec(name string) hv.DomainSpec {
 // waitFor polls cond until it holds or the timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	realtest.WaitFor(t, timeout, what, cond)
 }
 
 // TestSurvivesRestart kills libvirtd under a connected driver (over TCP),
