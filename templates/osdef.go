@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // OSDefinition is a Ganeti OS definition (man ganeti-os-interface): a
@@ -42,7 +45,10 @@ type OSInstance struct {
 	Disks      []OSDisk
 	NICs       []OSNIC
 	// Params are the OS parameters (-O name=value), passed as OSP_<NAME>.
-	Params     map[string]string
+	Params map[string]string
+	// HV and BE are passed as INSTANCE_HV_<name> and INSTANCE_BE_<name>
+	// (instance-debootstrap reads INSTANCE_HV_serial_console).
+	HV, BE     map[string]string
 	DebugLevel int
 }
 
@@ -50,11 +56,15 @@ type OSInstance struct {
 type OSDisk struct {
 	Path    string
 	SizeMiB int64
+	UUID    string
+	// Backend is DISK_<n>_BACKEND_TYPE: "block" or "file:loop" (default:
+	// block for a block device, else file:loop).
+	Backend string
 }
 
 // OSNIC is one NIC as the scripts see it.
 type OSNIC struct {
-	MAC, IP, Mode, Link string
+	MAC, IP, Mode, Link, UUID string
 }
 
 // LoadOSDefinition reads an OS definition directory. It requires API version
@@ -126,6 +136,7 @@ func (d *OSDefinition) env(inst OSInstance) ([]string, error) {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"OS_API_VERSION=" + strconv.Itoa(OSAPIVersion),
 		"INSTANCE_NAME=" + inst.Name,
+		"INSTANCE_OS=" + d.Name,
 		"OS_NAME=" + d.Name,
 		"OS_VARIANT=" + variant,
 		"HYPERVISOR=" + inst.Hypervisor,
@@ -137,35 +148,75 @@ func (d *OSDefinition) env(inst OSInstance) ([]string, error) {
 		env = append(env,
 			fmt.Sprintf("DISK_%d_PATH=%s", i, dk.Path),
 			fmt.Sprintf("DISK_%d_ACCESS=rw", i),
-			fmt.Sprintf("DISK_%d_SIZE=%d", i, dk.SizeMiB))
+			fmt.Sprintf("DISK_%d_SIZE=%d", i, dk.SizeMiB),
+			fmt.Sprintf("DISK_%d_BACKEND_TYPE=%s", i, diskBackend(dk)))
+		if dk.UUID != "" {
+			env = append(env, fmt.Sprintf("DISK_%d_UUID=%s", i, dk.UUID))
+		}
 	}
 	for i, n := range inst.NICs {
 		env = append(env,
 			fmt.Sprintf("NIC_%d_MAC=%s", i, n.MAC), fmt.Sprintf("NIC_%d_IP=%s", i, n.IP),
 			fmt.Sprintf("NIC_%d_MODE=%s", i, n.Mode), fmt.Sprintf("NIC_%d_LINK=%s", i, n.Link))
-	}
-	for k, v := range inst.Params {
-		if _, ok := d.Parameters[k]; !ok && len(d.Parameters) > 0 {
-			return nil, fmt.Errorf("os %s: unknown parameter %q: %w", d.Name, k, ErrInvalid)
+		if n.Mode == "bridged" {
+			env = append(env, fmt.Sprintf("NIC_%d_BRIDGE=%s", i, n.Link))
 		}
-		env = append(env, "OSP_"+strings.ToUpper(k)+"="+v)
+		if n.UUID != "" {
+			env = append(env, fmt.Sprintf("NIC_%d_UUID=%s", i, n.UUID))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(inst.HV)) {
+		env = append(env, "INSTANCE_HV_"+k+"="+inst.HV[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(inst.BE)) {
+		env = append(env, "INSTANCE_BE_"+k+"="+inst.BE[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(inst.Params)) {
+		if _, ok := d.Parameters[k]; !ok {
+			return nil, fmt.Errorf("os %s: unknown parameter %q (known: %s): %w", d.Name, k, strings.Join(slices.Sorted(maps.Keys(d.Parameters)), ", "), ErrInvalid)
+		}
+		env = append(env, "OSP_"+strings.ToUpper(k)+"="+inst.Params[k])
 	}
 	return env, nil
 }
 
+// diskBackend is DISK_<n>_BACKEND_TYPE of a disk.
+func diskBackend(dk OSDisk) string {
+	if dk.Backend != "" {
+		return dk.Backend
+	}
+	if st, err := os.Stat(dk.Path); err == nil && st.Mode()&fs.ModeDevice != 0 {
+		return "block"
+	}
+	return "file:loop"
+}
+
 // run runs one script with the environment; its output goes to out.
 func (d *OSDefinition) run(ctx context.Context, script string, env []string, out io.Writer, args ...string) error {
+	return d.runIO(ctx, script, env, nil, nil, out, args...)
+}
+
+// runIO runs one script with stdin and stdout given (nil: none, or stdout
+// joins out); stderr goes to out, and its last lines into the error. On
+// ctx's end the script's process group gets SIGTERM (its cleanup traps
+// unmount and detach what it set up), SIGKILL 30 s later.
+func (d *OSDefinition) runIO(ctx context.Context, script string, env []string, stdin io.Reader, stdout, out io.Writer, args ...string) error {
 	if !d.Scripts[script] {
 		return fmt.Errorf("os %s: no %s script: %w", d.Name, script, ErrInvalid)
 	}
 	cmd := command(ctx, filepath.Join(d.Dir, script), args...)
-	cmd.Env, cmd.Dir = env, d.Dir
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	cmd.Env, cmd.Dir, cmd.Stdin = env, d.Dir, stdin
 	var tail bytes.Buffer
 	w := io.Writer(&tailWriter{buf: &tail})
 	if out != nil {
 		w = io.MultiWriter(out, w)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("os %s: %s: %w", d.Name, script, ctx.Err())
