@@ -83,23 +83,5 @@ func (c *Client) ImportTemplate(ctx context.Context, name string, r io.Reader, s
 // OpenTemplateBlob calls GET /templates/blobs/{digest} on the preferred
 // master and returns the body (the caller closes it and checks the sha256).
 func (c *Client) OpenTemplateBlob(ctx context.Context, digest string) (io.ReadCloser, error) {
-	u := c.Endpoint() + APIPrefix + "/templates/blobs/" + url.PathEscape(digest)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("User-Agent", c.userAgent)
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("api client: GET %s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		return nil, decodeError(resp.StatusCode, data)
-	}
-	return resp.Body, nil
+	return c.openGet(ctx, "/templates/blobs/"+url.PathEscape(digest))
 }

@@ -147,7 +147,7 @@ type route struct {
 
 // routes is the one table of the API's routes and the role each needs.
 func (s *server) routes() []route {
-	return append(append(append(s.baseRoutes(), s.instanceRoutes()...), s.templateRoutes()...), s.moveRoutes()...)
+	return append(append(append(append(s.baseRoutes(), s.instanceRoutes()...), s.templateRoutes()...), s.moveRoutes()...), s.opsRoutes()...)
 }
 
 // baseRoutes are the routes of the cluster core.

@@ -159,6 +159,8 @@ type Node struct {
 	// DRBD lists the node's DRBD resources as its agent reads them from
 	// events2 (node info only; nil in lists).
 	DRBD []NodeDRBDResource `json:"drbd,omitempty"`
+	// OSDefinitions are the Ganeti OS definitions the agent found.
+	OSDefinitions []OSDefinition `json:"os_definitions,omitempty"`
 }
 
 // NodeDRBDResource is one DRBD resource on a node.

@@ -65,8 +65,11 @@ type InstanceAdd struct {
 	Name string `json:"name"`
 	// DiskTemplate is file or diskless.
 	DiskTemplate string `json:"disk_template"`
-	// OS is the template: "name" (latest version) or "name@version".
+	// OS is the template: "name" (latest version) or "name@version"; or a
+	// Ganeti OS definition on the node: "name+variant" (docs/templates.md).
 	OS string `json:"os"`
+	// OSParams are a Ganeti OS definition's parameters (-O name=value).
+	OSParams map[string]string `json:"os_params,omitempty"`
 	// Node is the primary node; empty lets the allocator choose.
 	Node string `json:"node,omitempty"`
 	// Disks are the disks' sizes (file only; diskless has none).
@@ -264,7 +267,7 @@ func (a InstanceAdd) Validate() error {
 	if err := validInstanceName(a.Name); err != nil {
 		return err
 	}
-	if err := validTemplateRef(a.OS); err != nil {
+	if err := validOSRef(a.OS, a.OSParams); err != nil {
 		return err
 	}
 	if a.Node != "" {
@@ -374,7 +377,7 @@ func (r InstanceReinstall) Validate() error {
 		return err
 	}
 	if r.OS != "" {
-		return validTemplateRef(r.OS)
+		return validOSRef(r.OS, nil)
 	}
 	return nil
 }

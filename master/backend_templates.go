@@ -79,6 +79,9 @@ func (m *Master) templateRecords(ctx context.Context, name string) ([]keys.Templ
 
 // resolveTemplate finds "name" (latest) or "name@version".
 func (m *Master) resolveTemplate(ctx context.Context, ref string) (*keys.TemplateRecord, error) {
+	if t, ok := osDefinitionRecord(ref); ok {
+		return t, nil
+	}
 	name, version, err := templates.ParseRef(ref)
 	if err != nil {
 		return nil, api.Errorf(api.CodeWrongInput, "%v", err)

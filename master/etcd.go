@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -39,11 +38,7 @@ func startEtcd(ctx context.Context, d *ClusterDir, cfg Config) (*embed.Etcd, err
 	pu := mustURL("https://" + net.JoinHostPort(me.IP, fmt.Sprint(me.PeerPort)))
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	var initial []string
-	for _, m := range d.Cluster.Masters {
-		initial = append(initial, m.Name+"=https://"+net.JoinHostPort(m.IP, fmt.Sprint(m.PeerPort)))
-	}
-	ec.InitialCluster = strings.Join(initial, ",")
+	ec.InitialCluster = initialCluster(d.Cluster.Masters)
 	// Clients authenticate with certificates signed by the cluster CA: etcd
 	// maps the certificate's CN to the etcd user (root for the masters,
 	// node.NAME for agents), so no client holds an auth token that could

@@ -51,6 +51,9 @@ func (m *Master) checkAddTarget(ctx context.Context, p api.InstanceAdd) (string,
 	if err != nil {
 		return "", nil, err
 	}
+	if err := checkAddOS(p, t, st); err != nil {
+		return "", nil, err
+	}
 	if err := m.checkAddFit(ctx, p, hv, st, t); err != nil {
 		return "", nil, err
 	}

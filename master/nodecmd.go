@@ -136,7 +136,7 @@ func (m *Master) runNodeCmd(parent context.Context, epoch int64, c nodeCmd) (jso
 				return nil, fmt.Errorf("encode params: %w", err)
 			}
 		}
-		if c.Template != nil {
+		if c.Template != nil && c.Template.Digest != "" {
 			cmd.TemplateDigest, cmd.TemplateURLs = c.Template.Digest, m.templateURLs(ctx, c.Template)
 		}
 		put, err := store.PutJSON(cmdKey, cmd)

@@ -130,6 +130,7 @@ func (m *Master) addReserve(ctx context.Context, sc *jobs.StepContext, p api.Ins
 		Name: p.Name, UUID: uuid.NewString(), PrimaryNode: p.Node, OS: t.Name, OSVersion: t.Version,
 		OSDigest: t.Digest, Hypervisor: hv, DiskTemplate: p.DiskTemplate, VCPUs: p.VCPUs,
 		MemoryMiB: p.MemoryMiB, SSHKeys: p.SSHKeys, CreatedAt: time.Now().UTC(), CreatingJob: sc.JobID,
+		OSParams: p.OSParams,
 	}
 	for _, d := range p.Disks {
 		rec.Disks = append(rec.Disks, keys.DiskSpec{SizeMiB: d.SizeMiB})

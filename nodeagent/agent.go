@@ -66,6 +66,9 @@ type Config struct {
 	Fence FenceConfig
 	// Block is the node's LVM volume group and DRBD (nil: file disks only).
 	Block *BlockStorage
+	// OSSearchPath is where Ganeti OS definitions are looked up (nil:
+	// templates.DefaultOSSearchPath).
+	OSSearchPath []string
 }
 
 // Agent is the node daemon.
@@ -110,7 +113,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		}
 		a.store = st
 		a.exec = NewExecutor(cfg.Driver, st, f.Fetch, cfg.StagingDir, a.log)
-		a.exec.Block = cfg.Block
+		a.exec.Block, a.exec.OSSearchPath = cfg.Block, cfg.OSSearchPath
 		if cfg.Hypervisor == nil {
 			cfg.Hypervisor = &DriverHypervisor{Driver: cfg.Driver, Storage: st}
 		}
@@ -396,6 +399,9 @@ func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
 		PublishedAt:  time.Now().UTC(),
 	}
 	st.Bridges, st.BridgesReported = hostBridges(st.Hypervisor)
+	if a.exec != nil {
+		st.OSDefinitions = OSDefinitions(a.exec.osSearchPath())
+	}
 	if b := a.cfg.Block; b != nil {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		st.Storage = b.Status(sctx)

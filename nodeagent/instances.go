@@ -44,6 +44,8 @@ type Executor struct {
 	log     *slog.Logger
 	// Block is the node's LVM/DRBD storage (nil: file disks only).
 	Block *BlockStorage
+	// OSSearchPath is where Ganeti OS definitions are (nil: Ganeti's).
+	OSSearchPath []string
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -257,6 +259,9 @@ func (x *Executor) spec(inst keys.InstanceRecord) hv.DomainSpec {
 		if i := filepath.Join(boot, "initrd.img"); fileExists(i) {
 			s.Initrd = i
 		}
+		if c := x.osKernelCmdline(name); c != "" {
+			s.Cmdline = c
+		}
 	}
 	return s
 }
@@ -333,6 +338,9 @@ func (x *Executor) create(ctx context.Context, cmd keys.NodeCommand, progress fu
 // directory of dir, filled from the command's template when it names one.
 func (x *Executor) install(ctx context.Context, cmd keys.NodeCommand, dir string, progress func(string), log *slog.Logger) (*keys.CreateOutput, error) {
 	inst := cmd.Instance
+	if osDefinition(inst) {
+		return x.installOS(ctx, inst, dir, cmd.Kind == keys.CmdInstanceReinstall, progress, log)
+	}
 	digest := cmd.TemplateDigest
 	if digest == "" {
 		digest = inst.OSDigest
@@ -704,6 +712,9 @@ func (x *Executor) rename(ctx context.Context, inst keys.InstanceRecord, to stri
 			x.log.Error("rename_revert_failed", "instance", inst.Name, "err", derr)
 		}
 		return err
+	}
+	if osDefinition(inst) {
+		x.osRename(ctx, newInst, inst.Name)
 	}
 	return nil
 }

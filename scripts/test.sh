@@ -18,7 +18,8 @@ PKGS=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
       libvirt-clients libxml2-utils qemu-system-x86 qemu-utils debootstrap mmdebstrap
       e2fsprogs busybox-static zstd iproute2 procps util-linux openssh-client
       tar coreutils python3-ganeti-rapi ganeti-htools-3.0 prometheus drbd-utils lvm2
-      fence-agents openipmi ipmitool)
+      fence-agents openipmi ipmitool
+      ganeti-instance-debootstrap systemd)
 
 install_packages() {
 	local missing=()

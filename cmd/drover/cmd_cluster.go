@@ -17,7 +17,7 @@ func clusterCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cluster",
 		Usage: "initialise, inspect and verify the cluster",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:      "init",
 				Usage:     "write a new cluster directory: CA, master certificates, signing key, admin token",
@@ -109,7 +109,7 @@ func clusterCommand() *cli.Command {
 					return followJob(c, cl, id)
 				},
 			},
-		},
+		}, clusterOpsCommands()...),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -85,6 +86,7 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics at http://ADDR/metrics (docs/metrics.md)"},
 			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
 			&cli.StringFlag{Name: "watchdog", Value: "auto", Usage: "watchdog device armed as the last resort of self-fencing: auto (/dev/watchdog when it exists), a path, or none"},
+			&cli.StringFlag{Name: "os-search-path", Usage: "where Ganeti OS definitions are, colon-separated (default /srv/ganeti/os:/usr/local/lib/ganeti/os:/usr/lib/ganeti/os:/usr/share/ganeti/os)"},
 			&cli.StringSliceFlag{Name: "guest-pid-dir", Usage: "directory of libvirt guest pid files killed when self-fencing finds the hypervisor hung (default /run/libvirt/qemu and /run/libvirt/lxc)"},
 			logLevelFlag(),
 		}, append(hypervisorFlags(), blockStorageFlags()...)...),
@@ -120,8 +122,8 @@ func agentCommand() *cli.Command {
 				Credentials: cred, Driver: drv, LeaseTTL: c.Duration("lease-ttl"),
 				StorageDir: storageDir(c, cred.Node), StagingDir: c.String("staging-dir"),
 				APIToken: nodeagent.ReadAPIToken(c.String("credentials")),
-				Metrics:  metrics,
-				Fence:    nodeagent.FenceConfig{PidDirs: c.StringSlice("guest-pid-dir"), Watchdog: watchdogDevice(c.String("watchdog"))},
+				Metrics:  metrics, OSSearchPath: filepath.SplitList(c.String("os-search-path")),
+				Fence: nodeagent.FenceConfig{PidDirs: c.StringSlice("guest-pid-dir"), Watchdog: watchdogDevice(c.String("watchdog"))},
 			}, log)
 			if err != nil {
 				return err

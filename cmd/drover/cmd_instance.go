@@ -137,6 +137,9 @@ func instanceAddRequest(c *cli.Context) (api.InstanceAdd, error) {
 	if a.Disks, err = parseDisks(c.StringSlice("disk")); err != nil {
 		return a, err
 	}
+	if a.OSParams, err = parseOSParams(c.String("os-parameters")); err != nil {
+		return a, err
+	}
 	if b := c.String("backend-parameters"); b != "" {
 		v, m, err := parseBE(b)
 		if err != nil {
@@ -212,7 +215,8 @@ func instanceCommand() *cli.Command {
 				ArgsUsage: "NAME",
 				Flags: append(submitFlags(),
 					&cli.StringFlag{Name: "disk-template", Aliases: []string{"t"}, Required: true, Usage: "file or diskless"},
-					&cli.StringFlag{Name: "os", Aliases: []string{"o"}, Required: true, Usage: "template: NAME or NAME@VERSION"},
+					&cli.StringFlag{Name: "os", Aliases: []string{"o"}, Required: true, Usage: "template: NAME or NAME@VERSION; or a Ganeti OS definition on the node: NAME+VARIANT"},
+					&cli.StringFlag{Name: "os-parameters", Aliases: []string{"O"}, Usage: "parameters of a Ganeti OS definition: name=value,... (OSP_NAME)"},
 					&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "primary node (default: the allocator chooses)"},
 					&cli.StringSliceFlag{Name: "disk", Usage: "a disk: SIZE (512M, 10G, MiB) or Ganeti's N:size=SIZE; repeat for more"},
 					&cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE (default vcpus=1,memory=512M)"},
@@ -417,7 +421,11 @@ func instanceInfo(c *cli.Context) error {
 			fmt.Fprintf(w, "  Automatic restarts: %d (gave up: %s)\n", i.Restarts, yesNo(i.GaveUp))
 		}
 		fmt.Fprintf(w, "  Primary node: %s\n", i.PrimaryNode)
-		fmt.Fprintf(w, "  Operating system: %s@%d\n", i.OS, i.OSVersion)
+		if i.OSVersion == 0 { // a Ganeti OS definition on the node
+			fmt.Fprintf(w, "  Operating system: %s (Ganeti OS definition)\n", i.OS)
+		} else {
+			fmt.Fprintf(w, "  Operating system: %s@%d\n", i.OS, i.OSVersion)
+		}
 		fmt.Fprintf(w, "  Hypervisor: %s\n", i.Hypervisor)
 		fmt.Fprintf(w, "  Backend parameters: vcpus=%d, memory=%s\n", i.VCPUs, fmtMiB(i.MemoryMiB))
 		fmt.Fprintf(w, "  Disk template: %s\n", i.DiskTemplate)

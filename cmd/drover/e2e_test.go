@@ -57,14 +57,30 @@ type localCluster struct {
 	env []string
 	// exited, when set, is closed once up has exited (its Wait runs elsewhere).
 	exited chan struct{}
+	// stopped: down ran already (a test may stop a cluster before its end).
+	stopped bool
 }
 
 func startLocal(t *testing.T, masters, nodes int, net string, extra ...string) *localCluster {
 	t.Helper()
-	dir := t.TempDir()
+	return startLocalWrapped(t, nil, masters, nodes, net, extra...)
+}
+
+// startLocalWrapped runs local up as the last argument of wrap (e.g.
+// unshare ... exec "$@"), so that it and every process it starts live in
+// what wrap sets up.
+func startLocalWrapped(t *testing.T, wrap []string, masters, nodes int, net string, extra ...string) *localCluster {
+	t.Helper()
+	return startLocalIn(t, t.TempDir(), wrap, masters, nodes, net, extra...)
+}
+
+// startLocalIn runs local up in dir (which may hold a cluster already).
+func startLocalIn(t *testing.T, dir string, wrap []string, masters, nodes int, net string, extra ...string) *localCluster {
+	t.Helper()
 	args := append([]string{"local", "up", "--dir", dir, "--masters", strconv.Itoa(masters), "--nodes", strconv.Itoa(nodes),
 		"--master-net", net + "1", "--node-net", net + "2"}, extra...)
-	cmd := exec.Command(droverBin, args...)
+	argv := append(append(append([]string(nil), wrap...), droverBin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	buf := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	if err := cmd.Start(); err != nil {
@@ -133,6 +149,10 @@ func (lc *localCluster) logs() string {
 }
 
 func (lc *localCluster) down() {
+	if lc.stopped {
+		return
+	}
+	lc.stopped = true
 	out, err := exec.Command(droverBin, "local", "down", "--dir", lc.dir).CombinedOutput()
 	if err != nil {
 		lc.t.Errorf("local down: %v\n%s", err, out)

@@ -19,7 +19,7 @@ import (
 // hypervisorFlags are the agent's flags that choose and reach its hypervisor.
 func hypervisorFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "fake, kvm, lxc, xen, openvz, test or workload (node guests: instances are disk-writing processes)"},
+		&cli.StringFlag{Name: "hypervisor", Required: true, Usage: "kvm, lxc, xen, openvz, test, workload (node guests: instances are disk-writing processes) or fake (in-process, demos and tests); no default, so a real host never runs fake by mistake"},
 		&cli.StringFlag{Name: "libvirt-uri", Usage: "libvirtd URI (default per hypervisor: qemu:///system, lxc:///system, xen:///system, openvz:///system, test:///default; e.g. test+unix:///default?socket=/x/libvirt-sock)"},
 		&cli.StringFlag{Name: "kvm-domain-type", Value: "auto", Usage: "kvm: kvm, qemu (TCG) or auto (kvm when /dev/kvm can run a guest)"},
 		&cli.StringFlag{Name: "storage-dir", Usage: "file disks, kernels, container roots and the template cache (default /var/lib/drover/storage as root, else $XDG_DATA_HOME/drover/storage/NODE)"},

@@ -42,6 +42,7 @@ func newApp() *cli.App {
 			withMoves(nodeCommand(), nodeMoveCommands()),
 			withMoves(instanceCommand(), instanceMoveCommands()),
 			templateCommand(),
+			osCommand(),
 			jobCommand(),
 			userCommand(),
 			debugCommand(),

@@ -87,6 +87,9 @@ type InstanceRecord struct {
 	CreatingJob uint64 `json:"creating_job,omitempty"`
 	// Tags are free-form labels (tags.modify; additive).
 	Tags []string `json:"tags,omitempty"`
+	// OSParams are the parameters of a Ganeti OS definition (-O; OSP_*),
+	// for instances whose OS is one (OS set, OSDigest empty; additive).
+	OSParams map[string]string `json:"os_params,omitempty"`
 }
 
 // MaxAutoRestarts is how often the watcher restarts an instance that should run

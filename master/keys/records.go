@@ -33,6 +33,9 @@ type NodeStatus struct {
 	// trusts a node's self-fencing (waits out LeaseTiming.Grace instead of
 	// fencing it) only when its agent reported one.
 	Watchdog *WatchdogStatus `json:"watchdog,omitempty"`
+	// OSDefinitions are the Ganeti OS definitions on the agent's search
+	// path (additive; docs/templates.md).
+	OSDefinitions []api.OSDefinition `json:"os_definitions,omitempty"`
 }
 
 // WatchdogStatus describes an armed watchdog.
