@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 )
 
 // Backup calls GET /cluster/backup and copies the backup to w
@@ -44,4 +45,25 @@ func (c *Client) openGet(ctx context.Context, path string) (io.ReadCloser, error
 		return nil, decodeError(resp.StatusCode, data)
 	}
 	return resp.Body, nil
+}
+
+// ClusterMembers calls GET /cluster/members.
+func (c *Client) ClusterMembers(ctx context.Context) ([]EtcdMember, error) {
+	var out []EtcdMember
+	err := c.do(ctx, request{method: http.MethodGet, path: "/cluster/members", out: &out})
+	return out, err
+}
+
+// AddMaster calls POST /cluster/masters.
+func (c *Client) AddMaster(ctx context.Context, a MasterAdd) ([]EtcdMember, error) {
+	var out []EtcdMember
+	err := c.do(ctx, request{method: http.MethodPost, path: "/cluster/masters", body: a, out: &out})
+	return out, err
+}
+
+// RemoveMaster calls DELETE /cluster/masters/{name}.
+func (c *Client) RemoveMaster(ctx context.Context, name string) ([]EtcdMember, error) {
+	var out []EtcdMember
+	err := c.do(ctx, request{method: http.MethodDelete, path: "/cluster/masters/" + url.PathEscape(name), out: &out})
+	return out, err
 }

@@ -39,6 +39,9 @@ func startEtcd(ctx context.Context, d *ClusterDir, cfg Config) (*embed.Etcd, err
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
 	ec.InitialCluster = initialCluster(d.Cluster.Masters)
+	if d.joining(me.Name) {
+		ec.ClusterState = embed.ClusterStateFlagExisting // drover cluster add-master
+	}
 	// Clients authenticate with certificates signed by the cluster CA: etcd
 	// maps the certificate's CN to the etcd user (root for the masters,
 	// node.NAME for agents), so no client holds an auth token that could

@@ -185,6 +185,8 @@ func (m *Master) Run(ctx context.Context) error {
 		return nil
 	case err := <-etcdErr:
 		return fmt.Errorf("embedded etcd: %w", err)
+	case <-m.etcdStopped():
+		return fmt.Errorf("embedded etcd member %s stopped (removed from the cluster?)", m.cfg.Name)
 	}
 }
 

@@ -109,7 +109,7 @@ func clusterCommand() *cli.Command {
 					return followJob(c, cl, id)
 				},
 			},
-		}, clusterOpsCommands()...),
+		}, append(clusterOpsCommands(), clusterMasterCommands()...)...),
 	}
 }
 

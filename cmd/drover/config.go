@@ -80,6 +80,12 @@ func newClient(c *cli.Context) (*api.Client, error) {
 	if len(cfg.API) == 0 {
 		return nil, usagef("no master given: set DROVER_API (comma-separated URLs), --api, or the config file %s", configPath())
 	}
+	return clientWith(cfg, cfg.API)
+}
+
+// clientWith builds an API client for urls with the configuration's token
+// and CA.
+func clientWith(cfg clientConfig, urls []string) (*api.Client, error) {
 	token := cfg.Token
 	if strings.HasPrefix(token, "@") { // @file reads the token from a file
 		b, err := os.ReadFile(token[1:])
@@ -90,9 +96,10 @@ func newClient(c *cli.Context) (*api.Client, error) {
 	}
 	var caPEM []byte
 	if cfg.CA != "" {
+		var err error
 		if caPEM, err = os.ReadFile(cfg.CA); err != nil {
 			return nil, fmt.Errorf("read CA certificate: %w", err)
 		}
 	}
-	return api.NewClient(cfg.API, token, caPEM)
+	return api.NewClient(urls, token, caPEM)
 }

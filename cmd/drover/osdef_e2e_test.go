@@ -69,7 +69,7 @@ func TestLocalUpKVMGanetiOS(t *testing.T) {
 	wrap := []string{"unshare", "-m", "--propagation", "private", "sh", "-ec",
 		`mount --bind "$1" /etc/default/ganeti-instance-debootstrap; mount --bind "$2" /var/cache/ganeti-instance-debootstrap; shift 2; exec "$@"`,
 		"sh", debootstrapConfig(t), cache}
-	lc := startLocalWrapped(t, wrap, 1, 1, "127.0.9", "--hypervisor", "kvm")
+	lc := startLocalWrapped(t, wrap, 1, 1, "127.0.21", "--hypervisor", "kvm")
 	waitFor(t, 90*time.Second, "node1 online", func() bool { return lc.nodeStatus()["node1"] == "online" })
 
 	// gnt-os list: the node reports the definition, its variant and parameter.
@@ -92,7 +92,12 @@ func TestLocalUpKVMGanetiOS(t *testing.T) {
 	lc.mustCLI(append(add, "-o", "debootstrap+default", "-O", "filesystem=ext4", "web1")...)
 	t.Logf("instance add -o debootstrap+default (create script + define + start): %s", time.Since(t0).Round(time.Second))
 	var con string
-	boot := waitFor(t, 300*time.Second, "web1 login: on the serial console", func() bool {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("console of web1:\n%s", consoleTail(filepath.Join(lc.dir, "storage", "node1", "instances", "web1", "console.log"), 40))
+		}
+	})
+	boot := waitFor(t, 600*time.Second, "web1 login: on the serial console", func() bool {
 		con, _, _ = lc.cli(nil, "instance", "console", "web1")
 		return strings.Contains(con, "web1 login:")
 	})
