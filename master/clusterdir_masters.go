@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
@@ -89,4 +90,36 @@ func (d *ClusterDir) saveCluster() error {
 		return err
 	}
 	return os.Rename(tmp, d.clusterFile())
+}
+
+// RenewMasterCert gives master name a new certificate and key from the
+// cluster CA (valid for ten years from now). The key is written first, then
+// the certificate, each through a rename; running masters pick the pair up
+// at their next TLS handshakes (certReloader, etcd), without a restart.
+func (d *ClusterDir) RenewMasterCert(name string) (time.Time, error) {
+	spec, err := d.Master(name)
+	if err != nil {
+		return time.Time{}, api.Errorf(api.CodeUnknownEntity, "%v", err)
+	}
+	ca, caKey, err := loadCA(d)
+	if err != nil {
+		return time.Time{}, err
+	}
+	cert, key, err := newLeafCert(ca, caKey, spec.Name, spec.IP)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{d.KeyFile(name), key}, {d.CertFile(name), cert}} {
+		tmp := f.path + ".new"
+		if err := os.WriteFile(tmp, f.b, 0o600); err != nil {
+			return time.Time{}, err
+		}
+		if err := os.Rename(tmp, f.path); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return time.Now().Add(certValidity), nil
 }

@@ -199,7 +199,7 @@ func (m *Master) startAPI() (*http.Server, error) {
 	if addr == "" {
 		addr = net.JoinHostPort(m.me.IP, fmt.Sprint(m.me.APIPort))
 	}
-	cert, err := tls.LoadX509KeyPair(m.dir.CertFile(m.me.Name), m.dir.KeyFile(m.me.Name))
+	certs, err := newCertReloader(m.dir.CertFile(m.me.Name), m.dir.KeyFile(m.me.Name))
 	if err != nil {
 		return nil, fmt.Errorf("%w: master certificate: %w", ErrClusterDir, err)
 	}
@@ -217,7 +217,7 @@ func (m *Master) startAPI() (*http.Server, error) {
 	}
 	srv := &http.Server{
 		Handler: m.withPeerRoutes(api.NewServer(m, m.verifier, m.log, rapi.New(m, m.verifier, m.cfg.Version, m.log), m.metricsHandler())),
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+		TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12,
 			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: cas},
 		ReadHeaderTimeout: 10 * time.Second,
 	}

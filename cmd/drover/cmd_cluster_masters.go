@@ -37,6 +37,14 @@ func clusterMasterCommands() []*cli.Command {
 			Action:    clusterRemoveMaster,
 		},
 		{
+			Name:  "renew-certs",
+			Usage: "give masters new certificates from the cluster CA in DIR (default all); running masters use them at their next TLS handshakes, without a restart",
+			Flags: []cli.Flag{dirFlag,
+				&cli.StringSliceFlag{Name: "master", Usage: "only this master (repeat)"},
+			},
+			Action: clusterRenewCerts,
+		},
+		{
 			Name:   "members",
 			Usage:  "the masters' etcd members",
 			Flags:  listFlags(),
@@ -153,4 +161,28 @@ func clientFor(c *cli.Context, urls []string) (*api.Client, error) {
 		return nil, err
 	}
 	return clientWith(cfg, urls)
+}
+
+func clusterRenewCerts(c *cli.Context) error {
+	if c.NArg() != 0 {
+		return usagef("cluster renew-certs takes no arguments")
+	}
+	d, err := master.LoadClusterDir(c.String("dir"))
+	if err != nil {
+		return err
+	}
+	names := c.StringSlice("master")
+	if len(names) == 0 {
+		for _, m := range d.Cluster.Masters {
+			names = append(names, m.Name)
+		}
+	}
+	for _, n := range names {
+		until, err := d.RenewMasterCert(n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "Renewed the certificate of master %s (valid until %s)\n", n, until.UTC().Format("2006-01-02"))
+	}
+	return nil
 }
