@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 // writeOS writes an OS definition named name under base with the given
@@ -138,10 +140,7 @@ func TestOSExportImport(t *testing.T) {
 // as installed (unchanged) and runs its verify script through Verify.
 func TestDebianInstanceDebootstrap(t *testing.T) {
 	if _, err := os.Stat("/usr/share/ganeti/os/debootstrap/create"); err != nil {
-		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-			t.Fatal("DROVER_REQUIRE_REAL is set but ganeti-instance-debootstrap is not installed")
-		}
-		t.Skip("ganeti-instance-debootstrap not installed")
+		realtest.Need(t, "ganeti-instance-debootstrap not installed")
 	}
 	var deb *OSInfo
 	for _, o := range ListOS(DefaultOSSearchPath) {
@@ -177,11 +176,7 @@ func TestDebianInstanceDebootstrap(t *testing.T) {
 // instance-debootstrap makes: PARTITION_STYLE none and msdos), without
 // mounting either.
 func TestBootFromDisk(t *testing.T) {
-	for _, tool := range []string{"mkfs.ext4", "debugfs", "sfdisk"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	realtest.NeedBinaries(t, "mkfs.ext4", "debugfs", "sfdisk")
 	tree := t.TempDir()
 	os.MkdirAll(filepath.Join(tree, "boot"), 0o755)
 	for n, c := range map[string]string{"vmlinuz-6.1.0-9-amd64": "old kernel", "vmlinuz-6.1.0-10-amd64": "new kernel",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drover-project/drover/nodeagent/hv/hvtest"
+	"github.com/drover-project/drover/realtest"
 	"github.com/drover-project/drover/templates"
 )
 
@@ -51,16 +52,11 @@ func debootstrapConfig(t *testing.T) string {
 // package's scripts run as installed. The first run debootstraps from the
 // mirror (3-6 min here); later runs unpack debootstrap's cache (~1 min).
 func TestLocalUpKVMGanetiOS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: debootstrap and a TCG guest boot")
-	}
+	realtest.Short(t, "debootstrap and a TCG guest boot")
 	needLibvirtd(t)
 	hvtest.NeedBinaries(t, "qemu-system-x86_64", "unshare", "debootstrap", "debugfs", "losetup")
 	if _, err := os.Stat(filepath.Join(debootstrapOS, "create")); err != nil {
-		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-			t.Fatal("DROVER_REQUIRE_REAL is set but ganeti-instance-debootstrap is not installed")
-		}
-		t.Skip("ganeti-instance-debootstrap not installed")
+		realtest.Need(t, "ganeti-instance-debootstrap not installed")
 	}
 	cache := filepath.Join(hvtest.CacheDir(t), "ganeti-instance-debootstrap")
 	if err := os.MkdirAll(cache, 0o755); err != nil {

@@ -7,19 +7,16 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/drover-project/drover/realtest"
 )
 
 // TestSystemdUnits: the units in dist/systemd pass systemd-analyze verify
 // (with ExecStart pointed at the test binary), and every flag their
 // ExecStart gives exists on that drover verb.
 func TestSystemdUnits(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("DROVER_REQUIRE_REAL") != "" {
-			t.Fatal("DROVER_REQUIRE_REAL is set but systemd-analyze (systemd) is not installed")
-		}
-		t.Skip("systemd-analyze not installed")
-	}
+	realtest.NeedBinaries(t, "systemd-analyze")
+	analyze, _ := exec.LookPath("systemd-analyze")
 	units, _ := filepath.Glob("../../dist/systemd/*.service")
 	if len(units) != 2 {
 		t.Fatalf("units: %v", units)
