@@ -52,7 +52,7 @@ export DROVER_BIN=/tmp/drover-test-bin/drover
 
 # -p 1: packages that start libvirtd daemons and etcd clusters would otherwise
 # compete for 2 cores and the same host resources.
-go test -race -p 1 -timeout 40m $SHORT -count=1 ./...
+go test -race -p 1 -timeout 75m $SHORT -count=1 ./...
 
 # Bounded fuzzing of the parsers and API inputs.
 if [[ -f scripts/fuzz.list ]]; then
