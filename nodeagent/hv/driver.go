@@ -66,6 +66,41 @@ type MigrateOptions struct {
 	Unsafe bool
 	// Bandwidth in MiB/s, 0 = unlimited.
 	Bandwidth uint64
+	// Paths maps paths of the domain on this node (disk files or devices,
+	// console log, kernel, initrd) to the same files on the destination,
+	// where they differ: the domain's live and persistent definitions are
+	// sent to the destination with them replaced.
+	Paths map[string]string
+}
+
+// MigrationStatser is implemented by drivers that report the statistics of
+// a domain's last completed migration (on the destination: libvirt hands
+// them over at the end of the migration).
+type MigrationStatser interface {
+	LastMigration(ctx context.Context, name string) (MigrationStats, error)
+}
+
+// MigrationStats are the figures of a completed migration (libvirt's
+// completed job info; zero where the hypervisor does not say).
+type MigrationStats struct {
+	// Total is the whole migration, Downtime the time the guest was paused.
+	Total    time.Duration `json:"total_ns"`
+	Downtime time.Duration `json:"downtime_ns"`
+	// DataBytes is what was transferred (memory and disks), MemoryBytes and
+	// DiskBytes its parts.
+	DataBytes   uint64 `json:"data_bytes"`
+	MemoryBytes uint64 `json:"memory_bytes"`
+	DiskBytes   uint64 `json:"disk_bytes"`
+}
+
+// Saver is implemented by drivers that can save a running domain's state
+// to a file (the domain stops) and restore it (hibernate migration).
+type Saver interface {
+	// Save writes the domain's memory and device state to path and stops it.
+	Save(ctx context.Context, name, path string) error
+	// Restore starts the domain saved at path; paths are replaced as in
+	// MigrateOptions.Paths (the file may come from another node).
+	Restore(ctx context.Context, path string, paths map[string]string) error
 }
 
 // EventSource is implemented by drivers that report domain lifecycle changes.

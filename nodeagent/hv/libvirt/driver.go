@@ -67,10 +67,12 @@ type Driver struct {
 }
 
 var (
-	_ hv.Driver         = (*Driver)(nil)
-	_ hv.EventSource    = (*Driver)(nil)
-	_ hv.HealthReporter = (*Driver)(nil)
-	_ hv.Migrator       = (*Driver)(nil)
+	_ hv.Driver           = (*Driver)(nil)
+	_ hv.EventSource      = (*Driver)(nil)
+	_ hv.HealthReporter   = (*Driver)(nil)
+	_ hv.Migrator         = (*Driver)(nil)
+	_ hv.Saver            = (*Driver)(nil)
+	_ hv.MigrationStatser = (*Driver)(nil)
 )
 
 // New connects to libvirtd. It fails with hv.ErrUnsupported when the

@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -13,6 +14,8 @@ import (
 // source libvirtd (one call on this connection), persistent on the
 // destination and undefined here afterwards. destURI is the destination
 // libvirtd as the source daemon reaches it, e.g. qemu+tcp://127.0.0.2:16510/system.
+// With opts.Paths the domain's live and persistent XML are sent with the
+// destination's paths (destination_xml, persistent_xml).
 // The call is bounded by ctx (default 10 min), not by CallTimeout.
 func (d *Driver) Migrate(ctx context.Context, name, destURI string, opts hv.MigrateOptions) error {
 	flags := golibvirt.MigratePeer2peer | golibvirt.MigratePersistDest | golibvirt.MigrateUndefineSource
@@ -31,10 +34,10 @@ func (d *Driver) Migrate(ctx context.Context, name, destURI string, opts hv.Migr
 			params = append(params, golibvirt.TypedParam{Field: k, Value: golibvirt.TypedParamValue{D: 7, I: v}})
 		}
 	}
-	str("migrate_uri", opts.MigrateURI)
-	str("listen_address", opts.ListenAddress)
+	str(golibvirt.MigrateParamURI, opts.MigrateURI)
+	str(golibvirt.MigrateParamListenAddress, opts.ListenAddress)
 	if opts.Bandwidth > 0 {
-		params = append(params, golibvirt.TypedParam{Field: "bandwidth", Value: golibvirt.TypedParamValue{D: 4, I: opts.Bandwidth}})
+		params = append(params, golibvirt.TypedParam{Field: golibvirt.MigrateParamBandwidth, Value: golibvirt.TypedParamValue{D: 4, I: opts.Bandwidth}})
 	}
 	timeout := 10 * time.Minute
 	if dl, ok := ctx.Deadline(); ok {
@@ -42,7 +45,63 @@ func (d *Driver) Migrate(ctx context.Context, name, destURI string, opts hv.Migr
 	}
 	running := func(s hv.DomainState) bool { return s == hv.StateRunning || s == hv.StatePaused }
 	return d.onDomain(ctx, "migrate", name, timeout, running, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
-		_, err := l.DomainMigratePerform3Params(dom, golibvirt.OptString{destURI}, params, nil, flags)
+		p := params
+		if len(opts.Paths) > 0 {
+			live, err := l.DomainGetXMLDesc(dom, golibvirt.DomainXMLMigratable|golibvirt.DomainXMLSecure)
+			if err != nil {
+				return err
+			}
+			persist, err := l.DomainGetXMLDesc(dom, golibvirt.DomainXMLMigratable|golibvirt.DomainXMLSecure|golibvirt.DomainXMLInactive)
+			if err != nil {
+				return err
+			}
+			if live, err = replacePaths(live, opts.Paths); err != nil {
+				return fmt.Errorf("destination xml: %w", err)
+			}
+			if persist, err = replacePaths(persist, opts.Paths); err != nil {
+				return fmt.Errorf("persistent xml: %w", err)
+			}
+			p = append(append([]golibvirt.TypedParam{}, params...),
+				golibvirt.TypedParam{Field: golibvirt.MigrateParamDestXML, Value: golibvirt.TypedParamValue{D: 7, I: live}},
+				golibvirt.TypedParam{Field: golibvirt.MigrateParamPersistXML, Value: golibvirt.TypedParamValue{D: 7, I: persist}})
+		}
+		_, err := l.DomainMigratePerform3Params(dom, golibvirt.OptString{destURI}, p, nil, flags)
 		return err
 	})
+}
+
+// LastMigration implements hv.MigrationStatser: libvirt's completed job
+// info of the domain. On the destination of a migration it holds the
+// migration's figures (the source hands them over when it finishes).
+func (d *Driver) LastMigration(ctx context.Context, name string) (hv.MigrationStats, error) {
+	var st hv.MigrationStats
+	err := d.onDomain(ctx, "job stats", name, d.opts.CallTimeout, nil, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
+		typ, params, err := l.DomainGetJobStats(dom, golibvirt.DomainJobStatsCompleted)
+		if err != nil {
+			return err
+		}
+		if golibvirt.DomainJobType(typ) == golibvirt.DomainJobNone {
+			return fmt.Errorf("no completed job: %w", hv.ErrNotFound)
+		}
+		for _, p := range params {
+			v, ok := p.Value.I.(uint64)
+			if !ok {
+				continue
+			}
+			switch p.Field {
+			case "time_elapsed":
+				st.Total = time.Duration(v) * time.Millisecond
+			case "downtime":
+				st.Downtime = time.Duration(v) * time.Millisecond
+			case "data_processed":
+				st.DataBytes = v
+			case "memory_processed":
+				st.MemoryBytes = v
+			case "disk_processed":
+				st.DiskBytes = v
+			}
+		}
+		return nil
+	})
+	return st, err
 }
