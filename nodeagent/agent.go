@@ -69,6 +69,8 @@ type Config struct {
 	// OSSearchPath is where Ganeti OS definitions are looked up (nil:
 	// templates.DefaultOSSearchPath).
 	OSSearchPath []string
+	// Migration is how other nodes' libvirtds reach this node's (migrate.go).
+	Migration MigrationEndpoint
 }
 
 // Agent is the node daemon.
@@ -114,6 +116,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		a.store = st
 		a.exec = NewExecutor(cfg.Driver, st, f.Fetch, cfg.StagingDir, a.log)
 		a.exec.Block, a.exec.OSSearchPath = cfg.Block, cfg.OSSearchPath
+		a.exec.Migration = cfg.Migration
 		if cfg.Hypervisor == nil {
 			cfg.Hypervisor = &DriverHypervisor{Driver: cfg.Driver, Storage: st}
 		}

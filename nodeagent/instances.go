@@ -46,6 +46,8 @@ type Executor struct {
 	Block *BlockStorage
 	// OSSearchPath is where Ganeti OS definitions are (nil: Ganeti's).
 	OSSearchPath []string
+	// Migration is this node's migration endpoint (migrate.go).
+	Migration MigrationEndpoint
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -187,6 +189,10 @@ func (x *Executor) Run(ctx context.Context, cmd keys.NodeCommand, progress func(
 			out, err = x.console(ctx, inst.Name, p.MaxBytes)
 		}
 	default:
+		if isMigrateCommand(cmd.Kind) {
+			out, err = x.runMigrate(ctx, cmd, progress, log)
+			break
+		}
 		out, err = x.runDisk(ctx, cmd, progress, log)
 	}
 	if err != nil {

@@ -197,6 +197,9 @@ func (t *timedDriver) Console(ctx context.Context, name string) (io.ReadCloser, 
 
 func (t *timedDriver) Close() error { return t.d.Close() }
 
+// Unwrap implements hv.Unwrapper (optional interfaces not timed here).
+func (t *timedDriver) Unwrap() hv.Driver { return t.d }
+
 // Health implements hv.HealthReporter (not a call to the hypervisor).
 func (t *timedDriver) Health() error {
 	if hr, ok := t.d.(hv.HealthReporter); ok {

@@ -123,7 +123,8 @@ func agentCommand() *cli.Command {
 				StorageDir: storageDir(c, cred.Node), StagingDir: c.String("staging-dir"),
 				APIToken: nodeagent.ReadAPIToken(c.String("credentials")),
 				Metrics:  metrics, OSSearchPath: filepath.SplitList(c.String("os-search-path")),
-				Fence: nodeagent.FenceConfig{PidDirs: c.StringSlice("guest-pid-dir"), Watchdog: watchdogDevice(c.String("watchdog"))},
+				Migration: nodeagent.MigrationEndpoint{URI: c.String("migration-uri"), Address: c.String("migration-address")},
+				Fence:     nodeagent.FenceConfig{PidDirs: c.StringSlice("guest-pid-dir"), Watchdog: watchdogDevice(c.String("watchdog"))},
 			}, log)
 			if err != nil {
 				return err

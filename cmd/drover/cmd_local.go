@@ -262,6 +262,9 @@ func localUp(c *cli.Context) error {
 			MetricsListen: fmt.Sprintf("%s.%d:%d", c.String("node-net"), i, agentMetricsPort)}
 		if hvKind != "fake" {
 			la.LibvirtURI, la.GuestPidDirs = uris[i-1], daemons[i-1].GuestPidDirs()
+			if hvKind == "kvm" {
+				la.MigrationURI, la.MigrationAddress = daemons[i-1].TCPURI("qemu"), fmt.Sprintf("%s.%d", c.String("node-net"), i)
+			}
 			fmt.Fprintf(&uriNotes, "# %s: virsh -c '%s'\n", name, uris[i-1])
 		}
 		args := la.args()

@@ -21,6 +21,8 @@ func hypervisorFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "hypervisor", Required: true, Usage: "kvm, lxc, xen, openvz, test, workload (node guests: instances are disk-writing processes) or fake (in-process, demos and tests); no default, so a real host never runs fake by mistake"},
 		&cli.StringFlag{Name: "libvirt-uri", Usage: "libvirtd URI (default per hypervisor: qemu:///system, lxc:///system, xen:///system, openvz:///system, test:///default; e.g. test+unix:///default?socket=/x/libvirt-sock)"},
+		&cli.StringFlag{Name: "migration-uri", Usage: "this node's libvirtd as other nodes' libvirtds reach it for live migration (e.g. qemu+tcp://10.0.0.2/system)"},
+		&cli.StringFlag{Name: "migration-address", Usage: "this node's address for QEMU's migration and disk-copy streams (e.g. 10.0.0.2)"},
 		&cli.StringFlag{Name: "kvm-domain-type", Value: "auto", Usage: "kvm: kvm, qemu (TCG) or auto (kvm when /dev/kvm can run a guest)"},
 		&cli.StringFlag{Name: "storage-dir", Usage: "file disks, kernels, container roots and the template cache (default /var/lib/drover/storage as root, else $XDG_DATA_HOME/drover/storage/NODE)"},
 		&cli.StringFlag{Name: "staging-dir", Usage: "where templates are unpacked before mkfs: a directory, or disk (next to the disk); default /dev/shm when it is a tmpfs with 4 GiB free, else disk"},

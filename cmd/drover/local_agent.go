@@ -10,6 +10,9 @@ type localAgent struct {
 	// self-fencing would look in the host's /run/libvirt and find no guest
 	// to kill when the hypervisor hangs.
 	GuestPidDirs []string
+	// MigrationURI and MigrationAddress are how other nodes' libvirtds
+	// reach this node's for live migration (kvm only).
+	MigrationURI, MigrationAddress string
 }
 
 // args is the agent's command line. Several agents share this machine (and
@@ -19,6 +22,9 @@ func (a localAgent) args() []string {
 		"--storage-dir", a.StorageDir, "--watchdog", "none", "--metrics-listen", a.MetricsListen}
 	if a.LibvirtURI != "" {
 		args = append(args, "--libvirt-uri", a.LibvirtURI)
+	}
+	if a.MigrationURI != "" {
+		args = append(args, "--migration-uri", a.MigrationURI, "--migration-address", a.MigrationAddress)
 	}
 	for _, d := range a.GuestPidDirs {
 		args = append(args, "--guest-pid-dir", d)
