@@ -26,6 +26,7 @@ func (s *server) instanceRoutes() []route {
 		{http.MethodPost, "/instances/:name/reinstall", RoleOperate, s.reinstallInstance},
 		{http.MethodPost, "/instances/:name/rename", RoleOperate, s.renameInstance},
 		{http.MethodPost, "/instances/:name/grow-disk", RoleOperate, s.growDisk},
+		{http.MethodPost, "/instances/:name/migrate", RoleOperate, s.migrateInstance},
 		{http.MethodGet, "/instances/:name/console", RoleOperate, s.instanceConsole},
 	}
 }

@@ -209,6 +209,7 @@ func instanceCommand() *cli.Command {
 		Name:  "instance",
 		Usage: "add, list, start, stop and remove instances (gnt-instance)",
 		Subcommands: []*cli.Command{
+			instanceMigrateCommand(),
 			{
 				Name:      "add",
 				Usage:     "create an instance from a template on a node",
