@@ -158,8 +158,15 @@ while :; do sleep 3600; done
 // "console=ttyS0 drover.hostname=NAME".
 func Initramfs(t testing.TB) string {
 	t.Helper()
+	return buildInitramfs(t, "initramfs-busybox.cpio", guestInit)
+}
+
+// buildInitramfs writes (once, into the cache) an uncompressed initramfs
+// with busybox and init as /init.
+func buildInitramfs(t testing.TB, file, init string) string {
+	t.Helper()
 	bb := busybox(t)
-	out := filepath.Join(CacheDir(t), "initramfs-busybox.cpio")
+	out := filepath.Join(CacheDir(t), file)
 	unlock := lock(t, out)
 	defer unlock()
 	if _, err := os.Stat(out); err == nil {
@@ -178,7 +185,7 @@ func Initramfs(t testing.TB) string {
 	w.chardev("dev/null", 1, 3)
 	w.file("bin/busybox", 0o755, bin)
 	w.symlink("bin/sh", "busybox")
-	w.file("init", 0o755, []byte(guestInit))
+	w.file("init", 0o755, []byte(init))
 	tmp := out + ".tmp"
 	if err := os.WriteFile(tmp, w.bytes(), 0o644); err != nil {
 		t.Fatal(err)
