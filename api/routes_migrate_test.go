@@ -13,7 +13,9 @@ func TestMigrateRoute(t *testing.T) {
 		body  string
 		check func(map[string]any) bool
 	}{
-		{"", func(p map[string]any) bool { return p["name"] == "web1" && p["target_node"] == nil && p["cleanup"] == nil }},
+		{"", func(p map[string]any) bool {
+			return p["name"] == "web1" && p["target_node"] == nil && p["cleanup"] == nil
+		}},
 		{`{"target_node":"node2","mode":"hibernate"}`, func(p map[string]any) bool { return p["target_node"] == "node2" && p["mode"] == "hibernate" }},
 		{`{"cleanup":true}`, func(p map[string]any) bool { return p["cleanup"] == true }},
 		{`{"bandwidth_mib":4}`, func(p map[string]any) bool { return p["bandwidth_mib"] == 4.0 }},
