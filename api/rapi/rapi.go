@@ -91,7 +91,7 @@ func (h *Mount) routes() []route {
 		{post, "/2/instances/:name/reinstall", w, h.reinstallInstance},
 		{put, "/2/instances/:name/rename", w, h.renameInstance},
 		{post, "/2/instances/:name/disk/:disk/grow", w, h.growDisk},
-		{put, "/2/instances/:name/migrate", w, h.unsupported("instance migration")},
+		{put, "/2/instances/:name/migrate", w, h.migrateInstance},
 		{put, "/2/instances/:name/failover", w, h.unsupported("instance failover")},
 		{post, "/2/instances/:name/replace-disks", w, h.replaceDisks},
 		{get, "/2/instances/:name/tags", r, h.getTags(tagInstance)},
