@@ -50,6 +50,10 @@ func (m *Master) planMigration(ctx context.Context, name string, o api.MigrateOp
 	if mg.mode == "" {
 		mg.mode = api.MigrateModeLive
 	}
+	if mg.mode == api.MigrateModeHibernate && rec.DiskTemplate != "drbd" && rec.DiskTemplate != api.DiskTemplateDiskless {
+		return nil, api.Errorf(api.CodeWrongInput, "instance %s: hibernate moves the guest's state, not its disks: only for drbd (and diskless) instances; %s disks migrate live",
+			name, rec.DiskTemplate)
+	}
 	if peer := drbdPeer(rec); rec.DiskTemplate == "drbd" {
 		switch {
 		case peer == "":

@@ -9,6 +9,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -83,7 +84,8 @@ func (lc *localCluster) migrateJob(args ...string) api.Job {
 
 // TestMigrateKVM: a running guest on node1 is live-migrated to node2 (its
 // file disk copied), keeps counting (no reboot), and node1 keeps nothing of
-// it. About 1-2 minutes here (TCG boot of the guest 15-40 s).
+// it; a migration libvirt aborts is reverted and --cleanup leaves it as it
+// is. About 2-3 minutes here (TCG boot of the guest 15-40 s).
 func TestMigrateKVM(t *testing.T) {
 	needLibvirtd(t)
 	hvtest.NeedBinaries(t, "qemu-system-x86_64")
@@ -139,9 +141,43 @@ func TestMigrateKVM(t *testing.T) {
 	if up2 <= up1 || strings.Contains(text, hvtest.GuestMarker) {
 		t.Errorf("vm1 rebooted or its uptime went back (node1: %d at %.1f s; node2: %d at %.1f s):\n%s", n1, up1, n2, up2, text)
 	}
-	waitFor(t, 30*time.Second, "node1 keeps nothing of vm1", func() bool {
-		_, err := os.Stat(filepath.Join(lc.dir, "storage", "node1", "instances", "vm1"))
+	gone := func(node string) bool {
+		_, err := os.Stat(filepath.Join(lc.dir, "storage", node, "instances", "vm1"))
 		return os.IsNotExist(err)
+	}
+	waitFor(t, 30*time.Second, "node1 keeps nothing of vm1", func() bool { return gone("node1") })
+
+	// A migration that libvirt aborts (slowed down to 1 MiB/s so that it is
+	// still under way): reverted, vm1 goes on running on node2, node1 keeps
+	// nothing; --cleanup then finds one primary and changes nothing.
+	id := strings.TrimSpace(lc.mustCLI("instance", "migrate", "--submit", "--bandwidth", "1", "-n", "node1", "vm1"))
+	waitFor(t, 60*time.Second, "the migration under way on node2's libvirtd", func() bool {
+		out, _ := exec.Command("virsh", "-c", uris["node2"], "domjobinfo", "vm1").CombinedOutput()
+		return strings.Contains(string(out), "Unbounded")
 	})
+	if out, err := exec.Command("virsh", "-c", uris["node2"], "domjobabort", "vm1").CombinedOutput(); err != nil {
+		t.Fatalf("domjobabort: %v: %s", err, out)
+	}
+	_, errOut, code := lc.cli(nil, "job", "watch", id)
+	if code == 0 || !strings.Contains(errOut, "reverted") {
+		t.Fatalf("aborted migration: exit %d: %s", code, errOut)
+	}
+	if out := lc.mustCLI("instance", "list", "--no-headers", "-o", "pnode,status", "--separator", " ", "vm1"); strings.TrimSpace(out) != "node2 running" {
+		t.Fatalf("after the aborted migration: %q", out)
+	}
+	if d := virshDomains(t, uris["node1"]); len(d) != 0 {
+		t.Errorf("node1's libvirtd after the aborted migration: %v", d)
+	}
+	waitFor(t, 30*time.Second, "node1 keeps nothing of the aborted migration", func() bool { return gone("node1") })
+	cj := lc.migrateJob("--cleanup", "vm1")
+	var cres api.MigrateResult
+	if err := json.Unmarshal(cj.Result, &cres); err != nil || cj.State != api.JobSuccess || cres.Source != "node2" || cres.Target != "node2" {
+		t.Fatalf("cleanup: %s %s (%v)", cj.State, cj.Result, err)
+	}
+
+	// Hibernate moves no disk contents: only for drbd (both nodes have them).
+	if _, errOut, code := lc.cli(nil, "instance", "migrate", "--mode", "hibernate", "-n", "node1", "vm1"); code != exitUsage || !strings.Contains(errOut, "hibernate") {
+		t.Errorf("hibernate of a file instance: exit %d: %s", code, errOut)
+	}
 	lc.mustCLI("instance", "remove", "-f", "vm1")
 }
