@@ -148,7 +148,7 @@ func (m *Master) runMigration(ctx context.Context, sc *jobs.StepContext, mg *mig
 	sc.Logf("migrating %s from %s to %s (%s, disk template %s)", rec.Name, mg.source, mg.target, mg.mode, rec.DiskTemplate)
 	c := nodeCmd{Node: mg.target, Kind: keys.CmdInstanceMigratePrepare, Instance: *rec,
 		Params: keys.MigratePrepareParams{Mode: mg.mode}, Timeout: cmdTimeoutInstall}
-	if t, err := m.instanceTemplate(ctx, rec); err == nil {
+	if t, err := m.instanceTemplate(ctx, rec); err == nil && rec.DiskTemplate == api.DiskTemplateFile {
 		c.Template = t
 	}
 	out, err := m.stepCmd(ctx, sc, "migrate-prepare", c)
