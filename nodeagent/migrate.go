@@ -13,6 +13,7 @@ import (
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/nodeagent/hv"
 	"github.com/drover-project/drover/nodeagent/hv/workload"
+	"github.com/drover-project/drover/revert"
 )
 
 // The node side of instance migration (docs/migration.md): prepare on the
@@ -107,12 +108,12 @@ func (x *Executor) migratePrepare(ctx context.Context, cmd keys.NodeCommand, p k
 	case look.Files:
 		log.Info("migrate_prepare_files_kept")
 	default:
-		r := &reverter{log: log}
-		defer r.fail()
+		r := revert.New(log)
+		defer r.Fail()
 		if _, err := x.store.Prepare(inst.Name); err != nil {
 			return nil, err
 		}
-		r.add(func(context.Context) error { return x.store.Remove(inst.Name) })
+		r.Add(func(context.Context) error { return x.store.Remove(inst.Name) })
 		if err := x.writeOwner(inst.Name, inst, cmd.ID); err != nil {
 			return nil, err
 		}
@@ -122,7 +123,7 @@ func (x *Executor) migratePrepare(ctx context.Context, cmd keys.NodeCommand, p k
 		if _, err := x.install(ctx, cmd, inst.Name, progress, log); err != nil {
 			return nil, err
 		}
-		r.ok = true
+		r.Success()
 	}
 	t := x.paths(inst)
 	if x.drv.Name() != hv.KindWorkload {
