@@ -13,6 +13,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
@@ -71,6 +72,9 @@ type Config struct {
 	OSSearchPath []string
 	// Migration is how other nodes' libvirtds reach this node's (migrate.go).
 	Migration MigrationEndpoint
+	// EtcdDialOptions are added to the agent's etcd clients (tests record
+	// requests with them; see nodeagent/sim).
+	EtcdDialOptions []grpc.DialOption
 }
 
 // Agent is the node daemon.
@@ -178,6 +182,7 @@ func (a *Agent) etcdConfig(endpoints []string) (clientv3.Config, error) {
 		DialKeepAliveTime:    2 * time.Second,
 		DialKeepAliveTimeout: 2 * time.Second,
 		AutoSyncInterval:     0,
+		DialOptions:          a.cfg.EtcdDialOptions,
 	}
 	if c.EtcdCert == "" {
 		cfg.Username, cfg.Password = c.EtcdUser, c.EtcdPassword

@@ -32,6 +32,7 @@ func localCommand() *cli.Command {
 				Flags: append([]cli.Flag{
 					dirFlag,
 					&cli.IntFlag{Name: "nodes", Value: 3, Usage: "number of node agents"},
+					&cli.IntFlag{Name: "sim-nodes", Usage: "also run this many simulated nodes sim1..simN: real agents with the fake hypervisor, all in one process (docs/scale.md)"},
 					&cli.IntFlag{Name: "masters", Value: 1, Usage: "number of masters (1 or 3 for a quorum that survives a loss)"},
 					&cli.StringFlag{Name: "master-net", Value: "127.0.1", Usage: "masters get MASTER-NET.1, .2, ..."},
 					&cli.StringFlag{Name: "node-net", Value: "127.0.2", Usage: "nodes get NODE-NET.1, .2, ..."},
@@ -114,8 +115,8 @@ func absPath(p string) string {
 
 func localUp(c *cli.Context) error {
 	nm, nn := c.Int("masters"), c.Int("nodes")
-	if nm < 1 || nm > 7 || nn < 0 || nn > 250 {
-		return usagef("--masters must be 1..7 and --nodes 0..250")
+	if nm < 1 || nm > 7 || nn < 0 || nn > 250 || c.Int("sim-nodes") < 0 || c.Int("sim-nodes") > maxSimNodes {
+		return usagef("--masters must be 1..7, --nodes 0..250 and --sim-nodes 0..%d", maxSimNodes)
 	}
 	hvKind := c.String("hypervisor")
 	switch hvKind {
@@ -279,6 +280,14 @@ func localUp(c *cli.Context) error {
 		reap([]*exec.Cmd{cmd})
 		fmt.Fprintf(out, "Started agent %s (pid %d)\n", name, cmd.Process.Pid)
 	}
+	if n := c.Int("sim-nodes"); n > 0 {
+		// Registering takes about 0.1 s a node: more than --timeout alone.
+		sctx, cancel := context.WithTimeout(ctx, c.Duration("timeout")+time.Duration(n)*100*time.Millisecond)
+		defer cancel()
+		if err := startSimNodes(sctx, cl, d, self, n, out); err != nil {
+			return err
+		}
+	}
 	env := fmt.Sprintf("export DROVER_API=%s\nexport DROVER_TOKEN=%s\nexport DROVER_CA=%s\n%s",
 		strings.Join(cd.APIURLs(), ","), token, cd.CAFile(), uriNotes.String())
 	if uriNotes.Len() > 0 {
@@ -288,7 +297,7 @@ func localUp(c *cli.Context) error {
 	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Local cluster up: %d masters, %d nodes. In another shell: . %s; drover node list\nCtrl-C (or drover local down --dir %s) stops it.\n", nm, nn, envFile, d)
+	fmt.Fprintf(out, "Local cluster up: %d masters, %d nodes (+%d simulated). In another shell: . %s; drover node list\nCtrl-C (or drover local down --dir %s) stops it.\n", nm, nn, c.Int("sim-nodes"), envFile, d)
 	<-ctx.Done()
 	return nil
 }

@@ -48,6 +48,7 @@ func newApp() *cli.App {
 			debugCommand(),
 			masterCommand(),
 			agentCommand(),
+			simNodesCommand(),
 			localCommand(),
 			allocCommand(),
 			completionCommand(),

@@ -1,0 +1,109 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/nodeagent"
+	"github.com/drover-project/drover/nodeagent/hv/fake"
+)
+
+// Config configures a set of simulated nodes.
+type Config struct {
+	// Credentials of each node, as `drover node credentials` returns them.
+	Credentials []api.NodeCredentials
+	// StorageRoot holds one storage directory per node (StorageRoot/NODE).
+	StorageRoot string
+	// CPUs and MemoryMiB of each fake hypervisor (defaults 16 and 65536).
+	CPUs      int
+	MemoryMiB int64
+	// StartRate is how many agents start per second (default 50), so that
+	// a thousand of them do not all grant their leases in the same instant.
+	StartRate int
+	// DialOptions are added to every etcd client of every agent (tests
+	// record the agents' requests with them).
+	DialOptions func(node string) []grpc.DialOption
+}
+
+// errNoNodes means Run was given no credentials.
+var errNoNodes = errors.New("sim: no nodes")
+
+// Run starts one agent per node and runs them until ctx ends; then it waits
+// until every agent has stopped (each revokes its lease). It returns an error
+// only when an agent could not be set up.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if len(cfg.Credentials) == 0 {
+		return errNoNodes
+	}
+	if cfg.CPUs <= 0 {
+		cfg.CPUs = 16
+	}
+	if cfg.MemoryMiB <= 0 {
+		cfg.MemoryMiB = 64 << 10
+	}
+	if cfg.StartRate <= 0 {
+		cfg.StartRate = 50
+	}
+	agents := make([]*nodeagent.Agent, 0, len(cfg.Credentials))
+	for _, c := range cfg.Credentials {
+		a, err := newAgent(cfg, c, log)
+		if err != nil {
+			return err
+		}
+		agents = append(agents, a)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(time.Second / time.Duration(cfg.StartRate))
+	defer tick.Stop()
+	for i, a := range agents {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+		wg.Go(func() {
+			if err := a.Run(ctx); err != nil {
+				log.Error("sim_agent_ended", "node", cfg.Credentials[i].Node, "err", err)
+			}
+		})
+	}
+	log.Info("sim_nodes_started", "nodes", len(agents))
+	<-ctx.Done()
+	return nil
+}
+
+// newAgent makes the agent of one simulated node: the fake hypervisor, a
+// storage directory of its own, no watchdog and no guest pid files to kill
+// (the fake hypervisor's guests are no processes).
+func newAgent(cfg Config, c api.NodeCredentials, log *slog.Logger) (*nodeagent.Agent, error) {
+	dir := filepath.Join(cfg.StorageRoot, c.Node)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sim: storage of %s: %w", c.Node, err)
+	}
+	nlog := log.With("node", c.Node)
+	drv := fake.New(fake.Options{CPUs: cfg.CPUs, MemoryMiB: cfg.MemoryMiB, Logger: nlog})
+	ac := nodeagent.Config{
+		Credentials: c, Driver: drv, StorageDir: dir, StagingDir: "disk", APIToken: c.APIToken,
+		Fence: nodeagent.FenceConfig{PidDirs: []string{}},
+	}
+	if cfg.DialOptions != nil {
+		ac.EtcdDialOptions = cfg.DialOptions(c.Node)
+	}
+	a, err := nodeagent.New(ac, nlog)
+	if err != nil {
+		return nil, fmt.Errorf("sim: agent of %s: %w", c.Node, err)
+	}
+	return a, nil
+}
