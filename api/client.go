@@ -162,6 +162,8 @@ type request struct {
 	out    any
 	// wait is added to the per-master timeout (long polls).
 	wait time.Duration
+	// header, when set, receives the answer's headers.
+	header *http.Header
 }
 
 // do performs r against the masters, starting with the preferred one.
@@ -246,6 +248,9 @@ func (c *Client) attempt(ctx context.Context, base string, r request, payload []
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp.StatusCode, data)
+	}
+	if r.header != nil {
+		*r.header = resp.Header
 	}
 	if r.out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil

@@ -12,10 +12,12 @@ import (
 type InstanceQuery struct {
 	Fields []string
 	Filter map[string]string
+	// Limit and Continue ask for one page (ListInstancesPage).
+	Limit    int
+	Continue string
 }
 
-// ListInstances calls GET /instances.
-func (c *Client) ListInstances(ctx context.Context, q InstanceQuery) ([]Instance, error) {
+func (q InstanceQuery) values() url.Values {
 	v := url.Values{}
 	if len(q.Fields) > 0 {
 		v.Set("fields", strings.Join(q.Fields, ","))
@@ -23,6 +25,32 @@ func (c *Client) ListInstances(ctx context.Context, q InstanceQuery) ([]Instance
 	for k, val := range q.Filter {
 		v.Set(k, val)
 	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Continue != "" {
+		v.Set("continue", q.Continue)
+	}
+	return v
+}
+
+// ListInstances calls GET /instances (all pages of q when q.Limit is set).
+func (c *Client) ListInstances(ctx context.Context, q InstanceQuery) ([]Instance, error) {
+	if q.Limit > 0 {
+		var all []Instance
+		for {
+			page, next, err := c.ListInstancesPage(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, page...)
+			if next == "" {
+				return all, nil
+			}
+			q.Continue = next
+		}
+	}
+	v := q.values()
 	var out []Instance
 	if err := c.do(ctx, request{method: http.MethodGet, path: "/instances", query: v, out: &out}); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -54,44 +55,67 @@ func (s *server) instanceName(c *gin.Context) (string, bool) {
 
 // listInstances answers GET /instances; fields= and filters work as for
 // GET /nodes (any scalar field of Instance, comma-separated values meaning
-// any of).
+// any of), and limit=, continue=, name_prefix=, node= and tag= select a page
+// (docs/api.md, "Pages and filters").
 func (s *server) listInstances(c *gin.Context) {
 	ib := s.instanceBackend(c)
 	if ib == nil {
 		return
 	}
-	fields, filters, err := parseSelection(c, instanceFields())
+	q := c.Request.URL.Query()
+	for k := range pageParams {
+		q.Del(k)
+	}
+	fields, filters, err := parseSelectionOf(q, instanceFields())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	insts, err := ib.ListInstances(c.Request.Context())
+	pq, err := parsePage(c.Request.URL.Query())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	out := []Instance{}
-	kept := []map[string]any{}
-	for i := range insts {
-		v := reflect.ValueOf(&insts[i]).Elem()
-		if !matchFields(v, instanceFields(), filters) {
-			continue
+	if len(filters) > 0 {
+		pq.Keep = func(in *Instance) bool { return matchFields(reflect.ValueOf(in).Elem(), instanceFields(), filters) }
+	}
+	var page []Instance
+	var more bool
+	if pg, ok := ib.(InstancePager); ok {
+		page, more, err = pg.ListInstancePage(c.Request.Context(), pq)
+	} else {
+		var all []Instance
+		if all, err = ib.ListInstances(c.Request.Context()); err == nil {
+			page, more = pageOf(all, pq)
 		}
-		if len(fields) == 0 {
-			out = append(out, insts[i])
-			continue
-		}
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if more && len(page) > 0 {
+		c.Header(ContinueHeader, EncodeContinue(page[len(page)-1].Name))
+	}
+	if len(fields) == 0 {
+		s.ok(c, http.StatusOK, page)
+		return
+	}
+	s.ok(c, http.StatusOK, selectFields(page, fields))
+}
+
+// selectFields keeps only fields of each instance, as JSON objects.
+func selectFields(page []Instance, fields []string) []map[string]any {
+	sf := instanceFields()
+	kept := make([]map[string]any, 0, len(page))
+	for i := range page {
+		v := reflect.ValueOf(&page[i]).Elem()
 		sel := make(map[string]any, len(fields))
 		for _, f := range fields {
-			sel[f] = v.FieldByIndex(instanceFields().byName[f].index).Interface()
+			sel[f] = v.FieldByIndex(sf.byName[f].index).Interface()
 		}
 		kept = append(kept, sel)
 	}
-	if len(fields) == 0 {
-		s.ok(c, http.StatusOK, out)
-		return
-	}
-	s.ok(c, http.StatusOK, kept)
+	return kept
 }
 
 func (s *server) getInstance(c *gin.Context) {
@@ -295,9 +319,14 @@ func InstanceFieldNames() []string { return slices.Clone(instanceFields().names)
 
 // parseSelection reads fields= and the filters of a list request.
 func parseSelection(c *gin.Context, sf structFields) ([]string, map[string][]string, error) {
+	return parseSelectionOf(c.Request.URL.Query(), sf)
+}
+
+// parseSelectionOf is parseSelection of query parameters q.
+func parseSelectionOf(q url.Values, sf structFields) ([]string, map[string][]string, error) {
 	var fields []string
 	filters := map[string][]string{}
-	for key, vals := range c.Request.URL.Query() {
+	for key, vals := range q {
 		if key == "fields" {
 			for _, v := range vals {
 				for _, f := range strings.Split(v, ",") {

@@ -96,8 +96,17 @@ func (v *clusterView) nodeStatus(node string) string {
 	return nodeStatusOf(v.nodes[node], v.alive[node])
 }
 
-// readClusterView reads instances, nodes and node states at one revision.
+// readClusterView is a consistent view of instances, nodes and node states:
+// from the state cache when it runs and is current, else from etcd.
 func (m *Master) readClusterView(ctx context.Context) (*clusterView, error) {
+	if m.cache.sync(ctx, m.client) {
+		return m.cache.view(), nil
+	}
+	return m.readClusterViewEtcd(ctx)
+}
+
+// readClusterViewEtcd reads instances, nodes and node states at one revision.
+func (m *Master) readClusterViewEtcd(ctx context.Context) (*clusterView, error) {
 	tctx, cancel := store.WithTimeout(ctx)
 	defer cancel()
 	ir, err := m.client.Get(tctx, keys.InstancesPrefix, clientv3.WithPrefix())

@@ -48,6 +48,8 @@ type Master struct {
 	stopLead context.CancelFunc
 
 	// The template store, opened on first use (backend_templates.go).
+	cache stateCache // instances, nodes, agents' state (instance_cache.go)
+
 	tstoreOnce sync.Once
 	tstore     *templates.Store
 	tstoreErr  error
@@ -180,6 +182,7 @@ func (m *Master) Run(ctx context.Context) error {
 	m.log.Info("master_ready", "api", m.apiAddr, "etcd_endpoints", endpoints)
 	wg.Go(func() { m.campaignLoop(ctx) })
 	wg.Go(func() { m.runTemplateSync(ctx) }) // every master
+	wg.Go(func() { m.cache.run(ctx, c, m.log) })
 	select {
 	case <-ctx.Done():
 		return nil

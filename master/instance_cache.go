@@ -1,0 +1,296 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/master/store"
+)
+
+// stateCache is every master's copy of instances, nodes and what the agents
+// publish (node status, domains), kept by one watch of the drover prefix,
+// so that lists and checks at 20,000 instances cost no full read of etcd
+// (docs/scale.md). Reads are consistent: a reader first learns etcd's
+// current revision and waits until the cache has applied it (the watch cache
+// of Kubernetes' consistent reads). The zero value is ready to run.
+type stateCache struct {
+	mu        sync.RWMutex
+	running   bool
+	rev       int64         // every change up to rev is applied
+	changed   chan struct{} // closed (and replaced) when rev moves
+	instances map[string]*keys.InstanceRecord
+	lower     map[string]string // lower-case name -> name
+	sorted    []string          // names in order; nil when stale
+	nodes     map[string]*keys.NodeRecord
+	status    map[string]*keys.NodeStatus // nodes whose status key exists
+	domains   map[string]*keys.DomainStatus
+}
+
+// cacheWait bounds how long a reader waits for the cache to catch up before
+// it reads etcd itself.
+const cacheWait = 2 * time.Second
+
+// run keeps the cache until ctx ends, reloading after a broken watch.
+func (c *stateCache) run(ctx context.Context, cli *clientv3.Client, log *slog.Logger) {
+	for ctx.Err() == nil {
+		err := c.follow(ctx, cli)
+		c.mu.Lock()
+		c.running = false
+		c.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("state_cache_reload", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// follow loads a snapshot and applies the watch from there on.
+func (c *stateCache) follow(ctx context.Context, cli *clientv3.Client) error {
+	rev, err := c.load(ctx, cli)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wch := cli.Watch(wctx, keys.KeyPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	for resp := range wch {
+		if err := resp.Err(); err != nil {
+			return err
+		}
+		last := resp.Header.Revision
+		if !resp.IsProgressNotify() {
+			last = 0
+		}
+		c.mu.Lock()
+		for _, ev := range resp.Events {
+			c.applyLocked(ev)
+			last = max(last, ev.Kv.ModRevision)
+		}
+		if last > c.rev {
+			c.rev = last
+			close(c.changed)
+			c.changed = make(chan struct{})
+		}
+		c.mu.Unlock()
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.New("state cache: watch closed")
+}
+
+// load reads the three prefixes at one revision into a fresh cache.
+func (c *stateCache) load(ctx context.Context, cli *clientv3.Client) (int64, error) {
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var rev int64
+	var kvs []*mvccpb.KeyValue
+	for _, p := range []string{keys.InstancesPrefix, keys.NodesPrefix, keys.NodeStateRoot} {
+		opts := []clientv3.OpOption{clientv3.WithPrefix()}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := cli.Get(tctx, p, opts...)
+		if err != nil {
+			return 0, err
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		kvs = append(kvs, resp.Kvs...)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.instances, c.lower, c.sorted = map[string]*keys.InstanceRecord{}, map[string]string{}, nil
+	c.nodes, c.status, c.domains = map[string]*keys.NodeRecord{}, map[string]*keys.NodeStatus{}, map[string]*keys.DomainStatus{}
+	for _, kv := range kvs {
+		c.applyLocked(&clientv3.Event{Type: clientv3.EventTypePut, Kv: kv})
+	}
+	c.rev, c.running = rev, true
+	if c.changed != nil {
+		close(c.changed)
+	}
+	c.changed = make(chan struct{})
+	return rev, nil
+}
+
+// applyLocked applies one event (c.mu held); keys the cache does not keep
+// are ignored, values that do not decode count as absent.
+func (c *stateCache) applyLocked(ev *clientv3.Event) {
+	k := string(ev.Kv.Key)
+	put := ev.Type == clientv3.EventTypePut
+	switch {
+	case strings.HasPrefix(k, keys.InstancesPrefix):
+		name := keys.NameFromKey(keys.InstancesPrefix, k)
+		if name == "" {
+			return
+		}
+		r := &keys.InstanceRecord{}
+		if !put || json.Unmarshal(ev.Kv.Value, r) != nil {
+			if _, ok := c.instances[name]; ok {
+				delete(c.instances, name)
+				delete(c.lower, strings.ToLower(name))
+				c.sorted = nil
+			}
+			return
+		}
+		if _, ok := c.instances[name]; !ok {
+			c.sorted = nil
+		}
+		c.instances[name] = r
+		c.lower[strings.ToLower(name)] = name
+	case strings.HasPrefix(k, keys.NodesPrefix):
+		name := keys.NameFromKey(keys.NodesPrefix, k)
+		r := &keys.NodeRecord{}
+		if name == "" {
+			return
+		}
+		if !put || json.Unmarshal(ev.Kv.Value, r) != nil {
+			delete(c.nodes, name)
+			return
+		}
+		c.nodes[name] = r
+	case strings.HasPrefix(k, keys.NodeStateRoot):
+		node, tail, ok := strings.Cut(strings.TrimPrefix(k, keys.NodeStateRoot), "/")
+		if !ok {
+			return
+		}
+		switch {
+		case tail == "status":
+			st := &keys.NodeStatus{}
+			if !put || json.Unmarshal(ev.Kv.Value, st) != nil {
+				delete(c.status, node)
+				return
+			}
+			c.status[node] = st
+		case strings.HasPrefix(tail, "domains/"):
+			id := node + "/" + strings.TrimPrefix(tail, "domains/")
+			d := &keys.DomainStatus{}
+			if !put || json.Unmarshal(ev.Kv.Value, d) != nil {
+				delete(c.domains, id)
+				return
+			}
+			c.domains[id] = d
+		}
+	}
+}
+
+// sync waits until the cache holds everything etcd had when sync was
+// called; false when the cache does not run or does not catch up in time
+// (the caller then reads etcd).
+func (c *stateCache) sync(ctx context.Context, cli *clientv3.Client) bool {
+	c.mu.RLock()
+	running := c.running
+	c.mu.RUnlock()
+	if !running {
+		return false
+	}
+	tctx, cancel := store.WithTimeout(ctx)
+	resp, err := cli.Get(tctx, keys.ClusterKey, clientv3.WithCountOnly())
+	cancel()
+	if err != nil {
+		return false
+	}
+	want := resp.Header.Revision
+	deadline := time.NewTimer(cacheWait)
+	defer deadline.Stop()
+	for asked := false; ; {
+		c.mu.RLock()
+		rev, running, ch := c.rev, c.running, c.changed
+		c.mu.RUnlock()
+		if !running {
+			return false
+		}
+		if rev >= want {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Millisecond):
+			// No event of ours since: ask etcd to say how far the watch is.
+			if !asked {
+				asked = true
+				if err := cli.RequestProgress(ctx); err != nil && !errors.Is(err, rpctypes.ErrGRPCNotSupportedForLearner) {
+					return false
+				}
+			}
+		case <-deadline.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// sortedLocked returns the instance names in order, sorting them when
+// they changed (c.mu write-held).
+func (c *stateCache) sortedLocked() []string {
+	if c.sorted == nil {
+		s := make([]string, 0, len(c.instances))
+		for n := range c.instances {
+			s = append(s, n)
+		}
+		sort.Strings(s)
+		c.sorted = s
+	}
+	return c.sorted
+}
+
+// read calls fn with the cache read-locked and the names in order.
+func (c *stateCache) read(fn func(names []string)) {
+	c.mu.RLock()
+	if c.sorted == nil {
+		c.mu.RUnlock()
+		c.mu.Lock()
+		c.sortedLocked()
+		c.mu.Unlock()
+		c.mu.RLock()
+	}
+	defer c.mu.RUnlock()
+	names := c.sorted
+	if names == nil { // changed between the locks: sort under the read lock
+		names = make([]string, 0, len(c.instances))
+		for n := range c.instances {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+	}
+	fn(names)
+}
+
+// view copies the cache into a clusterView.
+func (c *stateCache) view() *clusterView {
+	var v *clusterView
+	c.read(func(names []string) {
+		v = &clusterView{nodes: make(map[string]*keys.NodeRecord, len(c.nodes)), alive: make(map[string]bool, len(c.status)),
+			domains: make(map[string]*keys.DomainStatus, len(c.domains)), instances: make([]keys.InstanceRecord, 0, len(names))}
+		for _, n := range names {
+			v.instances = append(v.instances, *c.instances[n])
+		}
+		for n, r := range c.nodes {
+			v.nodes[n] = r
+		}
+		for n := range c.status {
+			v.alive[n] = true
+		}
+		for k, d := range c.domains {
+			v.domains[k] = d
+		}
+	})
+	return v
+}
