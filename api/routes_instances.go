@@ -18,6 +18,7 @@ func (s *server) instanceRoutes() []route {
 	return []route{
 		{http.MethodGet, "/instances", RoleRead, s.listInstances},
 		{http.MethodPost, "/instances", RoleOperate, s.addInstance},
+		{http.MethodPost, "/instances/batch-create", RoleOperate, s.batchCreate},
 		{http.MethodGet, "/instances/:name", RoleRead, s.getInstance},
 		{http.MethodPatch, "/instances/:name", RoleOperate, s.modifyInstance},
 		{http.MethodDelete, "/instances/:name", RoleOperate, s.removeInstance},
@@ -157,6 +158,15 @@ func (s *server) addInstance(c *gin.Context) {
 		return
 	}
 	s.submitOp(c, OpInstanceAdd, req)
+}
+
+func (s *server) batchCreate(c *gin.Context) {
+	var req InstanceBatchCreate
+	if err := s.bind(c, &req); err != nil {
+		s.failBind(c, err)
+		return
+	}
+	s.submitOp(c, OpInstanceBatchCreate, req)
 }
 
 func (s *server) removeInstance(c *gin.Context) {

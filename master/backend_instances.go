@@ -85,6 +85,7 @@ type clusterView struct {
 	instances []keys.InstanceRecord
 	nodes     map[string]*keys.NodeRecord
 	alive     map[string]bool
+	status    map[string]*keys.NodeStatus   // what alive nodes' agents publish
 	domains   map[string]*keys.DomainStatus // by "node/instance"
 }
 
@@ -122,7 +123,8 @@ func (m *Master) readClusterViewEtcd(ctx context.Context) (*clusterView, error) 
 	if err != nil {
 		return nil, unavailable("list node states", err)
 	}
-	v := &clusterView{nodes: map[string]*keys.NodeRecord{}, alive: map[string]bool{}, domains: map[string]*keys.DomainStatus{}}
+	v := &clusterView{nodes: map[string]*keys.NodeRecord{}, alive: map[string]bool{}, domains: map[string]*keys.DomainStatus{},
+		status: map[string]*keys.NodeStatus{}}
 	for _, kv := range ir.Kvs {
 		var r keys.InstanceRecord
 		if err := json.Unmarshal(kv.Value, &r); err != nil {
@@ -141,6 +143,10 @@ func (m *Master) readClusterViewEtcd(ctx context.Context) (*clusterView, error) 
 		k := string(kv.Key)
 		if n := keys.NodeFromStatusKey(k); n != "" {
 			v.alive[n] = true
+			st := &keys.NodeStatus{}
+			if json.Unmarshal(kv.Value, st) == nil {
+				v.status[n] = st
+			}
 			continue
 		}
 		rest := strings.TrimPrefix(k, keys.NodeStateRoot)

@@ -91,8 +91,8 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, e
 		if !v.alive[name] {
 			continue
 		}
-		_, st, err := m.nodeUsable(ctx, name)
-		if err != nil {
+		st := v.status[name] // read with the view (no read per node)
+		if st == nil || v.nodes[name].Offline {
 			continue
 		}
 		published[name] = st

@@ -278,6 +278,7 @@ func (c *stateCache) view() *clusterView {
 	var v *clusterView
 	c.read(func(names []string) {
 		v = &clusterView{nodes: make(map[string]*keys.NodeRecord, len(c.nodes)), alive: make(map[string]bool, len(c.status)),
+			status:  make(map[string]*keys.NodeStatus, len(c.status)),
 			domains: make(map[string]*keys.DomainStatus, len(c.domains)), instances: make([]keys.InstanceRecord, 0, len(names))}
 		for _, n := range names {
 			v.instances = append(v.instances, *c.instances[n])
@@ -285,8 +286,8 @@ func (c *stateCache) view() *clusterView {
 		for n, r := range c.nodes {
 			v.nodes[n] = r
 		}
-		for n := range c.status {
-			v.alive[n] = true
+		for n, st := range c.status {
+			v.alive[n], v.status[n] = true, st
 		}
 		for k, d := range c.domains {
 			v.domains[k] = d

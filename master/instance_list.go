@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
 )
@@ -88,4 +90,31 @@ func pageOf(q api.InstancePageQuery, recs iter.Seq[*keys.InstanceRecord], nodeSt
 		out = append(out, in)
 	}
 	return out, false
+}
+
+// primaryVCPUs is Master.primaryVCPUs from the cache (false: not current).
+func (c *stateCache) primaryVCPUs(ctx context.Context, cli *clientv3.Client, node, except string) (int, bool) {
+	if !c.sync(ctx, cli) {
+		return 0, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n := 0
+	for _, r := range c.instances {
+		if r.PrimaryNode == node && r.Name != except {
+			n += r.VCPUs
+		}
+	}
+	return n, true
+}
+
+// instanceNameTaken is Master.nameTaken of an instance name from the cache
+// (false: not current).
+func (c *stateCache) instanceNameTaken(ctx context.Context, cli *clientv3.Client, name string) (string, bool) {
+	if !c.sync(ctx, cli) {
+		return "", false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.lower[strings.ToLower(name)], true
 }

@@ -2,6 +2,9 @@ package master
 
 import (
 	"context"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
@@ -48,4 +51,23 @@ func (m *Master) requireStopped(ctx context.Context, rec *keys.InstanceRecord, w
 		return api.Errorf(api.CodeWrongState, "instance %s still runs on %s (ERROR_up); shut it down to %s", rec.Name, rec.PrimaryNode, what)
 	}
 	return nil
+}
+
+// newInstanceRecord is the record of instance p as an add job reserves it:
+// on p.Node with hypervisor hv and template t, the NICs' MACs, marked as
+// being created by job.
+func newInstanceRecord(p api.InstanceAdd, hv string, t *keys.TemplateRecord, macs []string, job uint64) keys.InstanceRecord {
+	rec := keys.InstanceRecord{
+		Name: p.Name, UUID: uuid.NewString(), PrimaryNode: p.Node, OS: t.Name, OSVersion: t.Version,
+		OSDigest: t.Digest, Hypervisor: hv, DiskTemplate: p.DiskTemplate, VCPUs: p.VCPUs,
+		MemoryMiB: p.MemoryMiB, SSHKeys: p.SSHKeys, CreatedAt: time.Now().UTC(), CreatingJob: job,
+		OSParams: p.OSParams,
+	}
+	for _, d := range p.Disks {
+		rec.Disks = append(rec.Disks, keys.DiskSpec{SizeMiB: d.SizeMiB})
+	}
+	for i, n := range p.NICs {
+		rec.NICs = append(rec.NICs, keys.NICSpec{MAC: macs[i], Link: n.Link})
+	}
+	return rec
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
@@ -126,18 +124,7 @@ func (m *Master) addReserve(ctx context.Context, sc *jobs.StepContext, p api.Ins
 	if err != nil {
 		return err
 	}
-	rec := keys.InstanceRecord{
-		Name: p.Name, UUID: uuid.NewString(), PrimaryNode: p.Node, OS: t.Name, OSVersion: t.Version,
-		OSDigest: t.Digest, Hypervisor: hv, DiskTemplate: p.DiskTemplate, VCPUs: p.VCPUs,
-		MemoryMiB: p.MemoryMiB, SSHKeys: p.SSHKeys, CreatedAt: time.Now().UTC(), CreatingJob: sc.JobID,
-		OSParams: p.OSParams,
-	}
-	for _, d := range p.Disks {
-		rec.Disks = append(rec.Disks, keys.DiskSpec{SizeMiB: d.SizeMiB})
-	}
-	for i, n := range p.NICs {
-		rec.NICs = append(rec.NICs, keys.NICSpec{MAC: macs[i], Link: n.Link})
-	}
+	rec := newInstanceRecord(p, hv, t, macs, sc.JobID)
 	if err := createInstanceRecord(sc, rec); err != nil {
 		return err
 	}

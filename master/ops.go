@@ -12,7 +12,7 @@ import (
 // registerOps registers the opcode kinds of this version.
 func (m *Master) registerOps() error {
 	kinds := []jobs.Kind{m.opNodeAdd(), m.opNodeRemove(), m.opNodeModify(), opDebugDelay(),
-		m.opInstanceAdd(), m.opInstanceRemove(), m.opInstanceStartup(), m.opInstanceShutdown(),
+		m.opInstanceAdd(), m.opInstanceBatchCreate(), m.opInstanceRemove(), m.opInstanceStartup(), m.opInstanceShutdown(),
 		m.opInstanceReboot(), m.opInstanceReinstall(), m.opInstanceRename(), m.opInstanceGrowDisk(),
 		m.opInstanceModify(), m.opInstanceMigrate(), m.opNodePower(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair()}
 	// replace-disks, verify-disks, node evacuate/migrate/failover, balance

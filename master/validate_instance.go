@@ -125,6 +125,9 @@ func (m *Master) checkVCPUs(ctx context.Context, node string, st *keys.NodeStatu
 // primaryVCPUs sums the vcpus of the instances whose primary is node, but
 // instance except.
 func (m *Master) primaryVCPUs(ctx context.Context, node, except string) (int, error) {
+	if n, ok := m.cache.primaryVCPUs(ctx, m.client, node, except); ok {
+		return n, nil
+	}
 	tctx, cancel := store.WithTimeout(ctx)
 	defer cancel()
 	resp, err := m.client.Get(tctx, keys.InstancesPrefix, clientv3.WithPrefix())

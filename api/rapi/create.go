@@ -45,6 +45,17 @@ func parseCreate(req map[string]any) (api.InstanceAdd, error) {
 	if v, err := number(ver, "__version__"); err != nil || v != 1 {
 		return add, wrongInput("Unsupported request data version %v", ver)
 	}
+	return ParseCreateParams(req)
+}
+
+// ParseCreateParams turns OpInstanceCreate's parameters (a RAPI version 1
+// body, or one entry of gnt-instance batch-create's file) into an
+// InstanceAdd; parameters drover cannot honour are wrong_input.
+func ParseCreateParams(req map[string]any) (api.InstanceAdd, error) {
+	var add api.InstanceAdd
+	if req == nil {
+		return add, wrongInput("Invalid body contents, not a dictionary")
+	}
 	str := func(key string) (string, error) {
 		v, found := req[key]
 		if !found || v == nil {

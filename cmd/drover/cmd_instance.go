@@ -210,6 +210,7 @@ func instanceCommand() *cli.Command {
 		Usage: "add, list, start, stop and remove instances (gnt-instance)",
 		Subcommands: []*cli.Command{
 			instanceMigrateCommand(),
+			instanceBatchCommand(),
 			{
 				Name:      "add",
 				Usage:     "create an instance from a template on a node",
@@ -347,13 +348,18 @@ func instanceCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "list", Usage: "list instances (all, or those named)", ArgsUsage: "[NAME...]", Flags: listFlags(),
+				Name: "list", Usage: "list instances (all, or those named); filters run on the masters", ArgsUsage: "[NAME...]",
+				Flags: append(listFlags(), instanceFilterFlags()...),
 				Action: func(c *cli.Context) error {
+					q, err := instanceQuery(c)
+					if err != nil {
+						return err
+					}
 					cl, err := newClient(c)
 					if err != nil {
 						return err
 					}
-					insts, err := cl.ListInstances(c.Context, api.InstanceQuery{})
+					insts, err := cl.ListInstances(c.Context, q)
 					if err != nil {
 						return err
 					}

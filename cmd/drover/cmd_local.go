@@ -281,8 +281,8 @@ func localUp(c *cli.Context) error {
 		fmt.Fprintf(out, "Started agent %s (pid %d)\n", name, cmd.Process.Pid)
 	}
 	if n := c.Int("sim-nodes"); n > 0 {
-		// Registering takes about 0.1 s a node: more than --timeout alone.
-		sctx, cancel := context.WithTimeout(ctx, c.Duration("timeout")+time.Duration(n)*100*time.Millisecond)
+		// Registering takes 0.1-0.5 s a node: more than --timeout alone.
+		sctx, cancel := context.WithTimeout(ctx, c.Duration("timeout")+time.Duration(n)*500*time.Millisecond)
 		defer cancel()
 		if err := startSimNodes(sctx, cl, d, self, n, out); err != nil {
 			return err

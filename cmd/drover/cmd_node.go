@@ -126,9 +126,9 @@ func nodeCommand() *cli.Command {
 			},
 			{
 				Name:      "list",
-				Usage:     "list nodes (all, or those named)",
+				Usage:     "list nodes (all, or those named); --filter runs on the masters",
 				ArgsUsage: "[NAME...]",
-				Flags:     listFlags(),
+				Flags:     append(listFlags(), filterFlag()),
 				Action:    nodeList,
 			},
 			{
@@ -246,7 +246,11 @@ func nodeList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	nodes, err := cl.ListNodes(c.Context, api.NodeQuery{})
+	f, err := listFilters(c, nil)
+	if err != nil {
+		return err
+	}
+	nodes, err := cl.ListNodes(c.Context, api.NodeQuery{Filter: f})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -97,6 +98,10 @@ func writeSimCredentials(ctx context.Context, cl *api.Client, dir string, n int)
 					continue
 				}
 				cred, err := cl.NodeCredentials(ctx, simNodeName(i))
+				for try := 0; try < 5 && api.CodeOf(err) == api.CodeUnavailable && ctx.Err() == nil; try++ {
+					time.Sleep(time.Second) // a master between leaders, or a busy etcd
+					cred, err = cl.NodeCredentials(ctx, simNodeName(i))
+				}
 				if err == nil {
 					var b []byte
 					if b, err = json.Marshal(cred); err == nil {

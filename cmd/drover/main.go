@@ -49,6 +49,7 @@ func newApp() *cli.App {
 			masterCommand(),
 			agentCommand(),
 			simNodesCommand(),
+			benchListCommand(),
 			localCommand(),
 			allocCommand(),
 			completionCommand(),

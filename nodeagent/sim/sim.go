@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/nodeagent"
@@ -26,13 +27,20 @@ type Config struct {
 	// CPUs and MemoryMiB of each fake hypervisor (defaults 16 and 65536).
 	CPUs      int
 	MemoryMiB int64
-	// StartRate is how many agents start per second (default 50), so that
+	// StartRate is how many agents start per second (default 20), so that
 	// a thousand of them do not all grant their leases in the same instant.
 	StartRate int
 	// DialOptions are added to every etcd client of every agent (tests
 	// record the agents' requests with them).
 	DialOptions func(node string) []grpc.DialOption
 }
+
+// simPingInterval and simPingTimeout are the gRPC keepalive of simulated
+// nodes' etcd connections.
+const (
+	simPingInterval = 15 * time.Second
+	simPingTimeout  = 10 * time.Second
+)
 
 // errNoNodes means Run was given no credentials.
 var errNoNodes = errors.New("sim: no nodes")
@@ -51,7 +59,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		cfg.MemoryMiB = 64 << 10
 	}
 	if cfg.StartRate <= 0 {
-		cfg.StartRate = 50
+		cfg.StartRate = 20
 	}
 	agents := make([]*nodeagent.Agent, 0, len(cfg.Credentials))
 	for _, c := range cfg.Credentials {
@@ -98,8 +106,15 @@ func newAgent(cfg Config, c api.NodeCredentials, log *slog.Logger) (*nodeagent.A
 		Credentials: c, Driver: drv, StorageDir: dir, StagingDir: "disk", APIToken: c.APIToken,
 		Fence: nodeagent.FenceConfig{PidDirs: []string{}},
 	}
+	// A thousand agents in one process on a busy host cannot answer the
+	// transport's pings within the agent's 2 s: a missed ping closes the
+	// connection, and the reconnections (TLS handshakes) make the host
+	// busier still. Simulated nodes ping less often; lease safety rests on
+	// the lease keeper's own deadlines, not on these pings.
+	ac.EtcdDialOptions = []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{
+		Time: simPingInterval, Timeout: simPingTimeout, PermitWithoutStream: true})}
 	if cfg.DialOptions != nil {
-		ac.EtcdDialOptions = cfg.DialOptions(c.Node)
+		ac.EtcdDialOptions = append(ac.EtcdDialOptions, cfg.DialOptions(c.Node)...)
 	}
 	a, err := nodeagent.New(ac, nlog)
 	if err != nil {
