@@ -118,3 +118,11 @@ func (c *stateCache) instanceNameTaken(ctx context.Context, cli *clientv3.Client
 	defer c.mu.RUnlock()
 	return c.lower[strings.ToLower(name)], true
 }
+
+// nodeStatus is what node's agent last published, as the cache holds it
+// (nil: none); callers that need it current sync first.
+func (c *stateCache) nodeStatus(node string) *keys.NodeStatus {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.status[node]
+}

@@ -135,7 +135,8 @@ func (b *batch) reserveOne(ctx context.Context, sc *jobs.StepContext, fence stor
 	if err != nil {
 		return nil, err
 	}
-	if _, st, err := m.nodeUsable(ctx, p.Node); err == nil && !p.NoStart && st.Resources.MemoryTotalMiB > 0 &&
+	// checkAddTarget read the node's status just now (the cache is current).
+	if st := m.cache.nodeStatus(p.Node); st != nil && !p.NoStart && st.Resources.MemoryTotalMiB > 0 &&
 		st.Resources.MemoryFreeMiB-planned[p.Node] < p.MemoryMiB {
 		return nil, api.Errorf(api.CodeInsufficientResources, "node %s has %d MiB memory free after the batch's other instances, instance needs %d",
 			p.Node, st.Resources.MemoryFreeMiB-planned[p.Node], p.MemoryMiB)

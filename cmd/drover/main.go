@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/drover-project/drover/allocator/allocli"
 	"github.com/drover-project/drover/api"
 )
 
@@ -51,7 +52,7 @@ func newApp() *cli.App {
 			simNodesCommand(),
 			benchListCommand(),
 			localCommand(),
-			allocCommand(),
+			allocli.Command(),
 			completionCommand(),
 			workloadRunCommand(),
 		},

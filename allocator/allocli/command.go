@@ -1,4 +1,4 @@
-package main
+package allocli
 
 import (
 	"encoding/json"
@@ -18,9 +18,9 @@ import (
 // errAllocUsage marks bad command-line input to the alloc commands.
 var errAllocUsage = errors.New("bad usage")
 
-// allocCommand is "drover alloc": the allocator offline, on htools text files,
+// Command is "drover alloc" (and "drover-alloc"): the allocator offline, on htools text files,
 // mirroring hail (allocate), hbal (balance), hspace (capacity) and evacuation.
-func allocCommand() *cli.Command {
+func Command() *cli.Command {
 	file := &cli.StringFlag{Name: "text-data", Aliases: []string{"t"}, Required: true,
 		Usage: "cluster in the Ganeti htools text format (as hbal -t)"}
 	output := &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json"}

@@ -1,4 +1,4 @@
-package main
+package allocli
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ i6|8192|40960|2|running|Y|n2|n1|drbd||1
 func runAlloc(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	app := &cli.App{Name: "drover", Writer: &out, ErrWriter: &out, Commands: []*cli.Command{allocCommand()}}
+	app := &cli.App{Name: "drover", Writer: &out, ErrWriter: &out, Commands: []*cli.Command{Command()}}
 	err := app.Run(append([]string{"drover", "alloc"}, args...))
 	return out.String(), err
 }

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Scale benchmark (issue 11, docs/scale.md): a local cluster of 3 masters and
+# NODES simulated nodes (real agents with the fake hypervisor, one process),
+# INSTANCES diskless instances made by batch-create; then it prints
+#   - instance add throughput (batch-create of all instances),
+#   - GET /instances of 10,000 instances: p50/p99 as a client sees them, full
+#     records and selected fields, and filtered lists,
+#   - leader handover with that state (SIGKILL of the leader until a new
+#     leader runs a job),
+#   - etcd database size and the masters' memory,
+#   - the load average during the run (the machine may be shared).
+# Usage:
+#
+#   scripts/bench-scale.sh                    # 1,000 nodes, 20,000 instances
+#   NODES=200 INSTANCES=2000 scripts/bench-scale.sh
+#
+# Environment: DIR (cluster directory, default /tmp/drover-bench-scale),
+# NET (masters' addresses NET.1-3, default 127.0.9), LEASE_TTL (nodes' lease
+# TTL, default 30 s), PARALLEL (batch jobs at once, default 10), KEEP=1
+# leaves the cluster running at the end. Needs no root; about 30 minutes at
+# the default size on 2 cores.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NODES=${NODES:-1000}
+INSTANCES=${INSTANCES:-20000}
+DIR=${DIR:-/tmp/drover-bench-scale}
+NET=${NET:-127.0.9}
+LEASE_TTL=${LEASE_TTL:-30}
+PARALLEL=${PARALLEL:-10}
+BIN=$DIR.bin/drover
+
+say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+mkdir -p "$DIR.bin"
+(cd "$ROOT" && go build -o "$BIN" ./cmd/drover)
+if [ -e "$DIR" ]; then
+	"$BIN" local down --dir "$DIR" >/dev/null 2>&1 || true
+	rm -rf "$DIR"
+fi
+LOAD_START=$(loadavg)
+say "starting 3 masters and $NODES simulated nodes in $DIR (load $LOAD_START)"
+"$BIN" local up --dir "$DIR" --masters 3 --nodes 0 --sim-nodes "$NODES" --master-net "$NET" \
+	--node-lease-ttl "$LEASE_TTL" --timeout 5m >"$DIR.up.log" 2>&1 &
+UP=$!
+cleanup() {
+	if [ "${KEEP:-0}" != 1 ]; then
+		"$BIN" local down --dir "$DIR" >/dev/null 2>&1 || true
+		wait "$UP" 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+for _ in $(seq 1 1800); do
+	[ -e "$DIR/drover.env" ] && break
+	kill -0 "$UP" 2>/dev/null || { cat "$DIR.up.log" >&2; exit 1; }
+	sleep 1
+done
+# shellcheck disable=SC1091
+. "$DIR/drover.env"
+export DROVER_API DROVER_TOKEN DROVER_CA
+online() { "$BIN" node list --no-headers -o name --filter status=online | wc -l; }
+T0=$(date +%s)
+until [ "$(online)" -ge "$NODES" ]; do
+	[ $(($(date +%s) - T0)) -lt 900 ] || { say "only $(online) of $NODES nodes online"; exit 1; }
+	sleep 5
+done
+say "$NODES nodes online ($(($(date +%s) - T0)) s after their process started)"
+
+# A tiny root filesystem as template: diskless instances need no install.
+TPL=$DIR.bin/tiny
+mkdir -p "$TPL/etc" "$TPL/bin"
+echo "root:x:0:0:root:/root:/bin/sh" >"$TPL/etc/passwd"
+printf 'ID=debian\nVERSION_CODENAME=bookworm\n' >"$TPL/etc/os-release"
+printf '#!fake\n' >"$TPL/bin/sh"
+tar czf "$DIR.bin/tiny.tar.gz" -C "$TPL" .
+"$BIN" template import tiny "$DIR.bin/tiny.tar.gz" >/dev/null
+
+# gnt-instance batch-create's format; instance i on node i mod NODES, so the
+# jobs of 100 consecutive instances lock disjoint nodes.
+awk -v n="$INSTANCES" -v nodes="$NODES" 'BEGIN {
+	printf "["
+	for (i = 0; i < n; i++)
+		printf "%s{\"instance_name\": \"i%05d\", \"disk_template\": \"diskless\", \"os_type\": \"tiny\", \"pnode\": \"sim%d\", \"beparams\": {\"maxmem\": 128, \"vcpus\": 1}}", (i ? "," : ""), i, i % nodes + 1
+	print "]"
+}' >"$DIR.bin/instances.json"
+say "batch-create of $INSTANCES instances ($PARALLEL jobs at a time)"
+ADD=$("$BIN" instance batch-create --parallel "$PARALLEL" "$DIR.bin/instances.json" 2>"$DIR.create.log" | tail -1) || true
+LOAD_CREATE=$(loadavg)
+COUNT=$("$BIN" instance list --no-headers -o name | wc -l)
+say "$ADD; $COUNT instances listed (load $LOAD_CREATE)"
+
+# Lists, against a follower (any master serves reads; the leader runs jobs).
+LEADER=$("$BIN" cluster info --output json | sed -n 's/.*"leader": *"\([^"]*\)".*/\1/p' | head -1)
+FOLLOWER=""
+for m in m1 m2 m3; do [ "$m" != "$LEADER" ] && FOLLOWER=$m && break; done
+FURL=$(echo "$DROVER_API" | tr ',' '\n' | sed -n "${FOLLOWER#m}p")
+say "lists against follower $FOLLOWER ($FURL); leader $LEADER"
+LIST=()
+LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000)")
+LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000 --fields name,status,primary_node)")
+LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000 --filter node=sim7)")
+LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000 --filter name_prefix=i019 --filter status=running)")
+LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000 --fields name,status --filter status=running)")
+LOAD_LIST=$(loadavg)
+
+DB=$(du -b "$DIR/data/m1/member/snap/db" | cut -f1)
+MEM=""
+for m in m1 m2 m3; do
+	MEM+="$m $(($(ps -o rss= -p "$(cat "$DIR/run/$m.pid")") / 1024)) MiB  "
+done
+SIM=$(($(ps -o rss= -p "$(cat "$DIR/run/sim.pid")") / 1024))
+
+# Handover: SIGKILL of the leader, then until another master leads and has
+# run a job (debug delay of 0 s) submitted right after the kill.
+say "handover: SIGKILL of leader $LEADER"
+T0=$(date +%s.%N)
+kill -9 "$(cat "$DIR/run/$LEADER.pid")"
+NEW=""
+until [ -n "$NEW" ] && [ "$NEW" != "$LEADER" ]; do
+	NEW=$("$BIN" cluster info --output json 2>/dev/null | sed -n 's/.*"leader": *"\([^"]*\)".*/\1/p' | head -1 || true)
+done
+T1=$(date +%s.%N)
+"$BIN" debug delay --duration 0s >/dev/null 2>&1
+T2=$(date +%s.%N)
+"$BIN" local start --dir "$DIR" "$LEADER" >/dev/null
+LOAD_END=$(loadavg)
+
+cat <<OUT
+
+drover scale benchmark: 3 masters, $NODES simulated nodes (lease TTL $LEASE_TTL s), $COUNT instances
+  instance add (batch-create, $PARALLEL jobs at once): $ADD
+  ${LIST[0]}
+  ${LIST[1]}
+  ${LIST[2]}
+  ${LIST[3]}
+  ${LIST[4]}
+  leader handover after SIGKILL of $LEADER: new leader $NEW after $(echo "$T1 - $T0" | bc) s, first job done after $(echo "$T2 - $T0" | bc) s
+  etcd database (m1): $((DB / 1024 / 1024)) MiB
+  master memory (RSS): $MEM
+  simulated nodes' process (RSS): $SIM MiB
+  load average (1/5/15 min): start $LOAD_START, after create $LOAD_CREATE, after lists $LOAD_LIST, end $LOAD_END
+OUT
