@@ -30,8 +30,7 @@ type stateCache struct {
 	rev       int64         // every change up to rev is applied
 	changed   chan struct{} // closed (and replaced) when rev moves
 	instances map[string]*keys.InstanceRecord
-	lower     map[string]string // lower-case name -> name
-	sorted    []string          // names in order; nil when stale
+	sorted    []string // names in order; nil when stale
 	nodes     map[string]*keys.NodeRecord
 	status    map[string]*keys.NodeStatus // nodes whose status key exists
 	domains   map[string]*keys.DomainStatus
@@ -116,7 +115,7 @@ func (c *stateCache) load(ctx context.Context, cli *clientv3.Client) (int64, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.instances, c.lower, c.sorted = map[string]*keys.InstanceRecord{}, map[string]string{}, nil
+	c.instances, c.sorted = map[string]*keys.InstanceRecord{}, nil
 	c.nodes, c.status, c.domains = map[string]*keys.NodeRecord{}, map[string]*keys.NodeStatus{}, map[string]*keys.DomainStatus{}
 	for _, kv := range kvs {
 		c.applyLocked(&clientv3.Event{Type: clientv3.EventTypePut, Kv: kv})
@@ -144,7 +143,6 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 		if !put || json.Unmarshal(ev.Kv.Value, r) != nil {
 			if _, ok := c.instances[name]; ok {
 				delete(c.instances, name)
-				delete(c.lower, strings.ToLower(name))
 				c.sorted = nil
 			}
 			return
@@ -153,7 +151,6 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 			c.sorted = nil
 		}
 		c.instances[name] = r
-		c.lower[strings.ToLower(name)] = name
 	case strings.HasPrefix(k, keys.NodesPrefix):
 		name := keys.NameFromKey(keys.NodesPrefix, k)
 		r := &keys.NodeRecord{}

@@ -108,17 +108,6 @@ func (c *stateCache) primaryVCPUs(ctx context.Context, cli *clientv3.Client, nod
 	return n, true
 }
 
-// instanceNameTaken is Master.nameTaken of an instance name from the cache
-// (false: not current).
-func (c *stateCache) instanceNameTaken(ctx context.Context, cli *clientv3.Client, name string) (string, bool) {
-	if !c.sync(ctx, cli) {
-		return "", false
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.lower[strings.ToLower(name)], true
-}
-
 // nodeStatus is what node's agent last published, as the cache holds it
 // (nil: none); callers that need it current sync first.
 func (c *stateCache) nodeStatus(node string) *keys.NodeStatus {
