@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -64,8 +64,8 @@ type serverTimes struct {
 }
 
 func (s *serverTimes) Enabled(context.Context, slog.Level) bool { return true }
-func (s *serverTimes) WithAttrs([]slog.Attr) slog.Handler      { return s }
-func (s *serverTimes) WithGroup(string) slog.Handler           { return s }
+func (s *serverTimes) WithAttrs([]slog.Attr) slog.Handler       { return s }
+func (s *serverTimes) WithGroup(string) slog.Handler            { return s }
 func (s *serverTimes) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "http request" {
 		return nil
