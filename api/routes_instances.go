@@ -30,6 +30,9 @@ func (s *server) instanceRoutes() []route {
 		{http.MethodPost, "/instances/:name/grow-disk", RoleOperate, s.growDisk},
 		{http.MethodPost, "/instances/:name/migrate", RoleOperate, s.migrateInstance},
 		{http.MethodGet, "/instances/:name/console", RoleOperate, s.instanceConsole},
+		{http.MethodPost, "/instances/:name/failover", RoleOperate, s.failoverInstance},
+		{http.MethodPost, "/instances/:name/activate-disks", RoleOperate, s.instanceSimple(OpInstanceActivateDisks)},
+		{http.MethodPost, "/instances/:name/deactivate-disks", RoleOperate, s.instanceSimple(OpInstanceDeactivateDisks)},
 	}
 }
 
@@ -188,8 +191,12 @@ func (s *server) instanceSimple(kind string) gin.HandlerFunc {
 			s.failBind(c, err)
 			return
 		}
-		if kind == OpInstanceStartup {
+		switch kind {
+		case OpInstanceStartup:
 			s.submitOp(c, kind, InstanceStartup{Name: name})
+			return
+		case OpInstanceActivateDisks:
+			s.submitOp(c, kind, InstanceActivateDisks{Name: name})
 			return
 		}
 		s.submitOp(c, kind, InstanceName{Name: name})

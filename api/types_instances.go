@@ -30,10 +30,13 @@ const (
 	InstErrorNodeOffline = "ERROR_nodeoffline" // primary node marked offline
 )
 
-// Disk templates offered now (plain and drbd come with the DRBD issue).
+// Disk templates offered now: plain (LVM) and drbd (LVM mirrored by DRBD
+// on two nodes) need nodes with a volume group (agent --lvm-vg).
 const (
 	DiskTemplateFile     = "file"
 	DiskTemplateDiskless = "diskless"
+	DiskTemplatePlain    = "plain"
+	DiskTemplateDRBD     = "drbd"
 )
 
 // Limits of instance parameters.
@@ -63,7 +66,7 @@ type InstanceDisk struct {
 type InstanceAdd struct {
 	// Name is the instance's name, a hostname unique in the cluster.
 	Name string `json:"name"`
-	// DiskTemplate is file or diskless.
+	// DiskTemplate is file, diskless, plain or drbd.
 	DiskTemplate string `json:"disk_template"`
 	// OS is the template: "name" (latest version) or "name@version"; or a
 	// Ganeti OS definition on the node: "name+variant" (docs/templates.md).
@@ -72,7 +75,15 @@ type InstanceAdd struct {
 	OSParams map[string]string `json:"os_params,omitempty"`
 	// Node is the primary node; empty lets the allocator choose.
 	Node string `json:"node,omitempty"`
-	// Disks are the disks' sizes (file only; diskless has none).
+	// SecondaryNode is the DRBD peer of a drbd instance (-n P:S); empty
+	// with Node empty lets the allocator choose both.
+	SecondaryNode string `json:"secondary_node,omitempty"`
+	// NoWaitForSync (drbd): do not wait for the first sync of the disks.
+	NoWaitForSync bool `json:"no_wait_for_sync,omitempty"`
+	// NoInstall creates the disks without installing the template onto
+	// them (Ganeti's --no-install); the record names the template.
+	NoInstall bool `json:"no_install,omitempty"`
+	// Disks are the disks' sizes (diskless has none).
 	Disks []InstanceDisk `json:"disks,omitempty"`
 	// NICs: the MAC of each is allocated by the master (leave it empty).
 	NICs []InstanceNIC `json:"nics,omitempty"`
@@ -167,17 +178,19 @@ type InstanceModifyOp struct {
 // Instance is an instance as GET /instances shows it: its configuration, its
 // desired state and what its primary node observes.
 type Instance struct {
-	Name         string         `json:"name"`
-	UUID         string         `json:"uuid"`
-	PrimaryNode  string         `json:"primary_node"`
-	OS           string         `json:"os"`
-	OSVersion    int            `json:"os_version"`
-	Hypervisor   string         `json:"hypervisor"`
-	DiskTemplate string         `json:"disk_template"`
-	Disks        []InstanceDisk `json:"disks,omitempty"`
-	NICs         []InstanceNIC  `json:"nics,omitempty"`
-	VCPUs        int            `json:"vcpus"`
-	MemoryMiB    int64          `json:"memory_mib"`
+	Name        string `json:"name"`
+	UUID        string `json:"uuid"`
+	PrimaryNode string `json:"primary_node"`
+	// SecondaryNodes are the DRBD peers of a drbd instance's primary.
+	SecondaryNodes []string       `json:"secondary_nodes,omitempty"`
+	OS             string         `json:"os"`
+	OSVersion      int            `json:"os_version"`
+	Hypervisor     string         `json:"hypervisor"`
+	DiskTemplate   string         `json:"disk_template"`
+	Disks          []InstanceDisk `json:"disks,omitempty"`
+	NICs           []InstanceNIC  `json:"nics,omitempty"`
+	VCPUs          int            `json:"vcpus"`
+	MemoryMiB      int64          `json:"memory_mib"`
 	// AdminState is the desired state: up or down.
 	AdminState string `json:"admin_state"`
 	// Status is one of the Inst* values.
@@ -194,6 +207,11 @@ type Instance struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Tags are free-form labels (tags.modify).
 	Tags []string `json:"tags,omitempty"`
+	// DRBD is, per disk of a drbd instance, its allocation and the state
+	// its nodes publish (GET /instances/{name} only).
+	DRBD []InstanceDRBDDisk `json:"drbd,omitempty"`
+	// DisksActive is false after deactivate-disks (plain and drbd).
+	DisksActive *bool `json:"disks_active,omitempty"`
 }
 
 // InstanceConsole is the answer of GET /instances/{name}/console: the tail
@@ -275,19 +293,8 @@ func (a InstanceAdd) Validate() error {
 			return fmt.Errorf("node: %w", err)
 		}
 	}
-	switch a.DiskTemplate {
-	case DiskTemplateFile:
-		if len(a.Disks) == 0 {
-			return Errorf(CodeWrongInput, "disk template file needs at least one disk")
-		}
-	case DiskTemplateDiskless:
-		if len(a.Disks) != 0 {
-			return Errorf(CodeWrongInput, "disk template diskless takes no disks")
-		}
-	case "":
-		return Errorf(CodeWrongInput, "disk template missing (file or diskless)")
-	default:
-		return Errorf(CodeWrongInput, "disk template %s not supported (file or diskless)", quoteShort(a.DiskTemplate))
+	if err := a.validateTemplate(); err != nil {
+		return err
 	}
 	if len(a.Disks) > MaxInstanceDisks {
 		return Errorf(CodeWrongInput, "at most %d disks", MaxInstanceDisks)
@@ -314,9 +321,9 @@ func (a InstanceAdd) Validate() error {
 		return err
 	}
 	switch a.Hypervisor {
-	case "", "kvm", "lxc", "xen", "openvz", "test", "fake":
+	case "", "kvm", "lxc", "xen", "openvz", "test", "fake", "workload":
 	default:
-		return Errorf(CodeWrongInput, "hypervisor %s unknown (kvm, lxc, xen, openvz, test, fake)", quoteShort(a.Hypervisor))
+		return Errorf(CodeWrongInput, "hypervisor %s unknown (kvm, lxc, xen, openvz, test, fake, workload)", quoteShort(a.Hypervisor))
 	}
 	for i, k := range a.SSHKeys {
 		if k == "" || len(k) > 16<<10 || strings.ContainsAny(k, "\n\r") {

@@ -66,6 +66,11 @@ func instanceView(r keys.InstanceRecord, nodeStatus string, d *keys.DomainStatus
 	if r.AdminUp {
 		in.AdminState = "up"
 	}
+	in.SecondaryNodes = secondaryNodes(&r)
+	if isBlockTemplate(r.DiskTemplate) {
+		active := !r.DisksDown
+		in.DisksActive = &active
+	}
 	for _, dk := range r.Disks {
 		in.Disks = append(in.Disks, api.InstanceDisk{SizeMiB: dk.SizeMiB})
 	}
@@ -196,6 +201,9 @@ func (m *Master) GetInstance(ctx context.Context, name string) (*api.Instance, e
 		return nil, err
 	}
 	in := instanceView(*r, nodeStatusOf(node, alive), d)
+	if in.DRBD, err = m.instanceDRBD(ctx, r); err != nil {
+		return nil, err
+	}
 	return &in, nil
 }
 

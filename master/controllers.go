@@ -33,5 +33,6 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 		{name: "job-archive", fatal: true, run: m.archiveLoop},
 		{name: "instance-restart", run: m.runInstanceWatcher},
 		{name: "name-index", run: m.indexNames},
+		{name: "drbd-rejoin", run: m.runDRBDRejoin},
 	}
 }

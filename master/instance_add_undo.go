@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/drover-project/drover/api"
@@ -41,6 +42,13 @@ func (m *Master) undoOnNode(ctx context.Context, sc *jobs.StepContext, rec *keys
 			note += "; its agent removes it when it is back"
 		} else {
 			note += fmt.Sprintf("; undo not left for its agent either (%v): `drover cluster repair` removes the orphan", lerr)
+		}
+	}
+	if isBlockTemplate(rec.DiskTemplate) {
+		if failed := m.removeBlockDisks(ctx, sc, rec, "undo-"+step); len(failed) > 0 {
+			note += fmt.Sprintf("; disks NOT all removed (%s): their LVs and DRBD resources stay on those nodes", strings.Join(failed, "; "))
+		} else {
+			note += fmt.Sprintf("; disks removed from %s", strings.Join(diskNodes(rec), ", "))
 		}
 	}
 	return note

@@ -42,6 +42,13 @@ func allocSpec(v *clusterView, statuses map[string]*nodeAgentStatus, hv string) 
 		}
 		usedMem[r.PrimaryNode] += r.MemoryMiB
 		usedDisk[r.PrimaryNode] += disk
+		sec := drbdSecondary(&r)
+		if _, ok := v.nodes[sec]; !ok || sec == r.PrimaryNode {
+			sec = ""
+		}
+		if sec != "" {
+			usedDisk[sec] += disk
+		}
 		state := allocator.StateRunning
 		if !r.AdminUp {
 			state = allocator.StateAdminDown
@@ -51,7 +58,7 @@ func allocSpec(v *clusterView, statuses map[string]*nodeAgentStatus, hv string) 
 			tmpl = allocator.TemplateDiskless
 		}
 		spec.Instances = append(spec.Instances, allocator.Instance{Name: r.Name, Mem: r.MemoryMiB, Disk: disk, VCPUs: r.VCPUs,
-			Template: tmpl, Primary: r.PrimaryNode, RunState: state, AutoBalance: true, SpindleUse: 1})
+			Template: tmpl, Primary: r.PrimaryNode, Secondary: sec, RunState: state, AutoBalance: true, SpindleUse: 1})
 	}
 	for name, n := range v.nodes {
 		st := statuses[name]
@@ -79,11 +86,12 @@ type nodeAgentStatus struct {
 	Unfit string
 }
 
-// allocateNode picks the primary node of a new instance with the allocator.
-func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, error) {
+// allocateNode picks the primary node of a new instance with the allocator,
+// and for drbd its secondary (N+1 kept).
+func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, string, error) {
 	v, err := m.readClusterView(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	statuses := map[string]*nodeAgentStatus{}
 	published := map[string]*keys.NodeStatus{}
@@ -96,20 +104,24 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, e
 			continue
 		}
 		published[name] = st
-		statuses[name] = &nodeAgentStatus{Hypervisor: st.Hypervisor, HypervisorOK: st.HypervisorOK, Resources: st.Resources, Unfit: nodeUnfit(p, st)}
+		unfit := nodeUnfit(p, st)
+		if err := checkBlockNode(name, p.DiskTemplate, st, 0); unfit == "" && isBlockTemplate(p.DiskTemplate) && err != nil {
+			unfit = api.AsError(err).Message
+		}
+		statuses[name] = &nodeAgentStatus{Hypervisor: st.Hypervisor, HypervisorOK: st.HypervisorOK, Resources: st.Resources, Unfit: unfit}
 	}
 	if err := checkHypervisorOffered(p.Hypervisor, published); err != nil {
-		return "", err
+		return "", "", err
 	}
 	ratio, err := m.vcpuRatio(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	spec := allocSpec(v, statuses, p.Hypervisor)
 	spec.Policy.VCPURatio = ratio
 	c, err := allocator.NewCluster(spec)
 	if err != nil {
-		return "", fmt.Errorf("allocator snapshot: %w", err)
+		return "", "", fmt.Errorf("allocator snapshot: %w", err)
 	}
 	var disk int64
 	for _, d := range p.Disks {
@@ -126,10 +138,10 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, e
 			}
 			why = append(why, fmt.Sprintf("%s: %s", r.Node, reason))
 		}
-		return "", api.Errorf(api.CodeInsufficientResources, "no node fits instance %s (%s)", p.Name, strings.Join(why, "; "))
+		return "", "", api.Errorf(api.CodeInsufficientResources, "no node fits instance %s (%s)", p.Name, strings.Join(why, "; "))
 	}
 	if err != nil {
-		return "", api.Errorf(api.CodeWrongInput, "allocator: %v", err)
+		return "", "", api.Errorf(api.CodeWrongInput, "allocator: %v", err)
 	}
-	return res.Primary, nil
+	return res.Primary, res.Secondary, nil
 }

@@ -25,18 +25,23 @@ func (m *Master) opInstanceAdd() jobs.Kind {
 				return err
 			}
 			if p.Node == "" {
-				if p.Node, err = m.allocateNode(ctx, p); err != nil {
+				if p.Node, p.SecondaryNode, err = m.allocateNode(ctx, p); err != nil {
 					return err
 				}
 			}
-			_, _, err = m.checkAddTarget(ctx, p)
-			return err
+			if _, _, err = m.checkAddTarget(ctx, p); err != nil {
+				return err
+			}
+			return m.checkBlockAdd(ctx, p)
 		},
 		Locks: func(raw json.RawMessage) []string {
 			var p api.InstanceAdd
 			_ = json.Unmarshal(raw, &p)
 			if p.Node == "" {
 				return []string{instanceLock(p.Name), lockNodeAlloc}
+			}
+			if p.SecondaryNode != "" {
+				return []string{instanceLock(p.Name), "node/" + p.Node, "node/" + p.SecondaryNode}
 			}
 			return []string{instanceLock(p.Name), "node/" + p.Node}
 		},
@@ -48,21 +53,28 @@ func (m *Master) opInstanceAdd() jobs.Kind {
 			steps := []jobs.Step{
 				{Name: "reserve", Run: func(ctx context.Context, sc *jobs.StepContext) error { return m.addReserve(ctx, sc, p) },
 					Undo: func(ctx context.Context, sc *jobs.StepContext) error { return m.undoReserve(ctx, sc, p.Name) }},
-				{Name: "create", Run: func(ctx context.Context, sc *jobs.StepContext) error {
-					rec, t, err := m.creatingRecord(ctx, sc, p.Name)
-					if err != nil {
-						return err
-					}
-					start := time.Now()
-					_, err = m.stepCmd(ctx, sc, "create", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceCreate,
-						Instance: *rec, Template: t, Timeout: cmdTimeoutInstall})
-					if err != nil {
-						return m.undoAdd(ctx, sc, rec, "create", err)
-					}
-					sc.Logf("instance %s created on %s from %s@%d in %.1fs", p.Name, rec.PrimaryNode, rec.OS, rec.OSVersion, time.Since(start).Seconds())
-					return nil
-				}, Undo: func(ctx context.Context, sc *jobs.StepContext) error { return m.undoCreate(ctx, sc, p.Name) }},
 			}
+			if p.DiskTemplate == api.DiskTemplateDRBD {
+				steps = append(steps, m.addDRBDSteps(p)...)
+			}
+			steps = append(steps, jobs.Step{Name: "create", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+				rec, t, err := m.creatingRecord(ctx, sc, p.Name)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				inst, from := *rec, fmt.Sprintf("from %s@%d", rec.OS, rec.OSVersion)
+				if p.NoInstall {
+					t, inst.OSDigest, from = nil, "", "without installing a template (--no-install)"
+				}
+				_, err = m.stepCmd(ctx, sc, "create", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceCreate,
+					Instance: inst, Template: t, Timeout: cmdTimeoutInstall})
+				if err != nil {
+					return m.undoAdd(ctx, sc, rec, "create", err)
+				}
+				sc.Logf("instance %s created on %s %s in %.1fs", p.Name, rec.PrimaryNode, from, time.Since(start).Seconds())
+				return nil
+			}, Undo: func(ctx context.Context, sc *jobs.StepContext) error { return m.undoCreate(ctx, sc, p.Name) }})
 			if !p.NoStart {
 				steps = append(steps, jobs.Step{Name: "start", Run: func(ctx context.Context, sc *jobs.StepContext) error {
 					rec, _, err := m.creatingRecord(ctx, sc, p.Name)
@@ -105,15 +117,22 @@ func (m *Master) addReserve(ctx context.Context, sc *jobs.StepContext, p api.Ins
 		return err
 	}
 	if p.Node == "" {
-		node, err := m.allocateNode(ctx, p)
+		node, sec, err := m.allocateNode(ctx, p)
 		if err != nil {
 			return err
 		}
-		sc.Logf("allocator chose node %s for %s", node, p.Name)
-		p.Node = node
+		if sec != "" {
+			sc.Logf("allocator chose node %s (secondary %s) for %s", node, sec, p.Name)
+		} else {
+			sc.Logf("allocator chose node %s for %s", node, p.Name)
+		}
+		p.Node, p.SecondaryNode = node, sec
 	}
 	hv, t, err := m.checkAddTarget(ctx, p)
 	if err != nil {
+		return err
+	}
+	if err := m.checkBlockAdd(ctx, p); err != nil {
 		return err
 	}
 	var cr keys.ClusterRecord
@@ -125,6 +144,9 @@ func (m *Master) addReserve(ctx context.Context, sc *jobs.StepContext, p api.Ins
 		return err
 	}
 	rec := newInstanceRecord(p, hv, t, macs, sc.JobID)
+	if err := m.planBlockDisks(ctx, sc, p, &rec); err != nil {
+		return err
+	}
 	if err := createInstanceRecord(sc, rec); err != nil {
 		return err
 	}

@@ -124,8 +124,11 @@ func (b *batch) reserveOne(ctx context.Context, sc *jobs.StepContext, fence stor
 	if err := m.checkNewName(ctx, p.Name); err != nil {
 		return nil, err
 	}
+	if isBlockTemplate(p.DiskTemplate) {
+		return nil, api.Errorf(api.CodeWrongInput, "instance %s: batch create makes no %s disks (use instance add)", p.Name, p.DiskTemplate)
+	}
 	if p.Node == "" {
-		node, err := m.allocateNode(ctx, p)
+		node, _, err := m.allocateNode(ctx, p)
 		if err != nil {
 			return nil, err
 		}

@@ -10,7 +10,7 @@ import (
 
 func (m *Master) opInstanceGrowDisk() jobs.Kind {
 	check := func(rec *keys.InstanceRecord, p api.InstanceGrowDisk) error {
-		if rec.DiskTemplate != api.DiskTemplateFile {
+		if rec.DiskTemplate != api.DiskTemplateFile && !isBlockTemplate(rec.DiskTemplate) {
 			return api.Errorf(api.CodeWrongState, "instance %s has disk template %s: no disks to grow", rec.Name, rec.DiskTemplate)
 		}
 		if p.Disk >= len(rec.Disks) {
@@ -40,6 +40,9 @@ func (m *Master) opInstanceGrowDisk() jobs.Kind {
 						return err
 					}
 					target := rec.Disks[p.Disk].SizeMiB + p.AmountMiB
+					if isBlockTemplate(rec.DiskTemplate) {
+						return m.growBlockDisk(ctx, sc, rec, p.Disk, target)
+					}
 					_, err = m.stepCmd(ctx, sc, "grow-disk", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceGrowDisk, Instance: *rec,
 						Params: keys.GrowDiskParams{Disk: p.Disk, AmountMiB: p.AmountMiB, SizeMiB: target}})
 					if err == nil {

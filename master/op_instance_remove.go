@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"strings"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
@@ -27,6 +28,18 @@ func (m *Master) opInstanceRemove() jobs.Kind {
 						return err
 					}
 					sc.Logf("domain and disks of %s removed from %s", p.Name, rec.PrimaryNode)
+					return nil
+				}},
+				{Name: "remove-disks", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+					rec, _, err := m.instanceRecord(ctx, p.Name)
+					if err != nil || !isBlockTemplate(rec.DiskTemplate) {
+						return err
+					}
+					if failed := m.removeBlockDisks(ctx, sc, rec, "remove"); len(failed) > 0 {
+						return api.Errorf(api.CodeWrongState, "disks of %s not removed: %s (the record is kept; mark a dead node offline to remove without it)",
+							p.Name, strings.Join(failed, "; "))
+					}
+					sc.Logf("disks of %s removed from %s", p.Name, strings.Join(diskNodes(rec), ", "))
 					return nil
 				}},
 				{Name: "record", Run: func(ctx context.Context, sc *jobs.StepContext) error {

@@ -16,8 +16,8 @@ func (m *Master) opInstanceStartup() jobs.Kind {
 				{Name: "mark-up", Run: func(ctx context.Context, sc *jobs.StepContext) error {
 					rec, err := m.updateRecord(ctx, sc, p.Name, func(r *keys.InstanceRecord) (bool, error) {
 						if !p.Auto {
-							changed := !r.AdminUp || r.Restarts != 0 || r.GaveUp
-							r.AdminUp, r.Restarts, r.GaveUp = true, 0, false
+							changed := !r.AdminUp || r.Restarts != 0 || r.GaveUp || r.DisksDown
+							r.AdminUp, r.Restarts, r.GaveUp, r.DisksDown = true, 0, false, false
 							return changed, nil
 						}
 						if !r.AdminUp || r.GaveUp {
@@ -45,6 +45,13 @@ func (m *Master) opInstanceStartup() jobs.Kind {
 					if !rec.AdminUp || rec.GaveUp {
 						sc.Logf("instance %s is not to be started (admin %v, gave up %v)", p.Name, rec.AdminUp, rec.GaveUp)
 						return nil
+					}
+					if isBlockTemplate(rec.DiskTemplate) {
+						// Its disks may be down (a node that rebooted
+						// brings them back as secondary only).
+						if err := m.activateDisks(ctx, sc, rec, false); err != nil {
+							return err
+						}
 					}
 					return m.startDomain(ctx, sc, rec)
 				}},

@@ -14,7 +14,8 @@ func (m *Master) registerOps() error {
 	kinds := []jobs.Kind{m.opNodeAdd(), m.opNodeRemove(), m.opNodeModify(), opDebugDelay(),
 		m.opInstanceAdd(), m.opInstanceBatchCreate(), m.opInstanceRemove(), m.opInstanceStartup(), m.opInstanceShutdown(),
 		m.opInstanceReboot(), m.opInstanceReinstall(), m.opInstanceRename(), m.opInstanceGrowDisk(),
-		m.opInstanceModify(), m.opInstanceMigrate(), m.opNodePower(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair()}
+		m.opInstanceModify(), m.opInstanceMigrate(), m.opNodePower(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair(),
+		m.opInstanceFailover(), m.opInstanceActivateDisks(), m.opInstanceDeactivateDisks()}
 	// replace-disks, verify-disks, node evacuate/migrate/failover, balance
 	kinds = append(kinds, m.drbdMoveKinds()...)
 	for _, k := range append(kinds, m.cfg.ExtraOps...) {

@@ -24,7 +24,7 @@ func lvName(inst string, i int) string { return fmt.Sprintf("%s.disk%d", inst, i
 func isDiskCommand(kind string) bool {
 	switch kind {
 	case keys.CmdDiskCreate, keys.CmdDiskPrimary, keys.CmdDiskSecondary, keys.CmdDiskRemove, keys.CmdDiskResize,
-		keys.CmdDiskAdjust, keys.CmdDiskDisconnect, keys.CmdDiskDiscard:
+		keys.CmdDiskAdjust, keys.CmdDiskDisconnect, keys.CmdDiskDiscard, keys.CmdDiskDeactivate:
 		return true
 	}
 	return false
@@ -74,9 +74,20 @@ func (x *Executor) runDisk(ctx context.Context, cmd keys.NodeCommand, progress f
 			return nil, api.Errorf(api.CodeWrongInput, "a plain disk has no DRBD role")
 		}
 		if cmd.Kind == keys.CmdDiskPrimary {
-			return nil, b.DRBD.Primary(ctx, res.Name, false)
+			if p.Force {
+				log.Warn("drbd_promote_forced", "resource", res.Name)
+			}
+			return nil, b.DRBD.Primary(ctx, res.Name, p.Force)
 		}
 		return nil, b.DRBD.Secondary(ctx, res.Name)
+	case keys.CmdDiskDeactivate:
+		if res == nil {
+			return nil, nil
+		}
+		if _, err := os.Stat(b.DRBD.ResourceFile(res.Name)); err != nil {
+			return nil, nil // never brought up here (or the node rebooted): down already
+		}
+		return nil, b.DRBD.Down(ctx, res.Name)
 	case keys.CmdDiskRemove:
 		if res != nil {
 			if _, err := os.Stat(b.DRBD.ResourceFile(res.Name)); err == nil {

@@ -12,7 +12,7 @@ import (
 // ignoredCreateFields are OpInstanceCreate parameters that have no meaning
 // in drover and are accepted without effect.
 var ignoredCreateFields = map[string]bool{
-	"ip_check": true, "name_check": true, "conflicts_check": true, "wait_for_sync": true,
+	"ip_check": true, "name_check": true, "conflicts_check": true,
 	"iallocator": true, "opportunistic_locking": true, "dry_run": true, "identify_defaults": true,
 }
 
@@ -91,12 +91,12 @@ func ParseCreateParams(req map[string]any) (api.InstanceAdd, error) {
 				add.Hypervisor = ""
 			}
 		case "snode":
-			if s, _ := str(k); s != "" {
-				err = wrongInput("snode: drover has no mirrored disk templates yet")
-			}
+			add.SecondaryNode, err = str(k)
 		case "no_install":
-			if b, _ := v.(bool); b {
-				err = wrongInput("no_install: drover always installs the template")
+			add.NoInstall, _ = v.(bool)
+		case "wait_for_sync":
+			if b, isBool := v.(bool); isBool && !b && req["disk_template"] == api.DiskTemplateDRBD {
+				add.NoWaitForSync = true
 			}
 		case "start":
 			b, isBool := v.(bool)

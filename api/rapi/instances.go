@@ -44,7 +44,7 @@ func instanceJSON(in api.Instance) map[string]any {
 	return map[string]any{
 		"name": in.Name, "uuid": in.UUID, "admin_state": in.AdminState, "admin_up": in.AdminState == "up",
 		"os": in.OS, "hypervisor": ganetiHypervisor(in.Hypervisor),
-		"pnode": in.PrimaryNode, "snodes": []string{}, "disk_template": in.DiskTemplate,
+		"pnode": in.PrimaryNode, "snodes": append([]string{}, in.SecondaryNodes...), "disk_template": in.DiskTemplate,
 		"nic.ips": nulls, "nic.macs": macs, "nic.modes": modes, "nic.uuids": nulls, "nic.names": nulls,
 		"nic.links": links, "nic.networks": nulls, "nic.networks.names": nulls, "nic.bridges": links,
 		"network_port": nil,

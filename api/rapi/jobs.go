@@ -24,7 +24,8 @@ var opIDs = map[string]string{
 	api.OpInstanceShutdown: "OP_INSTANCE_SHUTDOWN", api.OpInstanceReboot: "OP_INSTANCE_REBOOT",
 	api.OpInstanceReinstall: "OP_INSTANCE_REINSTALL", api.OpInstanceRename: "OP_INSTANCE_RENAME",
 	api.OpInstanceGrowDisk: "OP_INSTANCE_GROW_DISK", api.OpInstanceModify: "OP_INSTANCE_SET_PARAMS",
-	api.OpTagsModify: "OP_TAGS_SET", api.OpInstanceMigrate: "OP_INSTANCE_MIGRATE",
+	api.OpTagsModify: "OP_TAGS_SET", api.OpInstanceMigrate: "OP_INSTANCE_MIGRATE", api.OpInstanceFailover: "OP_INSTANCE_FAILOVER",
+	api.OpInstanceActivateDisks: "OP_INSTANCE_ACTIVATE_DISKS", api.OpInstanceDeactivateDisks: "OP_INSTANCE_DEACTIVATE_DISKS",
 }
 
 func opID(kind string) string {

@@ -34,12 +34,17 @@ func TestParseCreate(t *testing.T) {
 	if err != nil || def.MemoryMiB != defaultMemoryMiB || def.VCPUs != defaultVCPUs {
 		t.Fatalf("defaults: %+v %v", def, err)
 	}
+	mirror, err := parseCreate(decode(t, `{"__version__":1,"name":"m","disk_template":"drbd","pnode":"node1","snode":"node2",
+		"disks":[{"size":64}],"os":"tiny","no_install":true,"wait_for_sync":false}`))
+	if err != nil || mirror.SecondaryNode != "node2" || !mirror.NoInstall || !mirror.NoWaitForSync || mirror.Validate() != nil {
+		t.Fatalf("drbd create: %+v %v (validate %v)", mirror, err, mirror.Validate())
+	}
 	for _, bad := range []string{
 		`{"mode":"create","name":"a"}`, // version 0
 		`{"__version__":2,"name":"a"}`,
 		`{"__version__":1,"mode":"import","name":"a"}`,
 		`{"__version__":1,"name":"a","beparams":{"maxmem":512,"minmem":256}}`,
-		`{"__version__":1,"name":"a","snode":"node2"}`,
+		`{"__version__":1,"name":"a","snode":2}`,
 		`{"__version__":1,"name":"a","disks":[{"size":"big"}]}`,
 		`{"__version__":1,"name":"a","frobnicate":1}`,
 		`{"__version__":1,"name":"a","nics":[{"mode":"routed"}]}`,

@@ -130,9 +130,10 @@ func instanceAddRequest(c *cli.Context) (api.InstanceAdd, error) {
 	}
 	a := api.InstanceAdd{
 		Name: c.Args().First(), DiskTemplate: c.String("disk-template"), OS: c.String("os"),
-		Node: c.String("node"), Hypervisor: c.String("hypervisor"), NoStart: c.Bool("no-start"),
-		VCPUs: 1, MemoryMiB: 512,
+		Hypervisor: c.String("hypervisor"), NoStart: c.Bool("no-start"),
+		NoWaitForSync: c.Bool("no-wait-for-sync"), NoInstall: c.Bool("no-install"), VCPUs: 1, MemoryMiB: 512,
 	}
+	a.Node, a.SecondaryNode, _ = strings.Cut(c.String("node"), ":")
 	var err error
 	if a.Disks, err = parseDisks(c.StringSlice("disk")); err != nil {
 		return a, err
@@ -208,7 +209,7 @@ func instanceCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "instance",
 		Usage: "add, list, start, stop and remove instances (gnt-instance)",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			instanceMigrateCommand(),
 			instanceBatchCommand(),
 			{
@@ -216,10 +217,12 @@ func instanceCommand() *cli.Command {
 				Usage:     "create an instance from a template on a node",
 				ArgsUsage: "NAME",
 				Flags: append(submitFlags(),
-					&cli.StringFlag{Name: "disk-template", Aliases: []string{"t"}, Required: true, Usage: "file or diskless"},
+					&cli.StringFlag{Name: "disk-template", Aliases: []string{"t"}, Required: true, Usage: "file, diskless, plain or drbd"},
 					&cli.StringFlag{Name: "os", Aliases: []string{"o"}, Required: true, Usage: "template: NAME or NAME@VERSION; or a Ganeti OS definition on the node: NAME+VARIANT"},
 					&cli.StringFlag{Name: "os-parameters", Aliases: []string{"O"}, Usage: "parameters of a Ganeti OS definition: name=value,... (OSP_NAME)"},
-					&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "primary node (default: the allocator chooses)"},
+					&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "primary node, PRIMARY:SECONDARY for drbd (default: the allocator chooses)"},
+					&cli.BoolFlag{Name: "no-wait-for-sync", Usage: "drbd: do not wait for the first sync of the disks"},
+					&cli.BoolFlag{Name: "no-install", Usage: "create the disks without installing the template onto them"},
 					&cli.StringSliceFlag{Name: "disk", Usage: "a disk: SIZE (512M, 10G, MiB) or Ganeti's N:size=SIZE; repeat for more"},
 					&cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE (default vcpus=1,memory=512M)"},
 					&cli.StringSliceFlag{Name: "net", Usage: "a NIC: link=BRIDGE, or Ganeti's N:link=BRIDGE or N; repeat for more"},
@@ -392,7 +395,7 @@ func instanceCommand() *cli.Command {
 					return err
 				},
 			},
-		},
+		}, instanceDRBDCommands()...),
 	}
 }
 
@@ -428,6 +431,9 @@ func instanceInfo(c *cli.Context) error {
 			fmt.Fprintf(w, "  Automatic restarts: %d (gave up: %s)\n", i.Restarts, yesNo(i.GaveUp))
 		}
 		fmt.Fprintf(w, "  Primary node: %s\n", i.PrimaryNode)
+		if len(i.SecondaryNodes) > 0 {
+			fmt.Fprintf(w, "  Secondary nodes: %s\n", strings.Join(i.SecondaryNodes, ", "))
+		}
 		if i.OSVersion == 0 { // a Ganeti OS definition on the node
 			fmt.Fprintf(w, "  Operating system: %s (Ganeti OS definition)\n", i.OS)
 		} else {
@@ -438,6 +444,10 @@ func instanceInfo(c *cli.Context) error {
 		fmt.Fprintf(w, "  Disk template: %s\n", i.DiskTemplate)
 		for n, d := range i.Disks {
 			fmt.Fprintf(w, "    - disk/%d: %s\n", n, fmtMiB(d.SizeMiB))
+			printInstanceDRBD(w, i.DRBD, n)
+		}
+		if i.DisksActive != nil && !*i.DisksActive {
+			fmt.Fprintf(w, "  Disks: deactivated (instance activate-disks)\n")
 		}
 		for n, nic := range i.NICs {
 			fmt.Fprintf(w, "    - nic/%d: mac %s, link %s\n", n, nic.MAC, orDash(nic.Link))

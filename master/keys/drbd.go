@@ -100,7 +100,7 @@ const (
 	// Params.Primary it promotes this node, forcing only the first sync
 	// of a new disk.
 	CmdDiskCreate    = "disk.create"
-	CmdDiskPrimary   = "disk.primary"   // promote (no force)
+	CmdDiskPrimary   = "disk.primary"   // promote (forced only with Params.Force)
 	CmdDiskSecondary = "disk.secondary" // demote
 	CmdDiskRemove    = "disk.remove"    // down, remove the resource file and the LV
 	CmdDiskResize    = "disk.resize"    // grow the LV to the record's size, then drbdadm resize
@@ -115,6 +115,10 @@ const (
 	// CmdDiskDiscard resolves a split brain on its victim: secondary,
 	// disconnect, connect --discard-my-data (never sent automatically).
 	CmdDiskDiscard = "disk.discard-my-data"
+	// CmdDiskDeactivate takes a drbd disk's resource down (drbdadm down;
+	// the resource file, metadata and LV stay: disk.create brings it up
+	// again). A plain disk's LV stays active.
+	CmdDiskDeactivate = "disk.deactivate"
 )
 
 // DiskParams are the Params of the Cmd Disk* kinds.
@@ -133,6 +137,10 @@ type DiskParams struct {
 	// Reconnect (disk.adjust) disconnects first, so that a changed peer
 	// takes effect (DRBD 8.4, which has one peer).
 	Reconnect bool `json:"reconnect,omitempty"`
+	// Force (disk.primary): promote although the local disk is not
+	// UpToDate (failover --ignore-consistency with the old primary
+	// offline or fenced).
+	Force bool `json:"force,omitempty"`
 }
 
 // DiskOutput is the Output of CmdDiskCreate.

@@ -67,7 +67,7 @@ type InstanceRecord struct {
 	OSVersion    int        `json:"os_version"`    // template version installed
 	OSDigest     string     `json:"os_digest"`     // sha256 of the template artifact
 	Hypervisor   string     `json:"hypervisor"`    // kvm, lxc, xen, openvz, test, fake
-	DiskTemplate string     `json:"disk_template"` // file, diskless (plain, drbd later)
+	DiskTemplate string     `json:"disk_template"` // file, diskless, plain, drbd
 	Disks        []DiskSpec `json:"disks,omitempty"`
 	NICs         []NICSpec  `json:"nics,omitempty"`
 	VCPUs        int        `json:"vcpus"`
@@ -90,6 +90,9 @@ type InstanceRecord struct {
 	// OSParams are the parameters of a Ganeti OS definition (-O; OSP_*),
 	// for instances whose OS is one (OS set, OSDigest empty; additive).
 	OSParams map[string]string `json:"os_params,omitempty"`
+	// DisksDown is set by deactivate-disks (plain, drbd; additive): the
+	// leader does not bring the disks back up by itself.
+	DisksDown bool `json:"disks_down,omitempty"`
 }
 
 // MaxAutoRestarts is how often the watcher restarts an instance that should run

@@ -1,0 +1,40 @@
+package master
+
+import (
+	"context"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/jobs"
+)
+
+// addDRBDSteps are the steps of a drbd add between reserve and create: the
+// disks on both nodes, then (unless NoWaitForSync) the first sync. A
+// failure undoes the add (both sides' disks, the record).
+func (m *Master) addDRBDSteps(p api.InstanceAdd) []jobs.Step {
+	steps := []jobs.Step{{Name: "disks", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+		rec, _, err := m.creatingRecord(ctx, sc, p.Name)
+		if err != nil {
+			return err
+		}
+		if err := m.createDRBDDisks(ctx, sc, rec); err != nil {
+			return m.undoAdd(ctx, sc, rec, "disks", err)
+		}
+		return nil
+	}}}
+	if p.NoWaitForSync {
+		return append(steps, jobs.Step{Name: "no-sync-wait", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+			sc.Logf("not waiting for the sync of %s (--no-wait-for-sync): instance info shows its progress", p.Name)
+			return nil
+		}})
+	}
+	return append(steps, jobs.Step{Name: "sync", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+		rec, _, err := m.creatingRecord(ctx, sc, p.Name)
+		if err != nil {
+			return err
+		}
+		if err := m.waitSync(ctx, sc, rec); err != nil {
+			return m.undoAdd(ctx, sc, rec, "sync", err)
+		}
+		return nil
+	}})
+}
