@@ -185,6 +185,9 @@ func (m *Master) ClusterVerify(ctx context.Context) (*api.VerifyReport, error) {
 	if err := m.verifyState(ctx, add); err != nil {
 		return nil, err
 	}
+	if err := m.verifyDRBD(ctx, add); err != nil {
+		return nil, err
+	}
 	rep.OK = true
 	for _, f := range rep.Findings {
 		if f.Severity == "error" {

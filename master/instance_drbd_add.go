@@ -142,6 +142,12 @@ func (m *Master) removeBlockDisks(ctx context.Context, sc *jobs.StepContext, rec
 			sc.Logf("node %s is offline: the disks of %s there are not removed", n, rec.Name)
 			continue
 		}
+		if d, err := m.domainStatus(ctx, n, rec.Name); err == nil && d != nil && n != rec.PrimaryNode {
+			// A former primary keeps a stopped definition (failover).
+			if _, err := m.stepCmd(ctx, sc, step+"-domain-"+n, nodeCmd{Node: n, Kind: keys.CmdInstanceRemove, Instance: *rec}); err != nil {
+				failed = append(failed, fmt.Sprintf("domain on %s: %s", n, api.AsError(err).Message))
+			}
+		}
 		for i := range rec.Disks {
 			if rec.DiskTemplate == api.DiskTemplateDRBD && minorOn(rec.Disks[i].DRBD, n) < 0 {
 				continue

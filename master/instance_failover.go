@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -39,9 +40,9 @@ type FailoverOptions struct {
 // first command when the failover cannot be done safely:
 //  1. checks: drbd template; the secondary is online; its disks are
 //     UpToDate (else refused unless IgnoreConsistency with a dead old
-//     primary); the old primary is alive, or marked offline, or
-//     PrimaryFenced (an old primary that is only unreachable is refused:
-//     it may still write).
+//     primary); the old primary is alive, or marked offline, or fenced
+//     (PrimaryFenced, or its liveness state is fenced/offline); one that
+//     is only unreachable or suspect is refused: it may still write.
 //  2. on a live old primary: shuts the instance down and demotes its disks
 //     (disk.secondary).
 //  3. promotes the disks on the secondary (disk.primary; forced only when
@@ -54,9 +55,7 @@ type FailoverOptions struct {
 //     as it was and repeats 2-3, which are idempotent.
 //
 // finishFailover then defines the instance on the new primary (without a
-// template), starts it when it is marked up, and removes the domain
-// definition from a live old primary (its disks stay: they are the new
-// secondary's).
+// template) and starts it when it is marked up.
 func (m *Master) failoverInstance(ctx context.Context, sc *jobs.StepContext, name string, opts FailoverOptions) error {
 	rec, rev, err := m.instanceRecord(ctx, name)
 	if err != nil {
@@ -145,8 +144,10 @@ func (m *Master) setDiskRoles(ctx context.Context, sc *jobs.StepContext, rec *ke
 
 // finishFailover is the second half of a failover (see failoverInstance):
 // the instance is defined on its new primary (no template install) and
-// started there when marked up; a live secondary that still reports a
-// domain of it (the old primary) loses the definition, not its disks.
+// started there when marked up. The old primary keeps its stopped domain
+// definition (and console log): a failover back finds it, and its Secondary
+// DRBD device cannot be opened for writing should anyone start it there.
+// instance remove removes it with the disks.
 func (m *Master) finishFailover(ctx context.Context, sc *jobs.StepContext, name string) error {
 	rec, _, err := m.instanceRecord(ctx, name)
 	if err != nil {
@@ -156,17 +157,6 @@ func (m *Master) finishFailover(ctx context.Context, sc *jobs.StepContext, name 
 	inst.OSDigest = ""
 	if _, err := m.stepCmd(ctx, sc, "failover-define", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceCreate, Instance: inst}); err != nil {
 		return fmt.Errorf("define %s on %s: %w", name, rec.PrimaryNode, err)
-	}
-	for _, n := range secondaryNodes(rec) {
-		if d, err := m.domainStatus(ctx, n, name); err != nil || d == nil {
-			continue
-		}
-		if _, _, err := m.nodeUsable(ctx, n); err != nil {
-			continue
-		}
-		if _, err := m.stepCmd(ctx, sc, "failover-undefine-"+n, nodeCmd{Node: n, Kind: keys.CmdInstanceRemove, Instance: *rec}); err != nil {
-			sc.Logf("the domain of %s on %s was not removed (%s); its disks are unaffected", name, n, api.AsError(err).Message)
-		}
 	}
 	if !rec.AdminUp {
 		sc.Logf("instance %s is marked down: not started on %s", name, rec.PrimaryNode)
@@ -203,11 +193,19 @@ func (m *Master) planFailover(ctx context.Context, rec *keys.InstanceRecord, opt
 	if err != nil {
 		return nil, err
 	}
+	var health keys.NodeHealthRecord
+	if _, err := store.GetJSON(ctx, m.client, keys.NodeHealthKey(rec.PrimaryNode), &health); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, unavailable("read node health", err)
+	}
 	switch {
 	case oldRec.Offline:
 		p.oldDead, p.oldState = true, "marked offline"
 	case opts.PrimaryFenced:
 		p.oldDead, p.oldState = true, "fenced"
+	case !alive && (health.State == api.NodeFenced || health.State == api.NodeOffline):
+		// The liveness controller fenced it (STONITH confirmed off, or
+		// its watchdog's self-fence deadline passed).
+		p.oldDead, p.oldState = true, "fenced ("+health.Method+")"
 	case !alive:
 		return nil, api.Errorf(api.CodeWrongState, "primary node %s of %s is unreachable but neither marked offline nor fenced: "+
 			"it may still write; mark it offline (drover node modify --offline yes %s) once it is known to be down", rec.PrimaryNode, rec.Name, rec.PrimaryNode)

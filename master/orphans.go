@@ -31,6 +31,14 @@ type instanceNodes struct {
 	PrimaryNode    string   `json:"primary_node"`
 	SecondaryNode  string   `json:"secondary_node,omitempty"`
 	SecondaryNodes []string `json:"secondary_nodes,omitempty"`
+	// Disks carry the DRBD peers of a drbd instance (keys.DRBDDisk).
+	Disks []struct {
+		DRBD *struct {
+			Nodes []struct {
+				Node string `json:"node"`
+			} `json:"nodes"`
+		} `json:"drbd,omitempty"`
+	} `json:"disks,omitempty"`
 }
 
 func (r instanceNodes) on(node string) bool {
@@ -40,6 +48,16 @@ func (r instanceNodes) on(node string) bool {
 	for _, n := range r.SecondaryNodes {
 		if n == node {
 			return true
+		}
+	}
+	for _, d := range r.Disks {
+		if d.DRBD == nil {
+			continue
+		}
+		for _, n := range d.DRBD.Nodes {
+			if n.Node == node {
+				return true
+			}
 		}
 	}
 	return false

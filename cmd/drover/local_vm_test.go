@@ -2,15 +2,9 @@ package main
 
 // `drover local up --vm-nodes 2`: two QEMU/TCG node guests with real DRBD
 // (8.4 from Debian's kernel; 9 from the lab kit) and LVM, agents inside.
-// The test acts as the leader for the disk commands (the master side of
-// `instance add -t drbd` is not written yet): it writes disk.create to both
-// nodes, sees the first sync complete in the DRBD state the agents publish
-// from events2, then runs a workload instance on the primary's DRBD device
-// and reads its acknowledged records through the agent; then it cuts the
-// primary off, sees it fence itself, promotes the secondary and finds every
-// record the host saw acknowledged on the secondary's copy.
-// Runtime: about 2-3 minutes per DRBD version on 2 cores (guests boot in
-// 40-60 s under load).
+// The harness is here; the flow the tests drive (instance add -t drbd,
+// failover, grow-disk, a secondary killed and back, a primary cut off) is in
+// local_vm_drbd_test.go.
 
 import (
 	"context"
@@ -246,28 +240,6 @@ func TestVMNodesDRBD9(t *testing.T) {
 		realtest.Optional(t, "DRBD 9: no lab kit (kit-KVER with drbd9/; set DROVER_VM_KIT)")
 	}
 	runVMDRBD(t, "9", kit)
-}
-
-func runVMDRBD(t *testing.T, version, kit string) {
-	l := startVMLab(t, version, kit)
-	for _, n := range []string{"node1", "node2"} {
-		info := l.mustCLI("node", "info", n)
-		if !strings.Contains(info, "DRBD: "+version) || !regexp.MustCompile(`Volume group: drover, \d+ MiB, \d+ MiB free`).MatchString(info) {
-			t.Fatalf("node info %s lacks DRBD %s or the volume group:\n%s", n, version, info)
-		}
-	}
-	inst, acked := l.startMirror(version)
-
-	// Cut node1 off its link: its agent loses its lease and fences itself
-	// (destroys the workload, demotes DRBD). node2 is promoted (not forced:
-	// it is UpToDate) and a workload there continues after the highest
-	// record on its copy: every record the host saw acknowledged is there.
-	vn, _ := newVMNet(l.dir, "198.18.1")
-	if out, err := exec.Command("ip", "-n", vn.NS, "link", "set", vn.tap(1), "down").CombinedOutput(); err != nil {
-		t.Fatalf("cut node1: %v: %s", err, out)
-	}
-	waitFor(t, 60*time.Second, "node1 unreachable", func() bool { return nodeDown(l.nodeStatus()["node1"]) })
-	l.runOnSecondary(inst, "node2", "/dev/drbd1", acked)
 }
 
 // runOnSecondary promotes node's side of inst's disk (not forced), starts
