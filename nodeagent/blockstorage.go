@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -96,6 +99,13 @@ func (b *BlockStorage) publishDRBD(ctx context.Context, cli *clientv3.Client, le
 	var last string
 	for {
 		if res := b.Monitor.Resources(); res != nil {
+			for i := range res {
+				// events2 reports no event when a resize changes the
+				// device's size: the kernel's own figure is current.
+				if kib, ok := deviceSizeKiB(res[i].Minor); ok {
+					res[i].SizeKiB = kib
+				}
+			}
 			st := keys.DRBDState{Version: b.DRBD.Version.String(), Resources: res, ObservedAt: time.Now().UTC()}
 			v, _ := json.Marshal(st)
 			cmp, _ := json.Marshal(res)
@@ -123,6 +133,22 @@ func (b *BlockStorage) publishDRBD(ctx context.Context, cli *clientv3.Client, le
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// deviceSizeKiB reads the size of /dev/drbd<minor> from sysfs.
+func deviceSizeKiB(minor int) (int64, bool) {
+	if minor < 0 {
+		return 0, false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/sys/block/drbd%d/size", minor))
+	if err != nil {
+		return 0, false
+	}
+	sectors, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || sectors <= 0 {
+		return 0, false
+	}
+	return sectors / 2, true
 }
 
 // DemoteAll makes every primary resource on this node secondary (self-

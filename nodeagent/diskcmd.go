@@ -105,7 +105,10 @@ func (x *Executor) runDisk(ctx context.Context, cmd keys.NodeCommand, progress f
 			return nil, err
 		}
 		if res != nil && p.Primary {
-			return nil, b.DRBD.Resize(ctx, res.Name)
+			if err := b.DRBD.Resize(ctx, res.Name); err != nil {
+				return nil, err
+			}
+			b.Kick() // the new size is in sysfs, not in events2
 		}
 		return nil, nil
 	}

@@ -52,7 +52,7 @@ func runVMDRBD(t *testing.T, version, kit string) {
 
 	// 1. add.
 	t0 := time.Now()
-	out := l.mustCLI("instance", "add", "-t", "drbd", "-n", "node1:node2", "--disk", "64M", "-H", "workload", "--no-install",
+	out := l.jobCLI("instance", "add", "-t", "drbd", "-n", "node1:node2", "--disk", "64M", "-H", "workload", "--no-install",
 		"-o", "tiny", "-B", "vcpus=1,memory=32M", "mirror1")
 	addTime := time.Since(t0)
 	if !strings.Contains(out, "disks of mirror1 in sync after") || !strings.Contains(out, "DRBD resource mirror1-d0, port 11000") {
@@ -75,7 +75,7 @@ func runVMDRBD(t *testing.T, version, kit string) {
 
 	// 2. failover.
 	t1 := time.Now()
-	out = l.mustCLI("instance", "failover", "-f", "mirror1")
+	out = l.jobCLI("instance", "failover", "-f", "mirror1")
 	failTime := time.Since(t1)
 	final := l.finalAck("node1", inst)
 	from := l.continuedFrom(t, "node2", l.record("mirror1"), "/dev/drbd0")
@@ -90,12 +90,12 @@ func runVMDRBD(t *testing.T, version, kit string) {
 
 	// 3. grow-disk.
 	t2 := time.Now()
-	out = l.mustCLI("instance", "grow-disk", "mirror1", "0", "32M")
-	for _, n := range []string{"node1", "node2"} {
-		if st, _ := l.drbdState(n, "mirror1-d0"); st.SizeKiB <= 64<<10 {
-			t.Errorf("after grow-disk %s reports %d KiB for mirror1-d0", n, st.SizeKiB)
-		}
-	}
+	out = l.jobCLI("instance", "grow-disk", "mirror1", "0", "32M")
+	waitFor(t, 30*time.Second, "both sides reporting the grown device", func() bool {
+		a, _ := l.drbdState("node1", "mirror1-d0")
+		b, _ := l.drbdState("node2", "mirror1-d0")
+		return a.SizeKiB > 64<<10 && b.SizeKiB > 64<<10 && synced(b, "Primary") && synced(a, "Secondary")
+	})
 	t.Logf("DRBD %s: grow-disk +32 MiB (both LVs, resize, sync): %.1f s\n%s", version, time.Since(t2).Seconds(), out)
 
 	// 4. the secondary dies and comes back.
@@ -161,6 +161,17 @@ func runVMDRBD(t *testing.T, version, kit string) {
 		_, found := l.drbdState("node1", "mirror1-d0")
 		return !found
 	})
+}
+
+// jobCLI runs a drover command that follows a job and returns its output
+// with the job's log (on stderr).
+func (l *vmLab) jobCLI(args ...string) string {
+	l.t.Helper()
+	out, errOut, code := l.localCluster.cli(nil, args...)
+	if code != 0 {
+		l.t.Fatalf("drover %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out + errOut
 }
 
 // record reads instance name's record from etcd.

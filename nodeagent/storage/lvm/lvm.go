@@ -50,12 +50,17 @@ func (g *VG) lvm(ctx context.Context, args ...string) (string, error) {
 }
 
 // Ensure makes the volume group on pv when it does not exist yet (a new
-// node's disk); an existing group is left as it is.
+// node's disk); an existing group's volumes are activated (after a boot
+// without udev nothing else does, and DRBD needs its backing devices to
+// bring a resource back).
 func (g *VG) Ensure(ctx context.Context, pv string) error {
 	if !nameRE.MatchString(g.Name) {
 		return fmt.Errorf("lvm: volume group name %q: %w", g.Name, ErrInvalid)
 	}
 	if _, err := g.lvm(ctx, "vgs", g.Name); err == nil {
+		if _, err := g.lvm(ctx, "vgchange", "-ay", g.Name); err != nil {
+			return fmt.Errorf("lvm: vgchange -ay: %w", err)
+		}
 		return nil
 	}
 	if _, err := g.lvm(ctx, "pvcreate", "-y", pv); err != nil {
