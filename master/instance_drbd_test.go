@@ -86,3 +86,39 @@ func TestDRBDInputRefusedUpFront(t *testing.T) {
 		}
 	}
 }
+
+// Failover refuses, before any command, a primary that is only unreachable
+// (it may still write) and a secondary that is not UpToDate.
+func TestDRBDFailoverRefusals(t *testing.T) {
+	e := startStandInEnv(t)
+	m := e.m
+	// A drbd record as instance add writes it, primary node2 (no agent:
+	// unreachable), secondary node1 (the stand-in).
+	rec := keys.InstanceRecord{Name: "m1", UUID: "5b0c3f36-8d7e-4d53-9a55-0f1f6f3a9e11", PrimaryNode: "node2", OS: "tiny", OSVersion: 1,
+		Hypervisor: "fake", DiskTemplate: "drbd", VCPUs: 1, MemoryMiB: 128, AdminUp: true,
+		Disks: []keys.DiskSpec{{SizeMiB: 64, DRBD: &keys.DRBDDisk{Resource: "m1-d0", Port: 11000, Secret: "c2VjcmV0",
+			Nodes: []keys.DRBDNode{{Node: "node2", IP: "198.18.0.2", Minor: 0}, {Node: "node1", IP: "198.18.0.1", Minor: 0, NodeID: 1}}}}}}
+	e.si.putJSON(ctx(t), t, keys.InstanceKey("m1"), rec)
+	e.si.putJSON(ctx(t), t, keys.NodeDRBDKey("node1"), keys.DRBDState{Version: "8.4.11", ObservedAt: time.Now().UTC(),
+		Resources: []keys.DRBDResource{{Name: "m1-d0", Role: "Secondary", Disk: "UpToDate", Peers: []keys.DRBDPeer{{Name: "peer", Connection: "Connecting"}}}}})
+	submit := func() error {
+		_, err := m.SubmitJob(ctx(t), mastertest.Admin, api.JobSubmit{Ops: []api.OpCode{mastertest.Op(t, api.OpInstanceFailover, api.InstanceFailover{Name: "m1"})}})
+		return err
+	}
+	before, yes := len(e.si.kinds()), true
+	if err := submit(); api.CodeOf(err) != api.CodeWrongState || !strings.Contains(err.Error(), "neither marked offline nor fenced") {
+		t.Errorf("failover from an unreachable primary: %v", err)
+	}
+	if j := e.run(t, api.OpNodeModify, api.NodeModifyOp{Name: "node2", NodeModify: api.NodeModify{Offline: &yes}}); j.State != api.JobSuccess {
+		t.Fatalf("node modify --offline: %+v", j.Error)
+	}
+	e.si.putJSON(ctx(t), t, keys.NodeDRBDKey("node1"), keys.DRBDState{Version: "8.4.11", ObservedAt: time.Now().UTC(),
+		Resources: []keys.DRBDResource{{Name: "m1-d0", Role: "Secondary", Disk: "Outdated"}}})
+	if err := submit(); api.CodeOf(err) != api.CodeWrongState || !strings.Contains(err.Error(), "not UpToDate") ||
+		!strings.Contains(err.Error(), "--ignore-consistency") {
+		t.Errorf("failover to an Outdated secondary: %v", err)
+	}
+	if got := e.si.kinds()[before:]; len(got) != 0 {
+		t.Errorf("refused failovers sent node commands: %v", got)
+	}
+}
