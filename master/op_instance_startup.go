@@ -23,11 +23,6 @@ func (m *Master) opInstanceStartup() jobs.Kind {
 						if !r.AdminUp || r.GaveUp {
 							return false, nil
 						}
-						if d, err := m.domainStatus(ctx, r.PrimaryNode, r.Name); err == nil && domainUp(d) {
-							// Up again by the time this job got the lock
-							// (a failover or a start ran): not a restart.
-							return false, nil
-						}
 						if r.Restarts >= keys.MaxAutoRestarts {
 							r.GaveUp = true
 							sc.Logf("instance %s restarted %d times already: giving up (ERROR_down)", r.Name, r.Restarts)
