@@ -124,9 +124,13 @@ msg = fails(409, w.RenameInstance, "web1", "web9")
 check("shut down" in msg, "rename of a running instance: %r" % msg)
 
 # Not in drover yet: Ganeti's error format with a clear message (501).
-for fn, args in ((w.MigrateInstance, ("web1",)), (w.FailoverInstance, ("web1",))):
+for fn, args in ((w.MigrateInstance, ("web1",)),):
     msg = fails(501, fn, *args)
     check("not supported by drover" in msg, "%s: %r" % (fn.__name__, msg))
+
+# failover is for drbd instances (web1 has file disks): refused at submit.
+msg = fails(409, w.FailoverInstance, "web1", ignore_consistency=False)
+check("only drbd instances fail over" in msg, "failover of a file instance: %r" % msg)
 
 # replace-disks is for drbd instances (web1 has file disks): refused at submit.
 msg = fails(409, w.ReplaceInstanceDisks, "web1")
