@@ -20,6 +20,19 @@ func (m *Master) addDRBDSteps(p api.InstanceAdd) []jobs.Step {
 			return m.undoAdd(ctx, sc, rec, "disks", err)
 		}
 		return nil
+	}, Undo: func(ctx context.Context, sc *jobs.StepContext) error {
+		// A canceled add: the disks made on both nodes go.
+		rec, _, err := m.creatingRecord(ctx, sc, p.Name)
+		if api.CodeOf(err) == api.CodeWrongState {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if failed := m.removeBlockDisks(ctx, sc, rec, "undo-disks"); len(failed) > 0 {
+			sc.Logf("disks of %s NOT all removed: %v", p.Name, failed)
+		}
+		return nil
 	}}}
 	if p.NoWaitForSync {
 		return append(steps, jobs.Step{Name: "no-sync-wait", Run: func(ctx context.Context, sc *jobs.StepContext) error {
