@@ -123,10 +123,9 @@ check("tmp2" not in r.GetInstances(), "after delete")
 msg = fails(409, w.RenameInstance, "web1", "web9")
 check("shut down" in msg, "rename of a running instance: %r" % msg)
 
-# Not in drover yet: Ganeti's error format with a clear message (501).
-for fn, args in ((w.MigrateInstance, ("web1",)),):
-    msg = fails(501, fn, *args)
-    check("not supported by drover" in msg, "%s: %r" % (fn.__name__, msg))
+# migrate of an instance on the fake hypervisor: refused at submit.
+msg = fails(400, w.MigrateInstance, "web1")
+check("does not migrate" in msg, "migrate on the fake hypervisor: %r" % msg)
 
 # failover is for drbd instances (web1 has file disks): refused at submit.
 msg = fails(409, w.FailoverInstance, "web1", ignore_consistency=False)
