@@ -155,7 +155,7 @@ func (m *Master) finishFailover(ctx context.Context, sc *jobs.StepContext, name 
 	}
 	inst := *rec
 	inst.OSDigest = ""
-	if _, err := m.stepCmd(ctx, sc, "failover-define", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceCreate, Instance: inst}); err != nil {
+	if _, err := m.stepCmd(ctx, sc, "failover-define", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceCreate, Instance: inst, NoInstall: true}); err != nil {
 		return fmt.Errorf("define %s on %s: %w", name, rec.PrimaryNode, err)
 	}
 	if !rec.AdminUp {

@@ -151,6 +151,9 @@ func (m *Master) runMigration(ctx context.Context, sc *jobs.StepContext, mg *mig
 	if t, err := m.instanceTemplate(ctx, rec); err == nil && rec.DiskTemplate == api.DiskTemplateFile {
 		c.Template = t
 	}
+	// Block disks (plain, drbd) exist on the target already or are copied
+	// by the hypervisor: nothing is installed onto them.
+	c.NoInstall = rec.DiskTemplate == api.DiskTemplatePlain || rec.DiskTemplate == api.DiskTemplateDRBD
 	out, err := m.stepCmd(ctx, sc, "migrate-prepare", c)
 	if err != nil {
 		return fmt.Errorf("prepare %s for %s: %w", mg.target, rec.Name, err)

@@ -38,7 +38,9 @@ type nodeCmd struct {
 	Params   any
 	// Template to fetch (create, reinstall).
 	Template *keys.TemplateRecord
-	Timeout  time.Duration
+	// NoInstall: see keys.NodeCommand.NoInstall.
+	NoInstall bool
+	Timeout   time.Duration
 	// Progress, if set, gets the agent's progress texts (deduplicated).
 	Progress func(string)
 }
@@ -130,7 +132,7 @@ func (m *Master) runNodeCmd(parent context.Context, epoch int64, c nodeCmd) (jso
 	var res keys.NodeCommandResult
 	done := len(resp.Kvs) > 0 && json.Unmarshal(resp.Kvs[0].Value, &res) == nil && answers(res, epoch)
 	if !done {
-		cmd := keys.NodeCommand{ID: c.ID, JobID: c.JobID, Step: c.Step, Epoch: epoch, Kind: c.Kind, Instance: c.Instance, CreatedAt: time.Now().UTC()}
+		cmd := keys.NodeCommand{ID: c.ID, JobID: c.JobID, Step: c.Step, Epoch: epoch, Kind: c.Kind, Instance: c.Instance, NoInstall: c.NoInstall, CreatedAt: time.Now().UTC()}
 		if c.Params != nil {
 			if cmd.Params, err = json.Marshal(c.Params); err != nil {
 				return nil, fmt.Errorf("encode params: %w", err)

@@ -68,7 +68,7 @@ func (m *Master) opInstanceAdd() jobs.Kind {
 					t, inst.OSDigest, from = nil, "", "without installing a template (--no-install)"
 				}
 				_, err = m.stepCmd(ctx, sc, "create", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceCreate,
-					Instance: inst, Template: t, Timeout: cmdTimeoutInstall})
+					Instance: inst, Template: t, NoInstall: p.NoInstall, Timeout: cmdTimeoutInstall})
 				if err != nil {
 					return m.undoAdd(ctx, sc, rec, "create", err)
 				}

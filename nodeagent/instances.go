@@ -344,7 +344,11 @@ func (x *Executor) create(ctx context.Context, cmd keys.NodeCommand, progress fu
 // directory of dir, filled from the command's template when it names one.
 func (x *Executor) install(ctx context.Context, cmd keys.NodeCommand, dir string, progress func(string), log *slog.Logger) (*keys.CreateOutput, error) {
 	inst := cmd.Instance
-	if osDefinition(inst) {
+	if cmd.NoInstall {
+		// Disks only (or those that exist: block devices): never a
+		// template or an OS definition's create over them.
+		inst.OSDigest, cmd.TemplateDigest = "", ""
+	} else if osDefinition(inst) {
 		return x.installOS(ctx, inst, dir, cmd.Kind == keys.CmdInstanceReinstall, progress, log)
 	}
 	digest := cmd.TemplateDigest

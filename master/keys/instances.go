@@ -152,9 +152,14 @@ type NodeCommand struct {
 	Params json.RawMessage `json:"params,omitempty"`
 	// Template tells the agent where to fetch the OS template: the master API
 	// URLs and the digest (create, reinstall).
-	TemplateDigest string    `json:"template_digest,omitempty"`
-	TemplateURLs   []string  `json:"template_urls,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
+	TemplateDigest string   `json:"template_digest,omitempty"`
+	TemplateURLs   []string `json:"template_urls,omitempty"`
+	// NoInstall (create) defines the instance on its disks without
+	// installing anything onto them: neither a template nor a Ganeti OS
+	// definition runs (instance add --no-install, the define on the new
+	// primary after a failover, whose disks hold the instance's data).
+	NoInstall bool      `json:"no_install,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // NodeCommandResult is the agent's answer at NodeResultKey.
