@@ -3,39 +3,130 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/store"
 )
 
+// failoverPrincipal submits the failover controller's jobs.
+var failoverPrincipal = api.Principal{User: "failover", Role: api.RoleAdmin}
+
+// failoverJobTimeout bounds one instance's failover job.
+const failoverJobTimeout = 10 * time.Minute
+
 // failoverNode deals with the instances whose primary is on a node that is
-// now fenced (the liveness controller calls it; docs/ha.md). Instances
-// that were stopped stay stopped. Failing a drbd instance over to its
-// secondary needs the DRBD failover step (branch drbd-core), which is not
-// on main yet: until it is, the instances that should run are reported
-// (logged, and in the node's health record) and left alone; nothing else
-// can safely take them over (plain and file disks live on the dead node).
+// now fenced (the liveness controller calls it; docs/ha.md): every drbd
+// instance that should run gets an instance.failover job (its secondary is
+// promoted, forced only if not UpToDate is never asked: IgnoreConsistency
+// stays off; instance.failover accepts the old primary as dead because the
+// liveness record says fenced), one after the other by name, each only when
+// its secondary has the memory for it (what does not fit is reported, not
+// overcommitted). Stopped instances stay stopped. Instances on plain or
+// file disks cannot move (their disks are on the dead node): reported.
+// It returns an error (the node stays fenced and it is tried again) when a
+// failover job failed.
 func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, log *slog.Logger) error {
 	insts, err := m.primariesOn(ctx, node)
 	if err != nil {
 		return err
 	}
+	free := map[string]int64{}
+	var failed []string
 	for _, in := range insts {
-		if !in.AdminUp {
+		switch {
+		case !in.AdminUp:
 			log.Info("failover_skipped", "node", node, "instance", in.Name, "reason", "stopped: stays stopped")
 			m.observeFailover("stopped")
 			continue
+		case in.DiskTemplate != "drbd":
+			log.Warn("failover_unavailable", "node", node, "instance", in.Name, "disk_template", in.DiskTemplate,
+				"reason", "its disks are on the fenced node")
+			m.observeFailover("unavailable")
+			continue
 		}
-		log.Warn("failover_unavailable", "node", node, "instance", in.Name, "disk_template", in.DiskTemplate,
-			"reason", "no failover step for this disk template in this version")
-		m.observeFailover("unavailable")
+		target := secondaryOf(in, node)
+		if _, ok := free[target]; !ok {
+			free[target] = m.freeMemory(ctx, target)
+		}
+		if free[target] < in.MemoryMiB {
+			log.Error("failover_no_fit", "node", node, "instance", in.Name, "secondary", target,
+				"memory_mib", in.MemoryMiB, "free_mib", free[target])
+			m.observeFailover("no_fit")
+			continue
+		}
+		free[target] -= in.MemoryMiB
+		if err := m.failoverJob(ctx, in.Name, log); err != nil {
+			log.Error("failover_failed", "node", node, "instance", in.Name, "error", err)
+			m.observeFailover("failed")
+			failed = append(failed, in.Name)
+			continue
+		}
+		log.Warn("failover_done", "node", node, "instance", in.Name, "new_primary", target)
+		m.observeFailover("started")
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("failover of %v failed", failed)
 	}
 	return nil
+}
+
+// failoverJob runs instance.failover for name and waits for its end.
+func (m *Master) failoverJob(ctx context.Context, name string, log *slog.Logger) error {
+	id, err := m.SubmitJob(ctx, failoverPrincipal, api.JobSubmit{Ops: []api.OpCode{api.MustOp(api.OpInstanceFailover, api.InstanceFailover{Name: name})}})
+	if err != nil {
+		return err
+	}
+	log.Info("failover_job_submitted", "instance", name, "job", id)
+	deadline := time.Now().Add(failoverJobTimeout)
+	state, seen := api.JobState(""), 0
+	for time.Now().Before(deadline) {
+		j, err := m.queue.Wait(ctx, id, state, seen, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		if j.State.Finished() {
+			if j.State != api.JobSuccess {
+				if j.Error != nil {
+					return fmt.Errorf("job %d: %s", id, j.Error.Message)
+				}
+				return fmt.Errorf("job %d: %s", id, j.State)
+			}
+			return nil
+		}
+		state, seen = j.State, len(j.Log)
+	}
+	return errors.New("failover job did not finish in time")
+}
+
+// secondaryOf is the other node of a drbd instance's first disk.
+func secondaryOf(in keys.InstanceRecord, primary string) string {
+	for _, d := range in.Disks {
+		if d.DRBD != nil {
+			for _, n := range d.DRBD.Nodes {
+				if n.Node != primary {
+					return n.Node
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// freeMemory is what node's agent last reported free (0 when unknown).
+func (m *Master) freeMemory(ctx context.Context, node string) int64 {
+	var st keys.NodeStatus
+	if _, err := store.GetJSON(ctx, m.client, keys.NodeStatusKey(node), &st); err != nil {
+		return 0
+	}
+	return st.Resources.MemoryFreeMiB
 }
 
 // primariesOn lists the instances whose primary is node, by name.
