@@ -78,13 +78,24 @@ func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, l
 	return nil
 }
 
-// failoverJob runs instance.failover for name and waits for its end.
+// failoverJob runs instance.failover for name and waits for its end. A
+// failover job of name that has not finished yet (submitted by an earlier
+// leader, or by an operator) is waited for instead of submitting a second
+// one: one job per instance, also across leader changes.
 func (m *Master) failoverJob(ctx context.Context, name string, log *slog.Logger) error {
-	id, err := m.SubmitJob(ctx, failoverPrincipal, api.JobSubmit{Ops: []api.OpCode{api.MustOp(api.OpInstanceFailover, api.InstanceFailover{Name: name})}})
+	id, err := m.pendingFailoverJob(ctx, name)
 	if err != nil {
 		return err
 	}
-	log.Info("failover_job_submitted", "instance", name, "job", id)
+	if id != 0 {
+		log.Info("failover_job_pending", "instance", name, "job", id)
+	} else {
+		id, err = m.SubmitJob(ctx, failoverPrincipal, api.JobSubmit{Ops: []api.OpCode{api.MustOp(api.OpInstanceFailover, api.InstanceFailover{Name: name})}})
+		if err != nil {
+			return err
+		}
+		log.Info("failover_job_submitted", "instance", name, "job", id)
+	}
 	deadline := time.Now().Add(failoverJobTimeout)
 	state, seen := api.JobState(""), 0
 	for time.Now().Before(deadline) {
@@ -104,6 +115,24 @@ func (m *Master) failoverJob(ctx context.Context, name string, log *slog.Logger)
 		state, seen = j.State, len(j.Log)
 	}
 	return errors.New("failover job did not finish in time")
+}
+
+// pendingFailoverJob is the id of an unfinished instance.failover job of
+// name (0: none).
+func (m *Master) pendingFailoverJob(ctx context.Context, name string) (uint64, error) {
+	js, err := m.queue.List(ctx, api.JobFilter{States: []api.JobState{api.JobQueued, api.JobWaiting, api.JobRunning, api.JobCanceling}})
+	if err != nil {
+		return 0, fmt.Errorf("failover: list jobs: %w", err)
+	}
+	for _, j := range js {
+		for _, op := range j.Ops {
+			var p api.InstanceFailover
+			if op.Kind == api.OpInstanceFailover && json.Unmarshal(op.Params, &p) == nil && p.Name == name {
+				return j.ID, nil
+			}
+		}
+	}
+	return 0, nil
 }
 
 // secondaryOf is the other node of a drbd instance's first disk.

@@ -14,10 +14,10 @@ package main
 //     verify reports the disk degraded meanwhile; the leader brings the
 //     resource back up there as secondary (drbd-rejoin), it resyncs,
 //     nothing is started on node1, and cluster verify is clean again.
-//  5. the primary (node2) is cut off its link: it fences itself (and its
-//     BMC powers it off); marked offline, failover promotes node1 (not
-//     forced: UpToDate) and the records the host saw acknowledged are
-//     there. (Failover refused for a primary that is only unreachable:
+//  5. the primary (node2) is cut off its link: it fences itself, its BMC
+//     powers it off, and the leader's failover controller promotes node1
+//     (not forced: UpToDate) and starts mirror1 there by itself; the
+//     records the host saw acknowledged are there. (Failover refused for a primary that is only unreachable:
 //     TestDRBDFailoverRefusals in master.)
 //  6. instance remove frees both sides.
 // Runtime: 4-8 minutes per DRBD version on the project's 2 shared cores
@@ -142,17 +142,18 @@ func runVMDRBD(t *testing.T, version, kit string) {
 	if out, err := exec.Command("ip", "-n", vn.NS, "link", "set", vn.tap(2), "down").CombinedOutput(); err != nil {
 		t.Fatalf("cut node2: %v: %s", err, out)
 	}
-	waitFor(t, 60*time.Second, "node2 down", func() bool { return nodeDown(l.nodeStatus()["node2"]) })
-	l.mustCLI("node", "modify", "--offline", "yes", "node2")
 	t4 := time.Now()
-	if l.record("mirror1").PrimaryNode == "node2" { // else the failover controller was first
-		l.mustCLI("instance", "failover", "-f", "mirror1")
-	}
+	// The leader fences node2 through its BMC and its failover controller
+	// moves mirror1 to node1 by itself (no operator command).
+	waitFor(t, 240*time.Second, "mirror1 failed over to node1 by the leader", func() bool {
+		return l.record("mirror1").PrimaryNode == "node1" && l.domainOn("node1", "mirror1") == keys.DomainRunning
+	})
+	l.mustCLI("node", "modify", "--offline", "yes", "node2") // for the remove below
 	from = l.continuedFrom(t, "node1", l.record("mirror1"), "/dev/drbd0")
 	if from-1 < acked {
 		t.Fatalf("after the failover from the cut node2, node1's copy holds records up to %d; the host saw %d acknowledged", from-1, acked)
 	}
-	t.Logf("DRBD %s: failover from the cut-off node2 (offline) to node1: %.1f s; %d acknowledged before the cut, node1 continues from %d",
+	t.Logf("DRBD %s: automatic failover from the cut-off node2 to node1: %.1f s; %d acknowledged before the cut, node1 continues from %d",
 		version, time.Since(t4).Seconds(), acked, from)
 
 	// 6. remove: node2 is offline, node1's side goes.
