@@ -25,9 +25,11 @@ const failoverJobTimeout = 10 * time.Minute
 // failoverNode deals with the instances whose primary is on a node that is
 // now fenced (the liveness controller calls it; docs/ha.md): every drbd
 // instance that should run gets an instance.failover job (its secondary is
-// promoted, forced only if not UpToDate is never asked: IgnoreConsistency
-// stays off; instance.failover accepts the old primary as dead because the
-// liveness record says fenced), one after the other by name, each only when
+// promoted and the instance started there; the promotion is never forced:
+// IgnoreConsistency stays off, a secondary that is not UpToDate is refused;
+// instance.failover accepts the old primary as dead because the liveness
+// record says fenced), one job per instance (an unfinished one is waited
+// for, see failoverJob), one after the other by name, each only when
 // its secondary has the memory for it (what does not fit is reported, not
 // overcommitted). Stopped instances stay stopped. Instances on plain or
 // file disks cannot move (their disks are on the dead node): reported.
