@@ -50,7 +50,7 @@ func TestVMNodesEvacuate(t *testing.T) {
 			realtest.Optional(t, "instance %s is not in this build: %v: %s", verb, err, out)
 		}
 	}
-	l := startVMLabN(t, version, kit, 4, "--vm-memory", "320")
+	l := startVMLabN(t, version, kit, 4) // default memory (384 MiB)
 	tarball := filepath.Join(t.TempDir(), "tiny.tar.gz")
 	writeTinyRootfs(t, tarball, "")
 	l.mustCLI("template", "import", "tiny", tarball)

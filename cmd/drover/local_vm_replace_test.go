@@ -152,7 +152,7 @@ func peerNames(r keys.DRBDResource) []string {
 }
 
 func runVMReplace(t *testing.T, version, kit string) {
-	l := startVMLabN(t, version, kit, 3, "--vm-memory", "256")
+	l := startVMLabN(t, version, kit, 3) // default memory (384 MiB): at 256 the initramfs no longer unpacks ("write error")
 	var sec [12]byte
 	_, _ = rand.Read(sec[:])
 	n1 := keys.DRBDNode{Node: "node1", IP: l.secondaryIP("node1"), Minor: 0, NodeID: 0}
