@@ -1,9 +1,7 @@
 package master_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"os"
@@ -24,33 +22,8 @@ import (
 	"github.com/drover-project/drover/nodeagent/hv/fake"
 )
 
-// tinyRootfs is a gzip tarball that the template store accepts as a root
-// filesystem (etc/passwd and a shell).
-func tinyRootfs(t *testing.T) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, f := range []struct{ name, body string }{
-		{"etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"},
-		{"etc/os-release", "ID=debian\nVERSION_CODENAME=bookworm\n"},
-		{"bin/sh", "#!fake shell\n"},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(f.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+// tinyRootfs is mastertest.TinyRootfs (kept as a name for this package's tests).
+func tinyRootfs(t *testing.T) []byte { return mastertest.TinyRootfs(t) }
 
 type instEnv struct {
 	c   *mastertest.Cluster
