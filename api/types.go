@@ -147,6 +147,8 @@ type Node struct {
 	Hypervisor string `json:"hypervisor,omitempty"`
 	// HypervisorOK is false when the agent reports its hypervisor as failed.
 	HypervisorOK bool `json:"hypervisor_ok"`
+	// HypervisorError is the agent's last failure reading its hypervisor.
+	HypervisorError string `json:"hypervisor_error,omitempty"`
 	// Resources as last reported by the agent; nil if never seen.
 	Resources *NodeResources `json:"resources,omitempty"`
 	// AgentVersion and AgentStartedAt as reported by the agent.

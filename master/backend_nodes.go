@@ -35,6 +35,7 @@ func nodeView(r keys.NodeRecord, st *keys.NodeStatus) api.Node {
 		}
 		res, started, seen := st.Resources, st.StartedAt, st.PublishedAt
 		n.Hypervisor, n.HypervisorOK, n.AgentVersion = st.Hypervisor, st.HypervisorOK, st.AgentVersion
+		n.HypervisorError = st.HypervisorError
 		n.Resources, n.AgentStartedAt, n.LastSeen = &res, &started, &seen
 		n.OSDefinitions = st.OSDefinitions
 		if s := st.Storage; s != nil {

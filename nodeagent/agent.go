@@ -79,12 +79,14 @@ type Config struct {
 
 // Agent is the node daemon.
 type Agent struct {
-	cfg     Config
-	timing  keys.LeaseTiming
-	log     *slog.Logger
-	started time.Time
-	cli     *clientv3.Client
-	fencer  *fencer
+	cfg Config
+	// hvHealth turns Resources outcomes into the reported hypervisor state.
+	hvHealth hvHealth
+	timing   keys.LeaseTiming
+	log      *slog.Logger
+	started  time.Time
+	cli      *clientv3.Client
+	fencer   *fencer
 
 	store *storage.Manager
 	exec  *Executor
@@ -397,14 +399,19 @@ func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	res, rerr := a.cfg.Hypervisor.Resources(rctx)
 	cancel()
+	res, hvOK, hvErr := a.hvHealth.observe(res, rerr)
+	if rerr != nil {
+		a.log.Warn("hypervisor_resources_failed", "err", rerr, "failures", a.hvHealth.failuresInARow(), "hypervisor_ok", hvOK)
+	}
 	st := keys.NodeStatus{
-		Hypervisor:   a.cfg.Hypervisor.Name(),
-		HypervisorOK: rerr == nil,
-		Resources:    res,
-		AgentVersion: Version,
-		Watchdog:     a.fencer.watchdogStatus(),
-		StartedAt:    a.started,
-		PublishedAt:  time.Now().UTC(),
+		Hypervisor:      a.cfg.Hypervisor.Name(),
+		HypervisorOK:    hvOK,
+		HypervisorError: hvErr,
+		Resources:       res,
+		AgentVersion:    Version,
+		Watchdog:        a.fencer.watchdogStatus(),
+		StartedAt:       a.started,
+		PublishedAt:     time.Now().UTC(),
 	}
 	st.Bridges, st.BridgesReported = hostBridges(st.Hypervisor)
 	if a.exec != nil {

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ func (h *DriverHypervisor) Name() string { return string(h.Driver.Name()) }
 func (h *DriverHypervisor) Resources(ctx context.Context) (api.NodeResources, error) {
 	if hr, ok := h.Driver.(hv.HealthReporter); ok {
 		if err := hr.Health(); err != nil {
-			return api.NodeResources{}, err
+			return api.NodeResources{}, fmt.Errorf("%w: %w", errHypervisorUnhealthy, err)
 		}
 	}
 	r, err := h.Driver.Resources(ctx)

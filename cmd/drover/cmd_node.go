@@ -301,6 +301,9 @@ func printNodeInfo(w io.Writer, n api.Node) {
 	fmt.Fprintf(w, "  Offline: %s\n", yesNo(n.Offline))
 	fmt.Fprintf(w, "  Added: %s\n", fmtTime(&n.AddedAt))
 	fmt.Fprintf(w, "  Hypervisor: %s (ok: %s)\n", orDash(n.Hypervisor), yesNo(n.HypervisorOK))
+	if n.HypervisorError != "" {
+		fmt.Fprintf(w, "  Hypervisor error: %s\n", n.HypervisorError)
+	}
 	fmt.Fprintf(w, "  Agent: version %s, started %s, last seen %s\n", orDash(n.AgentVersion), fmtTime(n.AgentStartedAt), fmtTime(n.LastSeen))
 	if r := n.Resources; r != nil {
 		fmt.Fprintf(w, "  Memory: %d MiB total, %d MiB free\n", r.MemoryTotalMiB, r.MemoryFreeMiB)

@@ -13,6 +13,9 @@ type NodeStatus struct {
 	Hypervisor string `json:"hypervisor"`
 	// HypervisorOK is false when the driver reports a failure.
 	HypervisorOK bool `json:"hypervisor_ok"`
+	// HypervisorError is the last failure reading the hypervisor ("" none);
+	// it may be set while HypervisorOK is still true (a transient failure).
+	HypervisorError string `json:"hypervisor_error,omitempty"`
 	// Resources observed on the host.
 	Resources api.NodeResources `json:"resources"`
 	// Bridges are the host's network bridges, the links a NIC may name;
