@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"sort"
@@ -198,19 +197,11 @@ func (ts *templateSync) replicate(ctx context.Context, r keys.TemplateRecord) er
 func (ts *templateSync) fetchFrom(ctx context.Context, base string, mf templates.Manifest) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Hour)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+peerBlobPath+mf.Digest(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := ts.peers.Do(req)
+	resp, err := templates.GetBlob(ctx, ts.peers, base+peerBlobPath+mf.Digest(), "")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: %s: %s", req.URL, resp.Status, strings.TrimSpace(string(b)))
-	}
 	return ts.s.Replicate(ctx, mf, resp.Body)
 }
 

@@ -102,22 +102,11 @@ func fetchOrder(urls, apiURLs []string, h string) []string {
 }
 
 func (f *templateFetcher) download(ctx context.Context, url string, w io.Writer, progress func(string)) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	if f.token != "" {
-		req.Header.Set("Authorization", "Bearer "+f.token)
-	}
-	resp, err := f.http.Do(req)
+	resp, err := templates.GetBlob(ctx, f.http, url, f.token)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
-	}
 	pw := &progressWriter{w: w, total: resp.ContentLength, report: progress, last: time.Now()}
 	if _, err := io.Copy(pw, resp.Body); err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)

@@ -191,3 +191,27 @@ func (c *Client) FetchToCache(ctx context.Context, cache *Cache, ref string) (Ma
 	}
 	return m, p, nil
 }
+
+// GetBlob starts the download of a blob (or any template URL) from a master:
+// the response of a 200 (the caller closes its body), or an error carrying the
+// status and the start of the answer. token, when set, is sent as a bearer
+// token. The master's template sync and the agent's fetch both use it.
+func GetBlob(ctx context.Context, c *http.Client, url, token string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return resp, nil
+}
