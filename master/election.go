@@ -10,7 +10,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
-	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/store"
 )
@@ -142,57 +141,4 @@ func (m *Master) StepDown() {
 	if m.stopLead != nil {
 		m.stopLead()
 	}
-}
-
-// archiveLoop archives old finished jobs every ArchiveInterval.
-func (m *Master) archiveLoop(ctx context.Context, fence store.Fence) error {
-	t := time.NewTicker(m.cfg.ArchiveInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-		n, err := jobs.Archive(ctx, m.client, fence, m.cfg.JobArchiveAge, time.Now())
-		switch {
-		case errors.Is(err, store.ErrFenced):
-			return jobs.ErrLeadershipLost
-		case err != nil && ctx.Err() == nil:
-			m.log.Warn("archive_failed", "error", err)
-		case n > 0:
-			m.log.Info("jobs_archived", "count", n)
-		}
-	}
-}
-
-// watchFence ends leadership as soon as the election key is gone (expired,
-// deleted) or no longer has the epoch's create revision.
-func (m *Master) watchFence(ctx context.Context, fence store.Fence) error {
-	for ctx.Err() == nil {
-		tctx, cancel := store.WithTimeout(ctx)
-		resp, err := m.client.Get(tctx, fence.Key)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return fmt.Errorf("read election key: %w", err)
-		}
-		if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != fence.Epoch {
-			return jobs.ErrLeadershipLost
-		}
-		wch := m.client.Watch(clientv3.WithRequireLeader(ctx), fence.Key, clientv3.WithRev(resp.Header.Revision+1))
-		for wr := range wch {
-			if wr.Err() != nil {
-				break
-			}
-			for _, ev := range wr.Events {
-				if ev.Type == clientv3.EventTypeDelete {
-					return jobs.ErrLeadershipLost
-				}
-			}
-		}
-	}
-	return ctx.Err()
 }

@@ -73,9 +73,3 @@ func (m *Master) checkNodeExists(ctx context.Context, name string) error {
 	}
 	return nil
 }
-
-// drbdMoveKinds are the opcodes of replacing disks and moving instances.
-func (m *Master) drbdMoveKinds() []jobs.Kind {
-	return []jobs.Kind{m.opInstanceReplaceDisks(), m.opInstanceRecoverSplitBrain(), m.opClusterVerifyDisks(),
-		m.opNodeEvacuate(), m.opNodeMigrate(), m.opNodeFailover(), m.opClusterBalance()}
-}

@@ -15,9 +15,9 @@ func (m *Master) registerOps() error {
 		m.opInstanceAdd(), m.opInstanceBatchCreate(), m.opInstanceRemove(), m.opInstanceStartup(), m.opInstanceShutdown(),
 		m.opInstanceReboot(), m.opInstanceReinstall(), m.opInstanceRename(), m.opInstanceGrowDisk(),
 		m.opInstanceModify(), m.opInstanceMigrate(), m.opNodePower(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair(),
-		m.opInstanceFailover(), m.opInstanceActivateDisks(), m.opInstanceDeactivateDisks()}
-	// replace-disks, verify-disks, node evacuate/migrate/failover, balance
-	kinds = append(kinds, m.drbdMoveKinds()...)
+		m.opInstanceFailover(), m.opInstanceActivateDisks(), m.opInstanceDeactivateDisks(),
+		m.opInstanceReplaceDisks(), m.opInstanceRecoverSplitBrain(), m.opClusterVerifyDisks(),
+		m.opNodeEvacuate(), m.opNodeMigrate(), m.opNodeFailover(), m.opClusterBalance()}
 	for _, k := range append(kinds, m.cfg.ExtraOps...) {
 		if err := m.reg.Register(m.withNodeLocks(k)); err != nil {
 			return err
