@@ -17,6 +17,7 @@ import (
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/api/rapi"
+	"github.com/drover-project/drover/api/ui"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/templates"
@@ -218,12 +219,14 @@ func (m *Master) startAPI() (*http.Server, error) {
 		_ = ln.Close()
 		return nil, err
 	}
+	dash := ui.New(m, m.verifier, m.log)
 	srv := &http.Server{
-		Handler: m.withPeerRoutes(api.NewServer(m, m.verifier, m.log, rapi.New(m, m.verifier, m.cfg.Version, m.log), m.metricsHandler())),
+		Handler: m.withPeerRoutes(api.NewServer(m, m.verifier, m.log, rapi.New(m, m.verifier, m.cfg.Version, m.log), m.metricsHandler(), dash)),
 		TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12,
 			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: cas},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	srv.RegisterOnShutdown(dash.Close)
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("api_server_failed", "error", err)

@@ -86,20 +86,28 @@ func newClient(c *cli.Context) (*api.Client, error) {
 // clientWith builds an API client for urls with the configuration's token
 // and CA.
 func clientWith(cfg clientConfig, urls []string) (*api.Client, error) {
-	token := cfg.Token
-	if strings.HasPrefix(token, "@") { // @file reads the token from a file
+	token, caPEM, err := cfg.credentials()
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(urls, token, caPEM)
+}
+
+// credentials reads the configuration's token (@file reads it from a file)
+// and CA certificate (nil without one).
+func (cfg clientConfig) credentials() (token string, caPEM []byte, err error) {
+	token = cfg.Token
+	if strings.HasPrefix(token, "@") {
 		b, err := os.ReadFile(token[1:])
 		if err != nil {
-			return nil, fmt.Errorf("read token: %w", err)
+			return "", nil, fmt.Errorf("read token: %w", err)
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	var caPEM []byte
 	if cfg.CA != "" {
-		var err error
 		if caPEM, err = os.ReadFile(cfg.CA); err != nil {
-			return nil, fmt.Errorf("read CA certificate: %w", err)
+			return "", nil, fmt.Errorf("read CA certificate: %w", err)
 		}
 	}
-	return api.NewClient(urls, token, caPEM)
+	return token, caPEM, nil
 }

@@ -47,6 +47,7 @@ func newApp() *cli.App {
 			jobCommand(),
 			userCommand(),
 			debugCommand(),
+			uiCommand(),
 			masterCommand(),
 			agentCommand(),
 			simNodesCommand(),
