@@ -19,7 +19,7 @@ PKGS=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
       e2fsprogs busybox-static zstd iproute2 procps util-linux openssh-client
       tar coreutils python3-ganeti-rapi ganeti-htools-3.0 prometheus drbd-utils lvm2
       fence-agents openipmi ipmitool
-      ganeti-instance-debootstrap systemd)
+      ganeti-instance-debootstrap systemd chromium fonts-dejavu-core)
 
 install_packages() {
 	local missing=()

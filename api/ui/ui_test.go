@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/api/ui"
 	"github.com/drover-project/drover/master"
@@ -36,7 +38,8 @@ type dash struct {
 
 func startDash(t *testing.T) *dash {
 	t.Helper()
-	c := mastertest.Start(t, mastertest.Options{API: true})
+	c := mastertest.Start(t, mastertest.Options{API: true,
+		Extra: func(cfg *master.Config) { cfg.PasswordCost = bcrypt.MinCost }})
 	m := c.Masters[0].M
 	agenttest.Start(t, m, "node1", fake.New(fake.Options{CPUs: 2, MemoryMiB: 2048}))
 	d, err := master.LoadClusterDir(c.Dir)

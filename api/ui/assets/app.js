@@ -7,6 +7,7 @@
   let session = null;
   let source = null;
   let selectedJob = null;
+  let pinnedJob = null;
   let lastView = null;
 
   function el(tag, attrs, ...kids) {
@@ -158,7 +159,10 @@
   const active = (s) => s === 'queued' || s === 'waiting' || s === 'running' || s === 'canceling';
 
   function renderJobs(jobs) {
-    if (selectedJob === null || !jobs.some((j) => j.id === selectedJob)) {
+    // The job clicked last, else the newest active job, else the newest.
+    if (pinnedJob !== null && jobs.some((j) => j.id === pinnedJob)) {
+      selectedJob = pinnedJob;
+    } else {
       const run = jobs.find((j) => active(j.state));
       selectedJob = run ? run.id : (jobs.length ? jobs[0].id : null);
     }
@@ -173,7 +177,7 @@
         cell.append(el('span', { class: 'muted', text: 'cancel requested' }));
       }
       return el('tr', { id: 'job-' + j.id, class: j.id === selectedJob ? 'selected' : '',
-        onclick: () => { selectedJob = j.id; renderJobs(lastView.jobs); } },
+        onclick: () => { pinnedJob = j.id; renderJobs(lastView.jobs); } },
         el('td', { text: String(j.id) }),
         el('td', { text: j.ops.join(', ') }),
         el('td', {}, state(j.state, 'job')),
