@@ -293,8 +293,13 @@ func localUp(c *cli.Context) error {
 	if uriNotes.Len() > 0 {
 		fmt.Fprint(out, uriNotes.String())
 	}
+	// Written whole and then renamed: scripts and tests wait for the file
+	// and read it at once (os.WriteFile would let them see it empty).
 	envFile := filepath.Join(string(d), "drover.env")
-	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+	if err := os.WriteFile(envFile+".tmp", []byte(env), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(envFile+".tmp", envFile); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "Local cluster up: %d masters, %d nodes (+%d simulated). In another shell: . %s; drover node list\nCtrl-C (or drover local down --dir %s) stops it.\n", nm, nn, c.Int("sim-nodes"), envFile, d)
