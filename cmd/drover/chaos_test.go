@@ -10,6 +10,7 @@ package main
 // scripts/chaos-core.sh runs 20 and prints the figures).
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -30,8 +31,10 @@ import (
 
 const chaosTTL = 5 * time.Second
 
-// chaosNet is the 127.0.x prefix of the chaos cluster's addresses.
-const chaosNet = "127.0.23"
+// chaosNet is the 127.0.x prefix of the chaos cluster's addresses
+// (DROVER_CHAOS_NET changes it, so that scripts/chaos-core.sh can run while
+// the suite runs the same test).
+var chaosNet = cmp.Or(os.Getenv("DROVER_CHAOS_NET"), "127.0.23")
 
 func (lc *localCluster) masterURL(name string) string {
 	return fmt.Sprintf("https://%s1.%s:5080", chaosNet, strings.TrimPrefix(name, "m"))
