@@ -84,3 +84,22 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("healthy: %+v", h)
 	}
 }
+
+func TestFirstRowsProblemsFirst(t *testing.T) {
+	var insts []InstanceView
+	for i, st := range []string{api.InstRunning, api.InstErrorDown, api.InstRunning, api.InstErrorNodeDown, api.InstAdminDown} {
+		insts = append(insts, InstanceView{Instance: api.Instance{Name: string(rune('a' + i)), Status: st}})
+	}
+	key := func(in InstanceView) (bool, string) { return instanceBad(in), in.Name }
+	got := firstRows(insts, 3, key)
+	names := ""
+	for _, in := range got {
+		names += in.Name
+	}
+	if names != "bda" {
+		t.Fatalf("first 3 rows: %q, want the two in error, then a", names)
+	}
+	if len(firstRows(insts, 10, key)) != 5 {
+		t.Fatal("rows under the limit changed")
+	}
+}

@@ -15,8 +15,14 @@ const (
 	ViewJobs = 25
 	// ViewJobLog is how many of a job's last log entries a view carries.
 	ViewJobLog = 40
+	// ViewNodes and ViewInstances cap the rows of a view (those with a
+	// problem first, then by name); Health counts them all.
+	ViewNodes     = 500
+	ViewInstances = 1000
 	// maxDRBDReads caps the per-instance reads of DRBD state in one view.
 	maxDRBDReads = 200
+	// maxProblems caps the problems listed in Health.
+	maxProblems = 50
 )
 
 // View is what the dashboard shows: one event of the stream.
@@ -26,6 +32,10 @@ type View struct {
 	Nodes     []api.Node       `json:"nodes"`
 	Instances []InstanceView   `json:"instances"`
 	Jobs      []JobView        `json:"jobs"`
+	// NodesTotal and InstancesTotal count every node and instance, shown
+	// or not (see ViewNodes, ViewInstances).
+	NodesTotal     int `json:"nodes_total"`
+	InstancesTotal int `json:"instances_total"`
 	// Errors are the parts of the view that could not be read.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -104,11 +114,39 @@ func buildView(ctx context.Context, b Backend) *View {
 	for _, j := range jobs {
 		v.Jobs = append(v.Jobs, jobView(j))
 	}
-	v.Health = health(v)
 	if v.Nodes == nil {
 		v.Nodes = []api.Node{}
 	}
+	v.Health = health(v)
+	v.NodesTotal, v.InstancesTotal = len(v.Nodes), len(v.Instances)
+	v.Nodes = firstRows(v.Nodes, ViewNodes, func(n api.Node) (bool, string) { return n.Status != api.NodeOnline, n.Name })
+	v.Instances = firstRows(v.Instances, ViewInstances, func(in InstanceView) (bool, string) {
+		return instanceBad(in), in.Name
+	})
 	return v
+}
+
+// firstRows keeps the first max rows of rows: those with a problem first,
+// each part in name order (rows are in name order already).
+func firstRows[T any](rows []T, limit int, key func(T) (bool, string)) []T {
+	if len(rows) <= limit {
+		return rows
+	}
+	out := make([]T, 0, limit)
+	for _, bad := range []bool{true, false} {
+		for _, r := range rows {
+			if b, _ := key(r); b == bad && len(out) < limit {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// instanceBad: not running or admin-down as asked, or disks not redundant.
+func instanceBad(in InstanceView) bool {
+	return (in.Status != api.InstRunning && in.Status != api.InstAdminDown) ||
+		in.Redundancy == "degraded" || in.Redundancy == "split-brain"
 }
 
 func jobView(j api.Job) JobView {
@@ -203,15 +241,13 @@ func health(v *View) Health {
 		}
 	}
 	for _, in := range v.Instances {
-		bad := in.Status != api.InstRunning && in.Status != api.InstAdminDown
-		if bad {
+		if in.Status != api.InstRunning && in.Status != api.InstAdminDown {
 			problem("error", "instance %s is %s", in.Name, in.Status)
 		}
 		if r := in.Redundancy; r == "degraded" || r == "split-brain" {
 			problem("error", "instance %s: disks %s", in.Name, r)
-			bad = true
 		}
-		if !bad {
+		if !instanceBad(in) {
 			h.InstancesOK++
 		}
 	}
@@ -219,5 +255,8 @@ func health(v *View) Health {
 		problem("error", "%s", e)
 	}
 	slices.Sort(h.Problems)
+	if len(h.Problems) > maxProblems {
+		h.Problems = append(h.Problems[:maxProblems], fmt.Sprintf("... and %d more", len(h.Problems)-maxProblems))
+	}
 	return h
 }

@@ -120,7 +120,15 @@
     $('problems').replaceChildren(...(h.problems || []).map((p) => el('li', { text: p })));
     renderNodes(v.nodes);
     renderInstances(v.instances);
+    more('nodes-more', v.nodes.length, v.nodes_total);
+    more('instances-more', v.instances.length, v.instances_total);
     renderJobs(v.jobs);
+  }
+
+  function more(id, shown, total) {
+    const p = $(id);
+    p.hidden = shown >= total;
+    p.textContent = 'Showing ' + shown + ' of ' + total + ': those with a problem first, then by name.';
   }
 
   function renderNodes(nodes) {
