@@ -291,6 +291,22 @@ func TestEventsPushChanges(t *testing.T) {
 			break
 		}
 	}
+	// A stopping master ends open streams (they never go idle, so
+	// http.Server.Shutdown alone would leave them open).
+	stopped := time.Now()
+	go d.c.Stop(0)
+	for {
+		select {
+		case _, open := <-views:
+			if open {
+				continue
+			}
+			t.Logf("stream ended %v after the stop began", time.Since(stopped).Round(time.Millisecond))
+			return
+		case <-time.After(15 * time.Second):
+			t.Fatal("event stream still open 15 s after the master began to stop")
+		}
+	}
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
