@@ -34,6 +34,7 @@ type stateCache struct {
 	nodes     map[string]*keys.NodeRecord
 	status    map[string]*keys.NodeStatus // nodes whose status key exists
 	domains   map[string]*keys.DomainStatus
+	encoded   sync.Map // instance name → *encodedEntry (instance_cache_encoded.go)
 }
 
 // cacheWait bounds how long a reader waits for the cache to catch up before
@@ -116,6 +117,7 @@ func (c *stateCache) load(ctx context.Context, cli *clientv3.Client) (int64, err
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.instances, c.sorted = map[string]*keys.InstanceRecord{}, nil
+	c.encoded.Clear()
 	c.nodes, c.status, c.domains = map[string]*keys.NodeRecord{}, map[string]*keys.NodeStatus{}, map[string]*keys.DomainStatus{}
 	for _, kv := range kvs {
 		c.applyLocked(&clientv3.Event{Type: clientv3.EventTypePut, Kv: kv})
@@ -143,6 +145,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 		if !put || json.Unmarshal(ev.Kv.Value, r) != nil {
 			if _, ok := c.instances[name]; ok {
 				delete(c.instances, name)
+				c.encoded.Delete(name)
 				c.sorted = nil
 			}
 			return

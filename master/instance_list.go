@@ -14,12 +14,25 @@ import (
 )
 
 // ListInstancePage implements api.InstancePager: one page of the instances
-// in name order, from the state cache (etcd when the cache is not current).
-// Instances being created are not listed.
+// in name order (ListInstancePageEncoded without the encodings).
 func (m *Master) ListInstancePage(ctx context.Context, q api.InstancePageQuery) ([]api.Instance, bool, error) {
+	page, more, err := m.ListInstancePageEncoded(ctx, q)
+	out := make([]api.Instance, 0, len(page))
+	for _, e := range page {
+		out = append(out, e.Instance)
+	}
+	return out, more, err
+}
+
+// ListInstancePageEncoded implements api.InstanceEncodedPager: one page of
+// the instances in name order, from the state cache, whose encodings it
+// keeps (etcd, encoding each instance, when the cache is not current).
+// Instances being created are not listed.
+func (m *Master) ListInstancePageEncoded(ctx context.Context, q api.InstancePageQuery) ([]*api.EncodedInstance, bool, error) {
 	if m.cache.sync(ctx, m.client) {
-		var out []api.Instance
+		var out []*api.EncodedInstance
 		var more bool
+		var err error
 		c := &m.cache
 		c.read(func(names []string) {
 			recs := func(yield func(*keys.InstanceRecord) bool) {
@@ -29,10 +42,9 @@ func (m *Master) ListInstancePage(ctx context.Context, q api.InstancePageQuery) 
 					}
 				}
 			}
-			out, more = pageOf(q, recs, func(n string) string { return nodeStatusOf(c.nodes[n], c.status[n] != nil) },
-				func(node, inst string) *keys.DomainStatus { return c.domains[node+"/"+inst] })
+			out, more, err = pageOf(q, recs, c.encodedLocked)
 		})
-		return out, more, nil
+		return out, more, err
 	}
 	v, err := m.readClusterViewEtcd(ctx)
 	if err != nil {
@@ -49,8 +61,9 @@ func (m *Master) ListInstancePage(ctx context.Context, q api.InstancePageQuery) 
 			}
 		}
 	}
-	out, more := pageOf(q, recs, v.nodeStatus, v.domain)
-	return out, more, nil
+	return pageOf(q, recs, func(r *keys.InstanceRecord) (*api.EncodedInstance, error) {
+		return api.NewEncodedInstance(instanceView(*r, v.nodeStatus(r.PrimaryNode), v.domain(r.PrimaryNode, r.Name)))
+	})
 }
 
 // startAt is the index in sorted names of the first name a page may hold:
@@ -69,27 +82,31 @@ func startAt(names []string, q api.InstancePageQuery) int {
 	return i
 }
 
-// pageOf fills a page from records in name order (starting at startAt).
-func pageOf(q api.InstancePageQuery, recs iter.Seq[*keys.InstanceRecord], nodeStatus func(string) string,
-	domain func(node, inst string) *keys.DomainStatus) ([]api.Instance, bool) {
-	out := []api.Instance{}
+// pageOf fills a page from records in name order (starting at startAt),
+// encode giving each record's listed instance.
+func pageOf(q api.InstancePageQuery, recs iter.Seq[*keys.InstanceRecord],
+	encode func(*keys.InstanceRecord) (*api.EncodedInstance, error)) ([]*api.EncodedInstance, bool, error) {
+	out := []*api.EncodedInstance{}
 	for r := range recs {
 		switch {
 		case q.NamePrefix != "" && !strings.HasPrefix(r.Name, q.NamePrefix):
-			return out, false // names in order: no later one has the prefix
+			return out, false, nil // names in order: no later one has the prefix
 		case r.CreatingJob != 0, q.Node != "" && r.PrimaryNode != q.Node, q.Tag != "" && !slices.Contains(r.Tags, q.Tag):
 			continue
 		}
-		in := instanceView(*r, nodeStatus(r.PrimaryNode), domain(r.PrimaryNode, r.Name))
-		if q.Keep != nil && !q.Keep(&in) {
+		e, err := encode(r)
+		if err != nil {
+			return nil, false, err
+		}
+		if q.Keep != nil && !q.Keep(&e.Instance) {
 			continue
 		}
 		if q.Limit > 0 && len(out) == q.Limit {
-			return out, true
+			return out, true, nil
 		}
-		out = append(out, in)
+		out = append(out, e)
 	}
-	return out, false
+	return out, false, nil
 }
 
 // primaryVCPUs is Master.primaryVCPUs from the cache (false: not current).

@@ -97,6 +97,42 @@ func TestInstancePages(t *testing.T) {
 			t.Errorf("fields name,status of c*: %+v %v", got, err)
 		}
 	})
+	t.Run("after a change", func(t *testing.T) {
+		// The answers of the lists above are kept encoded; a change of the
+		// record (modify) or of the domain (shutdown) must show in the next.
+		memOf := func(fields []string) map[string]int64 {
+			got, err := cl.ListInstances(ctx(t), api.InstanceQuery{Fields: fields})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]int64{}
+			for _, in := range got {
+				out[in.Name] = in.MemoryMiB
+			}
+			return out
+		}
+		for _, f := range [][]string{nil, {"name", "memory_mib"}} {
+			if got := memOf(f)["b1"]; got != 128 {
+				t.Fatalf("fields %v: b1 memory %d before modify, want 128", f, got)
+			}
+		}
+		mem := int64(256)
+		if j := e.run(t, api.OpInstanceModify, api.InstanceModifyOp{Name: "b1", InstanceModify: api.InstanceModify{MemoryMiB: &mem}}); j.State != api.JobSuccess {
+			t.Fatalf("modify: %+v", j.Error)
+		}
+		for _, f := range [][]string{nil, {"name", "memory_mib"}} {
+			if got := memOf(f); got["b1"] != 256 || got["b2"] != 128 {
+				t.Errorf("fields %v: memory b1 %d, b2 %d after modify, want 256, 128", f, got["b1"], got["b2"])
+			}
+		}
+		if j := e.run(t, api.OpInstanceShutdown, api.InstanceName{Name: "c2"}); j.State != api.JobSuccess {
+			t.Fatalf("shutdown: %+v", j.Error)
+		}
+		got, err := cl.ListInstances(ctx(t), api.InstanceQuery{Fields: []string{"name", "status"}, Filter: map[string]string{"status": api.InstAdminDown}})
+		if err != nil || !slices.Equal(names(got), []string{"c1", "c2"}) {
+			t.Errorf("admin down after shutdown of c2: %v %v, want [c1 c2]", names(got), err)
+		}
+	})
 	t.Run("bad input", func(t *testing.T) {
 		for _, f := range []map[string]string{{"limit": "0"}, {"limit": "x"}, {"continue": "!!"}, {"node": "a,b"}, {"nope": "1"}} {
 			if _, err := cl.ListInstances(ctx(t), api.InstanceQuery{Filter: f}); api.CodeOf(err) != api.CodeWrongInput {

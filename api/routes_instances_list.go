@@ -1,0 +1,144 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+)
+
+// listInstances answers GET /instances; fields= and filters work as for
+// GET /nodes (any scalar field of Instance, comma-separated values meaning
+// any of), and limit=, continue=, name_prefix=, node= and tag= select a page
+// (docs/api.md, "Pages and filters"). The answer is the concatenation of
+// the instances' encodings (EncodedInstance), the same bytes as encoding
+// the page as a whole.
+func (s *server) listInstances(c *gin.Context) {
+	ib := s.instanceBackend(c)
+	if ib == nil {
+		return
+	}
+	q := c.Request.URL.Query()
+	for k := range pageParams {
+		q.Del(k)
+	}
+	fields, filters, err := parseSelectionOf(q, instanceFields())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	pq, err := parsePage(c.Request.URL.Query())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(filters) > 0 {
+		pq.Keep = func(in *Instance) bool { return matchFields(reflect.ValueOf(in).Elem(), instanceFields(), filters) }
+	}
+	page, more, err := s.instancePage(c, ib, pq)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	body, err := encodeInstanceList(page, fields)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if more && len(page) > 0 {
+		c.Header(ContinueHeader, EncodeContinue(page[len(page)-1].Instance.Name))
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Content-Length", strconv.Itoa(len(body)))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+// instancePage asks the backend for a page, in the best way it offers.
+func (s *server) instancePage(c *gin.Context, ib InstanceBackend, pq InstancePageQuery) ([]*EncodedInstance, bool, error) {
+	if ep, ok := ib.(InstanceEncodedPager); ok {
+		return ep.ListInstancePageEncoded(c.Request.Context(), pq)
+	}
+	var page []Instance
+	var more bool
+	var err error
+	if pg, ok := ib.(InstancePager); ok {
+		page, more, err = pg.ListInstancePage(c.Request.Context(), pq)
+	} else {
+		var all []Instance
+		if all, err = ib.ListInstances(c.Request.Context()); err == nil {
+			page, more = pageOf(all, pq)
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]*EncodedInstance, 0, len(page))
+	for _, in := range page {
+		e, err := NewEncodedInstance(in)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, e)
+	}
+	return out, more, nil
+}
+
+// encodeInstanceList is the JSON array of page: whole instances, or with
+// fields objects of only those fields, keys in order (as a map encodes).
+func encodeInstanceList(page []*EncodedInstance, fields []string) ([]byte, error) {
+	if len(fields) == 0 {
+		n := 2
+		for _, e := range page {
+			n += len(e.json) + 1
+		}
+		out := make([]byte, 0, n)
+		out = append(out, '[')
+		for i, e := range page {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, e.json...)
+		}
+		return append(out, ']'), nil
+	}
+	type field struct {
+		key   []byte // "name":
+		slot  int
+		index []int
+	}
+	sf := instanceFields()
+	names := slices.Clone(fields)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	sel := make([]field, 0, len(names))
+	for _, f := range names {
+		k, err := json.Marshal(f)
+		if err != nil {
+			return nil, err
+		}
+		sel = append(sel, field{key: append(k, ':'), slot: slices.Index(sf.names, f), index: sf.byName[f].index})
+	}
+	out := make([]byte, 0, 2+len(page)*16*len(sel))
+	out = append(out, '[')
+	for i, e := range page {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '{')
+		for j, f := range sel {
+			if j > 0 {
+				out = append(out, ',')
+			}
+			v, err := e.fieldJSON(f.slot, f.index)
+			if err != nil {
+				return nil, err
+			}
+			out = append(append(out, f.key...), v...)
+		}
+		out = append(out, '}')
+	}
+	return append(out, ']'), nil
+}

@@ -1,0 +1,38 @@
+package master
+
+import (
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/keys"
+)
+
+// encodedEntry is an instance as the API lists it, encoded once
+// (docs/scale.md, "Encoded once"), with what it was made from: it is
+// current while the record and the domain state are the same objects (the
+// cache makes a new one on every change of either) and the primary node's
+// status reads the same.
+type encodedEntry struct {
+	rec        *keys.InstanceRecord
+	dom        *keys.DomainStatus
+	nodeStatus string
+	enc        *api.EncodedInstance
+}
+
+// encodedLocked is r's listed instance, encoded again only when something
+// it shows changed (c.mu read-held; r is the cache's record).
+func (c *stateCache) encodedLocked(r *keys.InstanceRecord) (*api.EncodedInstance, error) {
+	ns := nodeStatusOf(c.nodes[r.PrimaryNode], c.status[r.PrimaryNode] != nil)
+	d := c.domains[r.PrimaryNode+"/"+r.Name]
+	if v, ok := c.encoded.Load(r.Name); ok {
+		if e := v.(*encodedEntry); e.rec == r && e.dom == d && e.nodeStatus == ns {
+			return e.enc, nil
+		}
+	}
+	enc, err := api.NewEncodedInstance(instanceView(*r, ns, d))
+	if err != nil {
+		return nil, err
+	}
+	// Stored under the read lock: no change can come between the reads
+	// above and this store, so an entry is never older than the cache.
+	c.encoded.Store(r.Name, &encodedEntry{rec: r, dom: d, nodeStatus: ns, enc: enc})
+	return enc, nil
+}
