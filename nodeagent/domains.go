@@ -19,7 +19,10 @@ import (
 // domainPublisher publishes a DomainStatus per instance at NodeDomainKey,
 // bound to the session's lease: at once on the driver's lifecycle events
 // (when it is an hv.EventSource), after every command, and by a periodic
-// resync that also catches events lost across hypervisor restarts.
+// resync that also catches events lost across hypervisor restarts. It
+// writes a state only when it changed: the lease keeps the keys alive, and
+// every `check` it reads its keys back (one read) to write again only those
+// that someone else removed or changed (docs/scale.md, "Domain states").
 type domainPublisher struct {
 	cli      *clientv3.Client
 	node     string
@@ -28,13 +31,13 @@ type domainPublisher struct {
 	exec     *Executor
 	instDir  string // storage's instances directory ("" = none)
 	interval time.Duration
-	refresh  time.Duration // republish unchanged states this often
+	check    time.Duration // compare with what etcd holds this often
 	log      *slog.Logger
 
 	kick chan struct{}
 	mu   sync.Mutex
-	last map[string]keys.DomainStatus // what is published
-	at   map[string]time.Time
+	last    map[string]keys.DomainStatus // what is published
+	checked time.Time                    // when etcd's copy was last compared
 }
 
 func newDomainPublisher(cli *clientv3.Client, node string, lease clientv3.LeaseID, drv hv.Driver, exec *Executor, instDir string, interval time.Duration, log *slog.Logger) *domainPublisher {
@@ -42,8 +45,8 @@ func newDomainPublisher(cli *clientv3.Client, node string, lease clientv3.LeaseI
 		interval = 3 * time.Second
 	}
 	return &domainPublisher{cli: cli, node: node, lease: lease, drv: drv, exec: exec, instDir: instDir,
-		interval: interval, refresh: 30 * time.Second, log: log,
-		kick: make(chan struct{}, 1), last: map[string]keys.DomainStatus{}, at: map[string]time.Time{}}
+		interval: interval, check: 30 * time.Second, log: log,
+		kick: make(chan struct{}, 1), last: map[string]keys.DomainStatus{}, checked: time.Now()}
 }
 
 // Kick asks for a resync soon.
@@ -160,8 +163,9 @@ func (p *domainPublisher) resync(ctx context.Context) {
 			}
 		}
 	}
+	stale := p.staleInEtcd(ctx)
 	for _, st := range want {
-		p.put(ctx, st, false)
+		p.put(ctx, st, stale[st.Instance])
 	}
 	p.mu.Lock()
 	var gone []string
@@ -181,18 +185,16 @@ func (p *domainPublisher) resync(ctx context.Context) {
 		}
 		p.mu.Lock()
 		delete(p.last, n)
-		delete(p.at, n)
 		p.mu.Unlock()
 	}
 }
 
-// put publishes st if it changed (or force, or it is due for a refresh).
+// put publishes st if it changed (or force).
 func (p *domainPublisher) put(ctx context.Context, st keys.DomainStatus, force bool) {
 	p.mu.Lock()
 	prev, ok := p.last[st.Instance]
-	due := time.Since(p.at[st.Instance]) >= p.refresh
 	p.mu.Unlock()
-	if ok && prev.State == st.State && prev.UUID == st.UUID && !force && !due {
+	if ok && prev.State == st.State && prev.UUID == st.UUID && !force {
 		return
 	}
 	b, err := json.Marshal(st)
@@ -210,7 +212,7 @@ func (p *domainPublisher) put(ctx context.Context, st keys.DomainStatus, force b
 		p.log.Info("domain_state", "instance", st.Instance, "state", st.State)
 	}
 	p.mu.Lock()
-	p.last[st.Instance], p.at[st.Instance] = st, time.Now()
+	p.last[st.Instance] = st
 	p.mu.Unlock()
 }
 
@@ -223,4 +225,41 @@ func (p *domainPublisher) managed(name string) bool {
 	}
 	_, err := os.Stat(filepath.Join(p.instDir, name))
 	return err == nil
+}
+
+// staleInEtcd is, once every p.check, the instances whose published state
+// etcd no longer holds as published (deleted or changed by someone else,
+// such as a master removing a domain key): they are written again. Between
+// checks, and when the read fails, it is nil.
+func (p *domainPublisher) staleInEtcd(ctx context.Context) map[string]bool {
+	p.mu.Lock()
+	due := time.Since(p.checked) >= p.check
+	p.mu.Unlock()
+	if !due {
+		return nil
+	}
+	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	resp, err := p.cli.Get(gctx, keys.NodeDomainKey(p.node, ""), clientv3.WithPrefix())
+	cancel()
+	if err != nil {
+		p.log.Warn("domain_status_check_failed", "err", err)
+		return nil
+	}
+	held := map[string]keys.DomainStatus{}
+	for _, kv := range resp.Kvs {
+		var d keys.DomainStatus
+		if json.Unmarshal(kv.Value, &d) == nil {
+			held[strings.TrimPrefix(string(kv.Key), keys.NodeDomainKey(p.node, ""))] = d
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.checked = time.Now()
+	stale := map[string]bool{}
+	for n, st := range p.last {
+		if h, ok := held[n]; !ok || h.State != st.State || h.UUID != st.UUID {
+			stale[n] = true
+		}
+	}
+	return stale
 }
