@@ -34,8 +34,8 @@ type domainPublisher struct {
 	check    time.Duration // compare with what etcd holds this often
 	log      *slog.Logger
 
-	kick chan struct{}
-	mu   sync.Mutex
+	kick    chan struct{}
+	mu      sync.Mutex
 	last    map[string]keys.DomainStatus // what is published
 	checked time.Time                    // when etcd's copy was last compared
 }
