@@ -198,7 +198,8 @@ type Instance struct {
 	// OperState is the domain state the agent reports (running, stopped,
 	// paused, crashed, missing; "" when nothing is reported).
 	OperState string `json:"oper_state,omitempty"`
-	// ObservedAt is when the agent last reported the domain.
+	// ObservedAt is when the agent published the state it reports (it
+	// publishes a domain's state when the state changes, not periodically).
 	ObservedAt *time.Time `json:"observed_at,omitempty"`
 	// Restarts counts the watcher's restarts since the last admin action;
 	// GaveUp is set when it stopped trying.

@@ -12,6 +12,7 @@ import (
 // status reads the same.
 type encodedEntry struct {
 	rec        *keys.InstanceRecord
+	domKey     string // the domain's key in stateCache.domains
 	dom        *keys.DomainStatus
 	nodeStatus string
 	enc        *api.EncodedInstance
@@ -20,12 +21,18 @@ type encodedEntry struct {
 // encodedLocked is r's listed instance, encoded again only when something
 // it shows changed (c.mu read-held; r is the cache's record).
 func (c *stateCache) encodedLocked(r *keys.InstanceRecord) (*api.EncodedInstance, error) {
-	ns := nodeStatusOf(c.nodes[r.PrimaryNode], c.status[r.PrimaryNode] != nil)
-	d := c.domains[r.PrimaryNode+"/"+r.Name]
+	var e *encodedEntry
 	if v, ok := c.encoded.Load(r.Name); ok {
-		if e := v.(*encodedEntry); e.rec == r && e.dom == d && e.nodeStatus == ns {
-			return e.enc, nil
-		}
+		e = v.(*encodedEntry)
+	}
+	domKey := r.PrimaryNode + "/" + r.Name
+	if e != nil && e.rec == r {
+		domKey = e.domKey // the same record: no new key string per list
+	}
+	ns := nodeStatusOf(c.nodes[r.PrimaryNode], c.status[r.PrimaryNode] != nil)
+	d := c.domains[domKey]
+	if e != nil && e.rec == r && e.dom == d && e.nodeStatus == ns {
+		return e.enc, nil
 	}
 	enc, err := api.NewEncodedInstance(instanceView(*r, ns, d))
 	if err != nil {
@@ -33,6 +40,6 @@ func (c *stateCache) encodedLocked(r *keys.InstanceRecord) (*api.EncodedInstance
 	}
 	// Stored under the read lock: no change can come between the reads
 	// above and this store, so an entry is never older than the cache.
-	c.encoded.Store(r.Name, &encodedEntry{rec: r, dom: d, nodeStatus: ns, enc: enc})
+	c.encoded.Store(r.Name, &encodedEntry{rec: r, domKey: domKey, dom: d, nodeStatus: ns, enc: enc})
 	return enc, nil
 }

@@ -102,7 +102,41 @@ LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000 --fiel
 LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000 --filter node=sim7)")
 LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000 --filter name_prefix=i019 --filter status=running)")
 LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 10000 --fields name,status --filter status=running)")
+LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 1000)")
+# The same answers to their last byte, undecoded (curl, one connection): what
+# the master and the transport cost without a Go client's JSON decoding.
+ttlb() {
+	local args=()
+	for _ in $(seq 50); do args+=(-o /dev/null "$FURL/api/v1/instances?$1"); done
+	curl -s --cacert "$DROVER_CA" -H "Authorization: Bearer $DROVER_TOKEN" -w '%{time_total} %{size_download}\n' "${args[@]}" |
+		sort -n | awk -v q="$1" '{ t[NR] = $1; sz = $2 } END {
+			printf "curl ?%s: %d requests to the last byte (%.1f MiB each), p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+				q, NR, sz / 1048576, t[int(NR / 2) + 1] * 1000, t[int(NR * 0.99) + 1 > NR ? NR : int(NR * 0.99) + 1] * 1000, t[NR] * 1000 }'
+}
+TTLB=()
+TTLB+=("$(ttlb limit=10000)")
+TTLB+=("$(ttlb 'limit=10000&fields=name,status,primary_node')")
+TTLB+=("$(ttlb limit=1000)")
+TTLB+=("$(ttlb 'node=sim7')")
 LOAD_LIST=$(loadavg)
+
+# etcd writes while nothing is asked of the cluster (agents' statuses and
+# domain states, lease renewals are not writes): revisions per second over
+# a minute, read from m1's etcd (its gRPC gateway) as etcd user root, with a
+# client certificate the script signs with the cluster CA.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=root \
+	-keyout "$DIR.bin/root.key" -out "$DIR.bin/root.csr" 2>/dev/null &&
+	openssl x509 -req -in "$DIR.bin/root.csr" -CA "$DIR/pki/ca.crt" -CAkey "$DIR/pki/ca.key" -days 1 \
+		-out "$DIR.bin/root.crt" 2>/dev/null || true
+etcd_rev() {
+	curl -s --cacert "$DIR/pki/ca.crt" --cert "$DIR.bin/root.crt" --key "$DIR.bin/root.key" \
+		-d '{"key":"AA=="}' "https://$NET.1:2379/v3/kv/range" | sed -n 's/.*"revision":"\([0-9]*\)".*/\1/p'
+}
+R0=$(etcd_rev || true)
+sleep 60
+R1=$(etcd_rev || true)
+WRITES="unknown (etcd not readable)"
+if [ -n "$R0" ] && [ -n "$R1" ]; then WRITES="$(((R1 - R0) / 60)) revisions/s ($R0 to $R1 in 60 s)"; fi
 
 DB=$(du -b "$DIR/data/m1/member/snap/db" | cut -f1)
 MEM=""
@@ -135,6 +169,12 @@ drover scale benchmark: 3 masters, $NODES simulated nodes (lease TTL $LEASE_TTL 
   ${LIST[2]}
   ${LIST[3]}
   ${LIST[4]}
+  ${LIST[5]}
+  ${TTLB[0]}
+  ${TTLB[1]}
+  ${TTLB[2]}
+  ${TTLB[3]}
+  etcd writes at rest: $WRITES
   leader handover after SIGKILL of $LEADER: new leader $NEW after $(echo "$T1 - $T0" | bc) s, first job done after $(echo "$T2 - $T0" | bc) s
   etcd database (m1): $((DB / 1024 / 1024)) MiB
   master memory (RSS): $MEM
