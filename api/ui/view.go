@@ -94,6 +94,7 @@ func buildView(ctx context.Context, b Backend) *View {
 		v.Errors = append(v.Errors, fmt.Sprintf("instances: %v", err))
 	}
 	reads := 0
+	v.Instances = make([]InstanceView, 0, len(insts))
 	for _, in := range insts {
 		iv := InstanceView{Instance: in}
 		if in.DiskTemplate == "drbd" {
