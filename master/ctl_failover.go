@@ -29,12 +29,14 @@ const failoverJobTimeout = 10 * time.Minute
 // IgnoreConsistency stays off, a secondary that is not UpToDate is refused;
 // instance.failover accepts the old primary as dead because the liveness
 // record says fenced), one job per instance (an unfinished one is waited
-// for, see failoverJob), one after the other by name, each only when
-// its secondary has the memory for it (what does not fit is reported, not
-// overcommitted). Stopped instances stay stopped. Instances on plain or
-// file disks cannot move (their disks are on the dead node): reported.
-// It returns an error (the node stays fenced and it is tried again) when a
-// failover job failed.
+// for, see startFailoverJob), each only when its secondary has the memory
+// for it (what does not fit is reported, not overcommitted; instances are
+// counted by name). The jobs are all submitted at once and run side by
+// side (each locks only its instance), so the last instance of a node
+// does not wait for the others. Stopped instances stay stopped. Instances
+// on plain or file disks cannot move (their disks are on the dead node):
+// reported. It returns an error (the node stays fenced and it is tried
+// again) when a failover job failed.
 func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, log *slog.Logger) error {
 	insts, err := m.primariesOn(ctx, node)
 	if err != nil {
@@ -42,6 +44,11 @@ func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, l
 	}
 	free := map[string]int64{}
 	var failed []string
+	type started struct {
+		name, target string
+		job          uint64
+	}
+	var jobs []started
 	for _, in := range insts {
 		switch {
 		case !in.AdminUp:
@@ -65,13 +72,23 @@ func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, l
 			continue
 		}
 		free[target] -= in.MemoryMiB
-		if err := m.failoverJob(ctx, in.Name, log); err != nil {
+		id, err := m.startFailoverJob(ctx, in.Name, log)
+		if err != nil {
 			log.Error("failover_failed", "node", node, "instance", in.Name, "error", err)
 			m.observeFailover("failed")
 			failed = append(failed, in.Name)
 			continue
 		}
-		log.Warn("failover_done", "node", node, "instance", in.Name, "new_primary", target)
+		jobs = append(jobs, started{in.Name, target, id})
+	}
+	for _, j := range jobs {
+		if err := m.waitFailoverJob(ctx, j.job); err != nil {
+			log.Error("failover_failed", "node", node, "instance", j.name, "job", j.job, "error", err)
+			m.observeFailover("failed")
+			failed = append(failed, j.name)
+			continue
+		}
+		log.Warn("failover_done", "node", node, "instance", j.name, "new_primary", j.target, "job", j.job)
 		m.observeFailover("started")
 	}
 	if len(failed) > 0 {
@@ -80,24 +97,30 @@ func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, l
 	return nil
 }
 
-// failoverJob runs instance.failover for name and waits for its end. A
+// startFailoverJob submits instance.failover for name and returns its id. A
 // failover job of name that has not finished yet (submitted by an earlier
-// leader, or by an operator) is waited for instead of submitting a second
+// leader, or by an operator) is returned instead of submitting a second
 // one: one job per instance, also across leader changes.
-func (m *Master) failoverJob(ctx context.Context, name string, log *slog.Logger) error {
+func (m *Master) startFailoverJob(ctx context.Context, name string, log *slog.Logger) (uint64, error) {
 	id, err := m.pendingFailoverJob(ctx, name)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if id != 0 {
 		log.Info("failover_job_pending", "instance", name, "job", id)
-	} else {
-		id, err = m.SubmitJob(ctx, failoverPrincipal, api.JobSubmit{Ops: []api.OpCode{api.MustOp(api.OpInstanceFailover, api.InstanceFailover{Name: name})}})
-		if err != nil {
-			return err
-		}
-		log.Info("failover_job_submitted", "instance", name, "job", id)
+		return id, nil
 	}
+	id, err = m.SubmitJob(ctx, failoverPrincipal, api.JobSubmit{Ops: []api.OpCode{api.MustOp(api.OpInstanceFailover, api.InstanceFailover{Name: name})}})
+	if err != nil {
+		return 0, err
+	}
+	log.Info("failover_job_submitted", "instance", name, "job", id)
+	return id, nil
+}
+
+// waitFailoverJob waits (at most failoverJobTimeout) for job id's end; an
+// error when it did not succeed.
+func (m *Master) waitFailoverJob(ctx context.Context, id uint64) error {
 	deadline := time.Now().Add(failoverJobTimeout)
 	state, seen := api.JobState(""), 0
 	for time.Now().Before(deadline) {

@@ -17,7 +17,9 @@ import (
 	"github.com/drover-project/drover/master/store"
 )
 
-// livenessTick is how often the controller advances the state machine.
+// livenessTick is how often the controller advances the state machine in
+// any case; it also wakes exactly when a node's next transition is due
+// (liveness.nextDue) and right after an action ended.
 const livenessTick = 500 * time.Millisecond
 
 // watchLiveness is the liveness controller (docs/ha.md): it follows the
@@ -44,18 +46,26 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 		}
 		wch := m.client.Watch(clientv3.WithRequireLeader(ctx), keys.NodeStateRoot,
 			clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		// Actions start only once the records that led to them are
+		// written: a failover job finds the node recorded fenced.
+		var acts []livenessAction
+		step := func() { acts = append(acts, lv.step(m.hasFenceDevice(ctx))...) }
 		tick := time.NewTicker(livenessTick)
+		wake := time.NewTimer(livenessTick)
 	watch:
 		for {
 			select {
 			case <-ctx.Done():
 				break watch
 			case done := <-results:
+				// An action's outcome (a confirmed fence) is acted on at
+				// once: the failover does not wait for a tick.
 				done()
+				step()
 			case <-tick.C:
-				for _, a := range lv.step(m.hasFenceDevice(ctx)) {
-					wg.Go(func() { m.runLivenessAction(ctx, fence, lv, a, results, log) })
-				}
+				step()
+			case <-wake.C:
+				step()
 			case wr, ok := <-wch:
 				if !ok || wr.Err() != nil {
 					break watch
@@ -74,12 +84,28 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 			}
 			if err := m.writeHealth(ctx, fence, lv, log); err != nil {
 				tick.Stop()
+				wake.Stop()
 				return err
 			}
+			for _, a := range acts {
+				wg.Go(func() { m.runLivenessAction(ctx, fence, lv, a, results, log) })
+			}
+			acts = acts[:0]
+			wake.Reset(livenessWake(lv.nextDue(), time.Now()))
 		}
 		tick.Stop()
+		wake.Stop()
 	}
 	return ctx.Err()
+}
+
+// livenessWake is when the controller's wake timer fires: at the next moment
+// the state machine waits for (due), or a tick later when nothing waits.
+func livenessWake(due, now time.Time) time.Duration {
+	if due.IsZero() {
+		return livenessTick
+	}
+	return min(livenessTick, max(time.Millisecond, due.Sub(now)))
 }
 
 // restoreLiveness loads the nodes, their statuses and health records into

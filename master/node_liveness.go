@@ -224,6 +224,38 @@ func (l *liveness) step(hasDevice func(string) bool) []livenessAction {
 	return out
 }
 
+// nextDue is the earliest moment at which step has something to do for a
+// node on the clock alone (a suspect delay ending, a STONITH retry, a
+// self-fence deadline); zero when nothing waits on the clock. The
+// controller wakes at that moment instead of on its next tick, so no
+// transition waits for a tick.
+func (l *liveness) nextDue() time.Time {
+	var due time.Time
+	at := func(t time.Time) {
+		if !t.IsZero() && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
+	}
+	for _, n := range l.nodes {
+		r := &n.rec
+		if n.busy || r.LeaseLostAt.IsZero() {
+			continue
+		}
+		switch {
+		case r.State == api.NodeUnreachable:
+			at(r.LeaseLostAt.Add(l.timing.SuspectAfter()))
+		case r.State == api.NodeFencing && r.Method == actStonith:
+			at(n.retryAt)
+			if r.Watchdog {
+				at(l.timing.FencedBy(r.LeaseLostAt))
+			}
+		case r.State == api.NodeFencing && r.Watchdog:
+			at(l.timing.FencedBy(r.LeaseLostAt))
+		}
+	}
+	return due
+}
+
 // fenceDone records a STONITH outcome.
 func (l *liveness) fenceDone(node string, res api.FenceResult, err error) {
 	n := l.track(node)

@@ -180,6 +180,16 @@ func (l *vmLab) leaderEpoch() int64 {
 // command writes a node command as the leader would and waits for its result.
 func (l *vmLab) command(node, kind string, inst keys.InstanceRecord, params any, limit time.Duration) keys.NodeCommandResult {
 	l.t.Helper()
+	res := l.tryCommand(node, kind, inst, params, limit)
+	if res.Error != nil {
+		l.t.Fatalf("%s on %s: %v", kind, node, res.Error)
+	}
+	return res
+}
+
+// tryCommand is command that returns a failed result instead of failing.
+func (l *vmLab) tryCommand(node, kind string, inst keys.InstanceRecord, params any, limit time.Duration) keys.NodeCommandResult {
+	l.t.Helper()
 	l.seq++
 	raw, _ := json.Marshal(params)
 	c := keys.NodeCommand{ID: fmt.Sprintf("t%d-%s", l.seq, strings.ReplaceAll(kind, ".", "-")), Epoch: l.leaderEpoch(), Kind: kind,
@@ -196,9 +206,6 @@ func (l *vmLab) command(node, kind string, inst keys.InstanceRecord, params any,
 		}
 		return json.Unmarshal(r.Kvs[0].Value, &res) == nil && res.Done
 	})
-	if res.Error != nil {
-		l.t.Fatalf("%s on %s: %v", kind, node, res.Error)
-	}
 	return res
 }
 

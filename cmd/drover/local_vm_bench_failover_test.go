@@ -1,0 +1,243 @@
+package main
+
+// The failover benchmark of issue 9 (scripts/bench-failover.sh runs it; not
+// in the default suite: DROVER_BENCH_FAILOVER=N, the number of node deaths,
+// turns it on). One `local up --vm-nodes 3` cluster (DRBD 8.4, BMCs as fence
+// devices, lease TTL DROVER_BENCH_TTL, default 5 s, the cluster default)
+// with three drbd instances running the workload driver, b1 on
+// node1:node2, b2 on node2:node3, b3 on node3:node1. Each round powers off
+// the node that is b<round%3>'s primary (`local fault --power-off`, the
+// guest's QEMU is killed) and measures, on the host's clock from just
+// before that command, until every instance whose primary it was is
+// running on its secondary (record moved, domain running there); then it
+// powers the node on again (`node power on`, through its BMC) and waits
+// until every instance is redundant again (both copies UpToDate and
+// connected: the drbd-rejoin controller brings the returned node's disks up
+// as secondary). Checked each round, a failure of the test: the node was
+// fenced (STONITH confirmed off); the new copy continues after every record
+// the host saw acknowledged; no instance runs on two nodes; the returned
+// node runs none of them; no other node lost its lease (an unneeded
+// fence); one instance.failover job per moved instance. Printed: each
+// death with its phases (lease expiry seen, suspect, fenced, running), p50
+// and max. About 1-2 min a round on the project's 2 shared cores.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/keys"
+)
+
+func TestVMNodesBenchFailover(t *testing.T) {
+	rounds, _ := strconv.Atoi(os.Getenv("DROVER_BENCH_FAILOVER"))
+	if rounds <= 0 {
+		t.Skip("a benchmark: DROVER_BENCH_FAILOVER=N (scripts/bench-failover.sh) runs N node deaths")
+	}
+	needVMNodes(t)
+	ttl := os.Getenv("DROVER_BENCH_TTL")
+	if ttl == "" {
+		ttl = "5"
+	}
+	t.Logf("bench-failover: load before local up: %s", loadAvg())
+	l := startVMLabN(t, "8.4", labKit(), 3, "--node-lease-ttl", ttl)
+	tarball := t.TempDir() + "/tiny.tar.gz"
+	writeTinyRootfs(t, tarball, "")
+	l.mustCLI("template", "import", "tiny", tarball)
+	names := []string{"b1", "b2", "b3"}
+	for i, name := range names {
+		pair := fmt.Sprintf("node%d:node%d", i+1, (i+1)%3+1)
+		l.jobCLI("instance", "add", "-t", "drbd", "-n", pair, "--disk", "64M", "-H", "workload", "--no-install",
+			"-o", "tiny", "-B", "vcpus=1,memory=32M", name)
+	}
+	for _, name := range names {
+		l.waitSynced(l.record(name))
+	}
+	var took []float64
+	failovers := 0
+	for round := 0; round < rounds; round++ {
+		victim := l.record(names[round%len(names)]).PrimaryNode
+		moved := l.benchRound(round+1, victim, names)
+		took = append(took, moved.took.Seconds())
+		failovers += moved.count
+		if c := strings.Count(l.mustCLI("job", "list"), "instance.failover"); c != failovers {
+			t.Fatalf("round %d: %d instance.failover jobs in all, want %d (one per moved instance)", round+1, c, failovers)
+		}
+	}
+	sorted := slices.Clone(took)
+	slices.Sort(sorted)
+	t.Logf("bench-failover: %d deaths (lease TTL %s s): power-off to running on the secondary p50 %.1f s, max %.1f s, min %.1f s; all: %s; load after: %s",
+		len(took), ttl, percentile(sorted, 50), sorted[len(sorted)-1], sorted[0], fmtSeconds(took), loadAvg())
+}
+
+// benchMoved is what one round measured.
+type benchMoved struct {
+	took  time.Duration
+	count int
+}
+
+// benchRound is one death of victim (see TestVMNodesBenchFailover).
+func (l *vmLab) benchRound(round int, victim string, names []string) benchMoved {
+	t := l.t
+	type moving struct {
+		rec       keys.InstanceRecord
+		target    string
+		acked     int
+		starts    int
+		dev, from string
+	}
+	var ms []moving
+	for _, name := range names {
+		rec := l.record(name)
+		if rec.PrimaryNode != victim {
+			continue
+		}
+		target := secondaryNode(rec)
+		dev := "/dev/drbd" + strconv.Itoa(minorOf(rec, target))
+		ms = append(ms, moving{rec: rec, target: target, acked: l.lastAck(victim, rec), dev: dev,
+			starts: len(writingRE(dev).FindAllString(l.consoleIfAny(target, rec), -1))})
+	}
+	t0 := time.Now()
+	l.mustCLI("local", "fault", "--dir", l.dir, "--power-off", victim)
+	waitFor(t, 180*time.Second, fmt.Sprintf("round %d: the instances of %s running on their secondaries", round, victim), func() bool {
+		for _, m := range ms {
+			if l.record(m.rec.Name).PrimaryNode != m.target || l.domainOn(m.target, m.rec.Name) != keys.DomainRunning {
+				return false
+			}
+		}
+		return true
+	})
+	took := time.Since(t0)
+	h := l.nodeHealth(victim)
+	if h.Health == nil || h.Health.LastFence == nil || !h.Health.LastFence.OK || h.Health.LastFence.At.Before(t0) {
+		t.Fatalf("round %d: instances moved but %s has no confirmed fence of this round: %+v", round, victim, h.Health)
+	}
+	phase := func(state string) string {
+		at := transitionAt(h, state)
+		if at.Before(t0) {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", at.Sub(t0).Seconds())
+	}
+	var moved []string
+	for _, m := range ms {
+		// The new copy continues after every record the host saw acknowledged.
+		var from int
+		waitFor(t, 120*time.Second, m.rec.Name+" writing on "+m.target, func() bool {
+			text := l.consoleIfAny(m.target, m.rec)
+			all := writingRE(m.dev).FindAllStringSubmatch(text, -1)
+			if len(all) <= m.starts {
+				return false
+			}
+			from, _ = strconv.Atoi(all[len(all)-1][1])
+			if !strings.Contains(text, fmt.Sprintf("records up to %d intact", from-1)) {
+				t.Fatalf("round %d: %s on %s did not find records 1..%d intact:\n%s", round, m.rec.Name, m.target, from-1, text)
+			}
+			return true
+		})
+		if from-1 < m.acked {
+			t.Fatalf("round %d: %s continues on %s from %d; the host saw %d acknowledged", round, m.rec.Name, m.target, from, m.acked)
+		}
+		moved = append(moved, fmt.Sprintf("%s->%s (acked %d, continues %d)", m.rec.Name, m.target, m.acked, from))
+	}
+	l.mustCLI("node", "power", "on", victim)
+	back := time.Now()
+	waitFor(t, 300*time.Second, fmt.Sprintf("round %d: every instance redundant again after %s came back", round, victim), func() bool {
+		for _, name := range names {
+			if !l.redundant(l.record(name)) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, name := range names {
+		rec := l.record(name)
+		for _, n := range []string{"node1", "node2", "node3"} {
+			if n != rec.PrimaryNode && l.domainOn(n, name) == keys.DomainRunning {
+				t.Fatalf("round %d: %s runs on %s and on its primary %s", round, name, n, rec.PrimaryNode)
+			}
+		}
+	}
+	for _, n := range []string{"node1", "node2", "node3"} {
+		if h := l.nodeHealth(n); n != victim && h.Health != nil && transitionAt(h, api.NodeUnreachable).After(t0) {
+			t.Fatalf("round %d: %s, which was not powered off, lost its lease: an unneeded fence; %+v", round, n, h.Health)
+		}
+	}
+	t.Logf("bench-failover round %d: %s off: unreachable +%s s, suspect +%s s, fenced +%s s, running on the secondaries +%.1f s (%s); redundant again %.0f s after power on; load %s",
+		round, victim, phase(api.NodeUnreachable), phase(api.NodeSuspect), phase(api.NodeFenced), took.Seconds(),
+		strings.Join(moved, ", "), time.Since(back).Seconds(), loadAvg())
+	return benchMoved{took: took, count: len(ms)}
+}
+
+// redundant: both copies of every disk of rec UpToDate and connected, as
+// the agents publish it.
+func (l *vmLab) redundant(rec keys.InstanceRecord) bool {
+	for _, d := range rec.Disks {
+		p, s := d.DRBD.Nodes[0].Node, d.DRBD.Nodes[1].Node
+		a, _ := l.drbdState(p, d.DRBD.Resource)
+		b, _ := l.drbdState(s, d.DRBD.Resource)
+		if a.Disk != "UpToDate" || b.Disk != "UpToDate" || !connectedTo(b, p) || !connectedTo(a, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func writingRE(dev string) *regexp.Regexp {
+	return regexp.MustCompile(`writing records to ` + regexp.QuoteMeta(dev) + ` from (\d+)`)
+}
+
+func secondaryNode(rec keys.InstanceRecord) string {
+	for _, n := range rec.Disks[0].DRBD.Nodes {
+		if n.Node != rec.PrimaryNode {
+			return n.Node
+		}
+	}
+	return ""
+}
+
+func minorOf(rec keys.InstanceRecord, node string) int {
+	for _, n := range rec.Disks[0].DRBD.Nodes {
+		if n.Node == node {
+			return n.Minor
+		}
+	}
+	return -1
+}
+
+// consoleIfAny is instance's console on node, "" when it has none there.
+func (l *vmLab) consoleIfAny(node string, inst keys.InstanceRecord) string {
+	res := l.tryCommand(node, keys.CmdInstanceConsole, inst, keys.ConsoleParams{MaxBytes: 1 << 16}, 90*time.Second)
+	var out keys.ConsoleOutput
+	_ = json.Unmarshal(res.Output, &out)
+	return out.Text
+}
+
+func percentile(sorted []float64, p int) float64 {
+	i := (len(sorted)*p + 99) / 100
+	return sorted[max(0, i-1)]
+}
+
+func fmtSeconds(v []float64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprintf("%.1f", x))
+	}
+	return strings.Join(s, " ")
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
