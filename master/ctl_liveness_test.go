@@ -200,3 +200,52 @@ var errTest = errorString("test failure")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestLivenessNextDue: the controller's wake-up is exactly the next
+// clock-driven transition: the suspect delay after a lease expiry, the
+// STONITH retry after a failure, the self-fence deadline of a watchdog
+// node; nothing while an action runs or when no node waits; the wake
+// timer never exceeds a tick.
+func TestLivenessNextDue(t *testing.T) {
+	c := newClockFSM(t)
+	if d := c.lv.nextDue(); !d.IsZero() {
+		t.Fatalf("nothing tracked, due %v", d)
+	}
+	c.device["n1"] = true
+	c.lv.seen("n1", false)
+	c.lv.seen("wd", true)
+	if d := c.lv.nextDue(); !d.IsZero() {
+		t.Fatalf("all online, due %v", d)
+	}
+	t0 := c.now
+	c.lv.lost("n1")
+	if d := c.lv.nextDue(); !d.Equal(t0.Add(c.timing.SuspectAfter())) {
+		t.Fatalf("unreachable: due %v, want lease expiry + SuspectAfter %v", d, t0.Add(c.timing.SuspectAfter()))
+	}
+	if a := c.step(c.lv.nextDue()); len(a) != 1 || a[0].kind != actStonith {
+		t.Fatalf("at the due moment: actions %v", a)
+	}
+	if d := c.lv.nextDue(); !d.IsZero() {
+		t.Fatalf("STONITH running: due %v", d)
+	}
+	c.lv.fenceDone("n1", api.FenceResult{Action: "off", Error: "BMC unreachable"}, errTest)
+	if d := c.lv.nextDue(); !d.Equal(c.now.Add(stonithRetry)) {
+		t.Fatalf("failed STONITH: due %v, want the retry %v", d, c.now.Add(stonithRetry))
+	}
+	c.lv.fenceDone("n1", api.FenceResult{Action: "off", OK: true, Power: "off"}, nil)
+	c.lv.lost("wd")
+	c.step(c.now.Add(c.timing.SuspectAfter()))
+	c.want("wd", api.NodeFencing)
+	if d := c.lv.nextDue(); !d.Equal(c.timing.FencedBy(c.lv.nodes["wd"].rec.LeaseLostAt)) {
+		t.Fatalf("watchdog wait: due %v, want the self-fence deadline", d)
+	}
+	if w := livenessWake(time.Time{}, c.now); w != livenessTick {
+		t.Fatalf("nothing due: wake after %v", w)
+	}
+	if w := livenessWake(c.now.Add(time.Hour), c.now); w != livenessTick {
+		t.Fatalf("due in an hour: wake after %v", w)
+	}
+	if w := livenessWake(c.now.Add(-time.Second), c.now); w != time.Millisecond {
+		t.Fatalf("overdue: wake after %v", w)
+	}
+}

@@ -148,7 +148,16 @@ func (k *leaseKeeper) renew(ctx context.Context) error {
 		}
 		mi := (first + i) % len(k.members)
 		m := k.members[mi]
-		cctx, cancel := context.WithTimeout(ctx, k.timing.AttemptDeadline(sentAt, now).Sub(now))
+		deadline := k.timing.AttemptDeadline(sentAt, now)
+		if len(k.members) == 1 {
+			// No other member to try: an attempt cut off at its own
+			// deadline would only be sent again to the same member,
+			// losing an answer that is merely slow (a loaded host, a
+			// TCG guest). It may take until FenceAt: an answer moves
+			// sentAt only to when it was sent, so safety is unchanged.
+			deadline = k.timing.FenceAt(sentAt)
+		}
+		cctx, cancel := context.WithTimeout(ctx, deadline.Sub(now))
 		_, err := m.cli.KeepAliveOnce(cctx, id)
 		cancel()
 		switch {
