@@ -213,6 +213,11 @@ type Instance struct {
 	DRBD []InstanceDRBDDisk `json:"drbd,omitempty"`
 	// DisksActive is false after deactivate-disks (plain and drbd).
 	DisksActive *bool `json:"disks_active,omitempty"`
+	// Redundancy of a drbd instance, from the DRBD state its nodes
+	// publish: ok (every disk UpToDate on both nodes, connected),
+	// "syncing N%" (a resync runs), degraded (a node down, a resource
+	// not up or not connected, a split brain, a disk being replaced).
+	Redundancy string `json:"redundancy,omitempty"`
 }
 
 // InstanceConsole is the answer of GET /instances/{name}/console: the tail

@@ -92,6 +92,15 @@ type clusterView struct {
 	alive     map[string]bool
 	status    map[string]*keys.NodeStatus   // what alive nodes' agents publish
 	domains   map[string]*keys.DomainStatus // by "node/instance"
+	drbd      map[string]*keys.DRBDState    // what nodes publish of their DRBD resources
+}
+
+// drbdOf is node's published DRBD state while it is alive (nil: none).
+func (v *clusterView) drbdOf(node string) *keys.DRBDState {
+	if !v.alive[node] {
+		return nil
+	}
+	return v.drbd[node]
 }
 
 func (v *clusterView) domain(node, inst string) *keys.DomainStatus {
@@ -129,7 +138,7 @@ func (m *Master) readClusterViewEtcd(ctx context.Context) (*clusterView, error) 
 		return nil, unavailable("list node states", err)
 	}
 	v := &clusterView{nodes: map[string]*keys.NodeRecord{}, alive: map[string]bool{}, domains: map[string]*keys.DomainStatus{},
-		status: map[string]*keys.NodeStatus{}}
+		status: map[string]*keys.NodeStatus{}, drbd: map[string]*keys.DRBDState{}}
 	for _, kv := range ir.Kvs {
 		var r keys.InstanceRecord
 		if err := json.Unmarshal(kv.Value, &r); err != nil {
@@ -156,6 +165,13 @@ func (m *Master) readClusterViewEtcd(ctx context.Context) (*clusterView, error) 
 		}
 		rest := strings.TrimPrefix(k, keys.NodeStateRoot)
 		node, tail, ok := strings.Cut(rest, "/")
+		if ok && tail == "drbd" {
+			st := &keys.DRBDState{}
+			if json.Unmarshal(kv.Value, st) == nil {
+				v.drbd[node] = st
+			}
+			continue
+		}
 		if !ok || !strings.HasPrefix(tail, "domains/") {
 			continue
 		}
@@ -179,7 +195,9 @@ func (m *Master) ListInstances(ctx context.Context) ([]api.Instance, error) {
 		if r.CreatingJob != 0 {
 			continue
 		}
-		out = append(out, instanceView(r, v.nodeStatus(r.PrimaryNode), v.domain(r.PrimaryNode, r.Name)))
+		in := instanceView(r, v.nodeStatus(r.PrimaryNode), v.domain(r.PrimaryNode, r.Name))
+		in.Redundancy = redundancyOf(&r, v.drbdOf)
+		out = append(out, in)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -204,6 +222,7 @@ func (m *Master) GetInstance(ctx context.Context, name string) (*api.Instance, e
 	if in.DRBD, err = m.instanceDRBD(ctx, r); err != nil {
 		return nil, err
 	}
+	in.Redundancy = m.instanceRedundancy(ctx, r)
 	return &in, nil
 }
 

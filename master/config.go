@@ -66,6 +66,10 @@ type Config struct {
 	// EtcdLogLevel is the embedded etcd's log level on stderr: debug, info,
 	// warn, error, or none (the default).
 	EtcdLogLevel string
+	// ReprotectAfter is how long the node of a drbd instance's secondary
+	// may stay dead (fenced) before the reprotect controller gives the
+	// instance a new secondary (0: DefaultReprotectAfter).
+	ReprotectAfter time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -95,6 +99,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.EtcdReadyTimeout <= 0 {
 		c.EtcdReadyTimeout = DefaultEtcdReadyTimeout
+	}
+	if c.ReprotectAfter <= 0 {
+		c.ReprotectAfter = DefaultReprotectAfter
 	}
 	if c.EtcdLogLevel == "" {
 		c.EtcdLogLevel = "none"

@@ -34,5 +34,6 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 		{name: "instance-restart", run: m.runInstanceWatcher},
 		{name: "name-index", run: m.indexNames},
 		{name: "drbd-rejoin", run: m.runDRBDRejoin},
+		{name: "reprotect", run: m.runReprotect},
 	}
 }

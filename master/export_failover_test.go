@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/drover-project/drover/master/store"
 )
@@ -11,4 +12,10 @@ import (
 // the liveness controller calls it), for tests.
 func (m *Master) FailoverNode(ctx context.Context, node string, log *slog.Logger) error {
 	return m.failoverNode(ctx, store.Fence{}, node, log)
+}
+
+// ReprotectOnce runs one pass of the reprotect controller with threshold
+// after, for tests; it returns the instances it submitted a job for.
+func (m *Master) ReprotectOnce(ctx context.Context, after time.Duration) []string {
+	return m.reprotectOnce(ctx, after, time.Now(), map[string]uint64{})
 }

@@ -35,6 +35,7 @@ type stateCache struct {
 	status    map[string]*keys.NodeStatus // nodes whose status key exists
 	domains   map[string]*keys.DomainStatus
 	encoded   sync.Map // instance name → *encodedEntry (instance_cache_encoded.go)
+	drbd      map[string]*keys.DRBDState // what nodes publish of their DRBD resources
 }
 
 // cacheWait bounds how long a reader waits for the cache to catch up before
@@ -119,6 +120,7 @@ func (c *stateCache) load(ctx context.Context, cli *clientv3.Client) (int64, err
 	c.instances, c.sorted = map[string]*keys.InstanceRecord{}, nil
 	c.encoded.Clear()
 	c.nodes, c.status, c.domains = map[string]*keys.NodeRecord{}, map[string]*keys.NodeStatus{}, map[string]*keys.DomainStatus{}
+	c.drbd = map[string]*keys.DRBDState{}
 	for _, kv := range kvs {
 		c.applyLocked(&clientv3.Event{Type: clientv3.EventTypePut, Kv: kv})
 	}
@@ -186,6 +188,13 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 				return
 			}
 			c.domains[id] = d
+		case tail == "drbd":
+			st := &keys.DRBDState{}
+			if !put || json.Unmarshal(ev.Kv.Value, st) != nil {
+				delete(c.drbd, node)
+				return
+			}
+			c.drbd[node] = st
 		}
 	}
 }
@@ -279,7 +288,8 @@ func (c *stateCache) view() *clusterView {
 	c.read(func(names []string) {
 		v = &clusterView{nodes: make(map[string]*keys.NodeRecord, len(c.nodes)), alive: make(map[string]bool, len(c.status)),
 			status:  make(map[string]*keys.NodeStatus, len(c.status)),
-			domains: make(map[string]*keys.DomainStatus, len(c.domains)), instances: make([]keys.InstanceRecord, 0, len(names))}
+			domains: make(map[string]*keys.DomainStatus, len(c.domains)), instances: make([]keys.InstanceRecord, 0, len(names)),
+			drbd: make(map[string]*keys.DRBDState, len(c.drbd))}
 		for _, n := range names {
 			v.instances = append(v.instances, *c.instances[n])
 		}
@@ -292,6 +302,17 @@ func (c *stateCache) view() *clusterView {
 		for k, d := range c.domains {
 			v.domains[k] = d
 		}
+		for n, st := range c.drbd {
+			v.drbd[n] = st
+		}
 	})
 	return v
+}
+
+// drbdOf is node's published DRBD state while it is online (c.mu held).
+func (c *stateCache) drbdOf(node string) *keys.DRBDState {
+	if c.status[node] == nil {
+		return nil
+	}
+	return c.drbd[node]
 }

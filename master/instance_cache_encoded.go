@@ -15,6 +15,7 @@ type encodedEntry struct {
 	domKey     string // the domain's key in stateCache.domains
 	dom        *keys.DomainStatus
 	nodeStatus string
+	redundancy string // redundancyOf (drbd), from the nodes' DRBD states
 	enc        *api.EncodedInstance
 }
 
@@ -31,15 +32,18 @@ func (c *stateCache) encodedLocked(r *keys.InstanceRecord) (*api.EncodedInstance
 	}
 	ns := nodeStatusOf(c.nodes[r.PrimaryNode], c.status[r.PrimaryNode] != nil)
 	d := c.domains[domKey]
-	if e != nil && e.rec == r && e.dom == d && e.nodeStatus == ns {
+	red := redundancyOf(r, c.drbdOf)
+	if e != nil && e.rec == r && e.dom == d && e.nodeStatus == ns && e.redundancy == red {
 		return e.enc, nil
 	}
-	enc, err := api.NewEncodedInstance(instanceView(*r, ns, d))
+	in := instanceView(*r, ns, d)
+	in.Redundancy = red
+	enc, err := api.NewEncodedInstance(in)
 	if err != nil {
 		return nil, err
 	}
 	// Stored under the read lock: no change can come between the reads
 	// above and this store, so an entry is never older than the cache.
-	c.encoded.Store(r.Name, &encodedEntry{rec: r, domKey: domKey, dom: d, nodeStatus: ns, enc: enc})
+	c.encoded.Store(r.Name, &encodedEntry{rec: r, domKey: domKey, dom: d, nodeStatus: ns, redundancy: red, enc: enc})
 	return enc, nil
 }

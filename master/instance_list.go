@@ -62,7 +62,9 @@ func (m *Master) ListInstancePageEncoded(ctx context.Context, q api.InstancePage
 		}
 	}
 	return pageOf(q, recs, func(r *keys.InstanceRecord) (*api.EncodedInstance, error) {
-		return api.NewEncodedInstance(instanceView(*r, v.nodeStatus(r.PrimaryNode), v.domain(r.PrimaryNode, r.Name)))
+		in := instanceView(*r, v.nodeStatus(r.PrimaryNode), v.domain(r.PrimaryNode, r.Name))
+		in.Redundancy = redundancyOf(r, v.drbdOf)
+		return api.NewEncodedInstance(in)
 	})
 }
 

@@ -23,6 +23,7 @@ var instanceFields = fieldSet[api.Instance]{
 		{"status", "Status", func(i api.Instance) string { return i.Status }},
 		{"admin_state", "Admin_state", func(i api.Instance) string { return i.AdminState }},
 		{"oper_state", "Oper_state", func(i api.Instance) string { return orDash(i.OperState) }},
+		{"redundancy", "Redundancy", func(i api.Instance) string { return orDash(i.Redundancy) }},
 		{"memory", "Memory", func(i api.Instance) string { return fmtMiB(i.MemoryMiB) }},
 		{"vcpus", "VCPUs", func(i api.Instance) string { return strconv.Itoa(i.VCPUs) }},
 		{"disk_template", "Disk_template", func(i api.Instance) string { return i.DiskTemplate }},
