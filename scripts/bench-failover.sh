@@ -8,8 +8,10 @@
 # and wait until every instance is redundant again. Prints each death with
 # its phases, p50 and max. Runs cmd/drover's TestVMNodesBenchFailover (root,
 # QEMU, drbd-utils, fence-agents, openipmi) under the machine-wide VM lock
-# /work/vm.lock when it exists (VM_LOCK= to change). About 1-2 min a round
-# on 2 shared cores.
+# /work/vm.lock when it exists (VM_LOCK= to change). NICE=N renices the
+# guests' QEMU processes (on a host loaded by other work a TCG guest can be
+# starved longer than a 5 s lease allows; unset by default). About 1-2 min a
+# round on 2 shared cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-20}
@@ -22,6 +24,6 @@ if [ -n "$VM_LOCK" ] && [ -e "$(dirname "$VM_LOCK")" ]; then
 	run=(flock "$VM_LOCK" "${run[@]}")
 fi
 rc=0
-DROVER_BENCH_FAILOVER=$ROUNDS DROVER_BENCH_TTL=$TTL DROVER_REQUIRE_REAL=1 "${run[@]}" >"$out" 2>&1 || rc=$?
+DROVER_BENCH_NICE=${NICE:-} DROVER_BENCH_FAILOVER=$ROUNDS DROVER_BENCH_TTL=$TTL DROVER_REQUIRE_REAL=1 "${run[@]}" >"$out" 2>&1 || rc=$?
 grep -E 'bench-failover|--- (PASS|FAIL|SKIP)|^(ok|FAIL)|Fatal|_test.go:[0-9]+: round' "$out" | sed 's/^ *local_vm_bench_failover_test.go:[0-9]*: //'
 exit $rc
