@@ -129,13 +129,11 @@ set_working_mc 0x20
 
 // Device is the fence_ipmilan device of this BMC: IPMI 2.0 (lanplus) with
 // cipher suite 3, without which every ipmitool call first spends ~10 s
-// probing suites, and power_wait=0: the chassis program has cut the power
-// when it returns, so fence_ipmilan's default 2 s pause after "off" before
-// it polls the status is only delay (its status poll still confirms off).
+// probing suites.
 func (b *BMC) Device() fence.Device {
 	return fence.Device{Agent: "fence_ipmilan", Params: map[string]string{
 		"ip": b.Addr, "ipport": strconv.Itoa(b.Port), "username": b.User, "password": b.Password,
-		"lanplus": "1", "cipher": "3", "power_wait": "0",
+		"lanplus": "1", "cipher": "3",
 	}}
 }
 
