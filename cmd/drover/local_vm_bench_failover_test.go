@@ -35,12 +35,13 @@ import (
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/realtest"
 )
 
 func TestVMNodesBenchFailover(t *testing.T) {
 	rounds, _ := strconv.Atoi(os.Getenv("DROVER_BENCH_FAILOVER"))
 	if rounds <= 0 {
-		t.Skip("a benchmark: DROVER_BENCH_FAILOVER=N (scripts/bench-failover.sh) runs N node deaths")
+		realtest.Optional(t, "a benchmark: DROVER_BENCH_FAILOVER=N (scripts/bench-failover.sh) runs N node deaths")
 	}
 	needVMNodes(t)
 	ttl := os.Getenv("DROVER_BENCH_TTL")
