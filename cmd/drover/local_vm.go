@@ -223,7 +223,7 @@ func (v *vmCluster) startGuests(ctx context.Context, cl *api.Client, img *vmnode
 			"qemu-system-x86_64", "-name", name, "-accel", "tcg,tb-size=64", "-m", fmt.Sprint(v.mem), "-smp", "1",
 			"-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
 			"-chardev", "file,id=con,append=on,path=" + filepath.Join(nd, "console.log"), "-serial", "chardev:con",
-			"-kernel", img.Kernel.Vmlinuz, "-initrd", initrd, "-append", "console=ttyS0 quiet panic=-1",
+			"-kernel", img.Kernel.Vmlinuz, "-initrd", initrd, "-append", "console=ttyS0 quiet panic=-1 no_timer_check",
 			"-drive", "file=" + disk + ",format=raw,if=virtio",
 			"-netdev", "tap,id=n0,ifname=" + v.net.tap(i) + ",script=no,downscript=no",
 			"-device", fmt.Sprintf("virtio-net-pci,netdev=n0,mac=52:54:00:d7:%02x:%02x", i>>8&0xff, i&0xff)}}
