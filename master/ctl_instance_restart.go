@@ -23,6 +23,9 @@ const (
 	// capped at restartBackoffMax.
 	restartBackoff    = 5 * time.Second
 	restartBackoffMax = 5 * time.Minute
+	// answerGrace is how long the answer of a command of no job stays
+	// after the watcher first saw it, before the sweep deletes both.
+	answerGrace = 5 * watchInterval
 )
 
 // watcherPrincipal submits the watcher's jobs.
@@ -40,6 +43,9 @@ type instanceWatcher struct {
 	lastTry   map[string]time.Time
 	pending   map[string]uint64
 	now       func() time.Time
+	// answeredAt: when this watcher first saw the answer of a command of
+	// no job (key -> time on this master's clock), see answered.
+	answeredAt map[string]time.Time
 }
 
 // runInstanceWatcher is the instance-restart controller: while this master
@@ -50,7 +56,7 @@ func (m *Master) runInstanceWatcher(ctx context.Context, fence store.Fence) erro
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
 	w := &instanceWatcher{m: m, epoch: fence.Epoch, downSince: map[string]time.Time{},
-		lastTry: map[string]time.Time{}, pending: map[string]uint64{}, now: time.Now}
+		lastTry: map[string]time.Time{}, pending: map[string]uint64{}, now: time.Now, answeredAt: map[string]time.Time{}}
 	for {
 		select {
 		case <-ctx.Done():
@@ -144,6 +150,15 @@ func (w *instanceWatcher) sweepCommands(ctx context.Context) {
 	}
 	ended := map[uint64]bool{}
 	var fence *store.Fence
+	present := map[string]bool{}
+	for _, kv := range resp.Kvs {
+		present[string(kv.Key)] = true
+	}
+	for k := range w.answeredAt {
+		if !present[k] {
+			delete(w.answeredAt, k)
+		}
+	}
 	for _, kv := range resp.Kvs {
 		var c keys.NodeCommand
 		if json.Unmarshal(kv.Value, &c) != nil {
@@ -183,19 +198,27 @@ func (w *instanceWatcher) sweepCommands(ctx context.Context) {
 	}
 }
 
-// answered reports whether the agent has answered command c (at key) and
-// the command is older than a watcher pass, so that a runNodeCmd of the
-// watcher's own still waiting for it is not robbed of its answer.
+// answered reports whether the agent has answered command c (at key) at
+// least answerGrace ago, as this watcher saw it: whoever waits for the
+// answer (a runNodeCmd of the watcher's own, an operator's tool polling the
+// result key) has had time to read it before command and result go. The
+// grace counts from the answer, not from the command's creation: a command
+// that ran longer than a watcher pass was otherwise swept right after its
+// answer appeared, before a poller read it (TestVMNodesReplaceSecondary9
+// waited 90 s for a disk.create of 5.5 s that way).
 func (w *instanceWatcher) answered(ctx context.Context, key []byte, c keys.NodeCommand) bool {
-	if time.Since(c.CreatedAt) < 2*watchInterval {
-		return false
-	}
 	node, _, _ := strings.Cut(strings.TrimPrefix(string(key), keys.NodeCmdRoot), "/")
 	var res keys.NodeCommandResult
-	if _, err := store.GetJSON(ctx, w.m.client, keys.NodeResultKey(node, c.ID), &res); err != nil {
+	if _, err := store.GetJSON(ctx, w.m.client, keys.NodeResultKey(node, c.ID), &res); err != nil || !res.Done {
+		delete(w.answeredAt, string(key))
 		return false
 	}
-	return res.Done
+	seen, ok := w.answeredAt[string(key)]
+	if !ok {
+		w.answeredAt[string(key)] = w.now()
+		return false
+	}
+	return w.now().Sub(seen) >= answerGrace
 }
 
 // cleanupAbandonedAdd removes a record still marked as being created when
