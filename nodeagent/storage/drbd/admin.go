@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Runner runs one program with stdin and returns its combined output.
@@ -34,6 +35,9 @@ type Admin struct {
 	ConfDir string
 	// Run runs drbdadm (default ExecRunner).
 	Run Runner
+	// RetryPause is the first pause before a timed-out drbdadm call is
+	// tried again (default 1 s; tests make it short).
+	RetryPause time.Duration
 }
 
 func (a *Admin) confDir() string {
@@ -88,13 +92,42 @@ func writeAtomic(path string, b []byte, mode os.FileMode) error {
 	return nil
 }
 
+// drbdadm runs drbdadm. drbdadm gives some drbdsetup calls 5 s (new-path,
+// connect, ...) and fails "did not terminate within 5 seconds" (exit 20)
+// when a loaded node is slower; such a call is tried again (twice, after a
+// pause): every command but create-md is idempotent (it makes the kernel's
+// state match the file, or finds it so).
 func (a *Admin) drbdadm(ctx context.Context, stdin string, args ...string) error {
 	run := a.Run
 	if run == nil {
 		run = ExecRunner
 	}
-	_, err := run(ctx, stdin, "drbdadm", append([]string{"--config-file", filepath.Join(a.confDir(), "drbd.conf")}, args...)...)
-	return err
+	full := append([]string{"--config-file", filepath.Join(a.confDir(), "drbd.conf")}, args...)
+	var err error
+	for attempt := 0; ; attempt++ {
+		var out []byte
+		out, err = run(ctx, stdin, "drbdadm", full...)
+		if err == nil || attempt == 2 || args[0] == "create-md" || !drbdadmTimedOut(out, err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * a.retryPause()):
+		}
+	}
+}
+
+// drbdadmTimedOut: drbdadm gave up waiting for one of its drbdsetup calls.
+func drbdadmTimedOut(out []byte, err error) bool {
+	return strings.Contains(string(out), "did not terminate within") || strings.Contains(err.Error(), "did not terminate within")
+}
+
+func (a *Admin) retryPause() time.Duration {
+	if a.RetryPause > 0 {
+		return a.RetryPause
+	}
+	return time.Second
 }
 
 // CreateMD writes fresh internal metadata on the backing device. Only for a
