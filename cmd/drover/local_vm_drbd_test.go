@@ -9,11 +9,15 @@ package main
 //     after the highest record on node2's copy; every record node1's
 //     workload acknowledged (its final count, read after the stop) is
 //     there, intact (the workload verifies what it continues after).
+//     Then instance migrate node2 -> node1 -> node2 (live, drbd window):
+//     two primaries only inside the window (events2 state sampled), the
+//     target's workload continues right after the source's last record.
 //  3. grow-disk by 32 MiB: both LVs, drbdadm resize, the new part synced.
 //  4. the secondary (node1) guest is killed and booted again: cluster
 //     verify reports the disk degraded meanwhile; the leader brings the
 //     resource back up there as secondary (drbd-rejoin), it resyncs,
-//     nothing is started on node1, and cluster verify is clean again.
+//     nothing is started on node1, cluster verify is clean again and
+//     cluster verify-disks reports the disk healthy.
 //  5. the primary (node2) is cut off its link: it fences itself, its BMC
 //     powers it off, and the leader's failover controller promotes node1
 //     (not forced: UpToDate) and starts mirror1 there by itself; the
@@ -35,6 +39,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
 )
 
@@ -88,6 +93,11 @@ func runVMDRBD(t *testing.T, version, kit string) {
 		t.Fatalf("instance info after failover:\n%s", info)
 	}
 
+	// 2b. live migration there and back (local_vm_migrate_test.go): two
+	// primaries only inside the window, one writer after the other.
+	l.migrateChecked(version, "mirror1", "node2", "node1")
+	l.migrateChecked(version, "mirror1", "node1", "node2")
+
 	// 3. grow-disk.
 	t2 := time.Now()
 	out = l.jobCLI("instance", "grow-disk", "mirror1", "0", "32M")
@@ -135,6 +145,11 @@ func runVMDRBD(t *testing.T, version, kit string) {
 		v, _, _ := l.localCluster.cli(nil, "cluster", "verify")
 		return !strings.Contains(v, "DRBD")
 	})
+	var vd api.VerifyDisksResult
+	if err := json.Unmarshal(l.jobOf("cluster", "verify-disks").Result, &vd); err != nil || vd.Healthy != 1 || len(vd.Problems)+len(vd.Syncing) != 0 {
+		t.Errorf("verify-disks after node1 resynced: %+v %v", vd, err)
+	}
+	t.Logf("DRBD %s: cluster verify-disks after the restart: healthy %d, reconnected %d", version, vd.Healthy, len(vd.Reconnected))
 
 	// 5. the primary is cut off; marked offline, failover promotes node1.
 	acked = l.lastAck("node2", l.record("mirror1"))
