@@ -46,7 +46,10 @@ func TestVMNodesEvacuate(t *testing.T) {
 			realtest.Optional(t, "instance %s is not in this build: %v: %s", verb, err, out)
 		}
 	}
-	l := startVMLabN(t, version, kit, 4) // default memory (384 MiB)
+	// Default memory (384 MiB). Nothing here fails a node: a lease of 30 s
+	// (not 10) keeps a guest starved by a loaded machine from losing it and
+	// fencing itself in the middle of a move.
+	l := startVMLabN(t, version, kit, 4, "--node-lease-ttl", "30")
 	tarball := filepath.Join(t.TempDir(), "tiny.tar.gz")
 	writeTinyRootfs(t, tarball, "")
 	l.mustCLI("template", "import", "tiny", tarball)
