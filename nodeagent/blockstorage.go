@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -36,7 +37,18 @@ type BlockStorage struct {
 
 	utils string
 	kick  chan struct{}
+
+	usageMu   sync.Mutex
+	usageOK   bool
+	size      int64
+	free      int64
+	usageFail int // failed Usage calls in a row
 }
+
+// usageFailLimit is how many failed reads of the volume group in a row are
+// reported: fewer are taken for a slow vgs on a loaded node (its 5 s limit),
+// and the last figures read stand (a refused instance add otherwise).
+const usageFailLimit = 3
 
 // OpenBlockStorage makes the VG when needed and finds DRBD (module loaded:
 // its version from /proc/drbd).
@@ -82,6 +94,17 @@ func (b *BlockStorage) Status(ctx context.Context) *keys.NodeStorage {
 		st.DRBDVersion = b.DRBD.Version.String()
 	}
 	size, free, err := b.VG.Usage(ctx)
+	b.usageMu.Lock()
+	switch {
+	case err == nil:
+		b.usageOK, b.size, b.free, b.usageFail = true, size, free, 0
+	case b.usageOK && b.usageFail+1 < usageFailLimit:
+		b.usageFail++
+		size, free, err = b.size, b.free, nil
+	default:
+		b.usageFail++
+	}
+	b.usageMu.Unlock()
 	if err != nil {
 		st.Error = err.Error()
 	}
