@@ -34,6 +34,11 @@ const (
 	// templateGCAge protects a stored version without a record (an import
 	// or build between its store write and its record) from the clean-up.
 	templateGCAge = 15 * time.Minute
+	// templateRetryFirst is the wait before a pass that could not copy a
+	// version runs again (doubling up to templateSyncInterval): a master
+	// that sees a new record before its holder published its holding
+	// (docs/install.md's test caught hv3 missing a fresh import for 30 s).
+	templateRetryFirst = time.Second
 )
 
 // runTemplateSync keeps this master's store complete until ctx ends.
@@ -84,11 +89,24 @@ func (m *Master) templateSyncSession(ctx context.Context) error {
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
 	wch := m.client.Watch(wctx, keys.TemplatesPrefix, clientv3.WithPrefix())
-	ts.pass(ctx)
+	var retry <-chan time.Time
+	delay := templateRetryFirst
+	run := func() {
+		retry = nil
+		if ts.pass(ctx) {
+			delay = templateRetryFirst
+			return
+		}
+		retry = time.After(delay)
+		delay = min(2*delay, templateSyncInterval)
+	}
+	run()
 	tick := time.NewTicker(templateSyncInterval)
 	defer tick.Stop()
 	for {
 		select {
+		case <-retry:
+			run()
 		case <-ctx.Done():
 			return nil
 		case <-sess.Done():
@@ -105,22 +123,23 @@ func (m *Master) templateSyncSession(ctx context.Context) error {
 					ts.dropRecord(string(ev.Kv.Key))
 				}
 			}
-			ts.pass(ctx)
+			run()
 		case <-tick.C:
-			ts.pass(ctx)
+			run()
 		}
 	}
 }
 
 // pass copies what is missing, drops what no record names and publishes
-// what the store holds.
-func (ts *templateSync) pass(ctx context.Context) {
+// what the store holds. It reports whether the store is complete.
+func (ts *templateSync) pass(ctx context.Context) bool {
 	m := ts.m
 	recs, err := m.templateRecords(ctx, "")
 	if err != nil {
 		m.log.Warn("template_sync_failed", "error", err)
-		return
+		return false
 	}
+	complete := true
 	named := map[string]bool{}
 	for _, r := range recs {
 		named[refString(r.Name, r.Version)] = true
@@ -130,6 +149,7 @@ func (ts *templateSync) pass(ctx context.Context) {
 			}
 		}
 		if err := ts.replicate(ctx, r); err != nil {
+			complete = false
 			m.log.Warn("template_replicate_failed", "template", refString(r.Name, r.Version), "digest", r.Digest, "error", err)
 		}
 	}
@@ -164,6 +184,7 @@ func (ts *templateSync) pass(ctx context.Context) {
 			delete(ts.published, d)
 		}
 	}
+	return complete
 }
 
 // replicate copies template version r from a master that holds it.
