@@ -16,7 +16,7 @@ SHORT=""
 # debootstrap and mkfs tests.
 PKGS=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
       libvirt-clients libxml2-utils qemu-system-x86 qemu-utils debootstrap mmdebstrap
-      e2fsprogs busybox-static zstd iproute2 procps util-linux openssh-client rsync
+      e2fsprogs busybox-static zstd iproute2 procps util-linux openssh-client rsync nftables
       tar coreutils python3-ganeti-rapi ganeti-htools-3.0 prometheus drbd-utils lvm2
       fence-agents openipmi ipmitool
       ganeti-instance-debootstrap systemd chromium fonts-dejavu-core)

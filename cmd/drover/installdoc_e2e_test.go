@@ -17,8 +17,10 @@ package main
 //     `instance console` (interactive) is not run;
 //   - not run: §1's apt-get and go build (CI's scripts/test.sh installs the
 //     packages; TestMain builds drover), §2's /etc/network/interfaces (the
-//     test makes the same br0 holding eno1 with ip), §3's nftables rule,
-//     §5's external etcd variant and §8.
+//     test makes the same br0 holding eno1 with ip), §5's external etcd
+//     variant and §8;
+//   - §3's nftables rule goes into an input chain the test makes, which
+//     drops by policy (as §3 describes it).
 
 import (
 	"context"
@@ -38,14 +40,14 @@ import (
 func TestInstallDocThreeHosts(t *testing.T) {
 	realtest.Short(t, "three hosts in namespaces, three masters and three agents")
 	realtest.NeedRoot(t, "network, mount and UTS namespaces, private libvirtds")
-	realtest.NeedBinaries(t, "ip", "unshare", "nsenter", "bash", "rsync", "libvirtd", "virtlogd", "virsh", "mkfs.ext4")
+	realtest.NeedBinaries(t, "ip", "unshare", "nsenter", "bash", "rsync", "nft", "libvirtd", "virtlogd", "virsh", "mkfs.ext4")
 	start := time.Now()
 	md, err := os.ReadFile("../../docs/install.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	secs := docBlocks(string(md))
-	for sec, n := range map[string]int{"1": 2, "4": 2, "5": 2, "6": 3, "7": 1} {
+	for sec, n := range map[string]int{"1": 2, "3": 1, "4": 2, "5": 2, "6": 3, "7": 1} {
 		if len(secs[sec]) != n {
 			t.Fatalf("docs/install.md §%s has %d shell blocks, this test follows %d: update the test with the guide", sec, len(secs[sec]), n)
 		}
@@ -74,6 +76,11 @@ func TestInstallDocThreeHosts(t *testing.T) {
 	// §1: the binary on every host.
 	for _, h := range lab.hosts {
 		lab.mustRun(h, "§1 install", docLine(t, secs["1"][1], "install -m 0755 drover /usr/local/bin/drover"))
+	}
+	// §3: the rule, into an input chain that drops everything else.
+	for _, h := range lab.hosts {
+		lab.mustRun(h, "drop-policy input chain", "nft -f - <<'EOF'\n"+dropPolicyRuleset+"EOF\n")
+		lab.mustRun(h, "§3 firewall", secs["3"][0])
 	}
 	// §4: the cluster directory on hv1, copied to hv2 and hv3.
 	lab.mustRun(hv1, "§4 cluster init", secs["4"][0])
@@ -136,6 +143,17 @@ func TestInstallDocThreeHosts(t *testing.T) {
 	lab.daemonsAlive()
 	t.Logf("docs/install.md on three hosts, first instance on %s: %s", f[2], time.Since(start).Round(time.Millisecond))
 }
+
+// dropPolicyRuleset is the firewall §3 assumes: Debian's inet filter
+// table, its input chain dropping what no rule accepts.
+const dropPolicyRuleset = `table inet filter {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		iif lo accept
+		ct state established,related accept
+	}
+}
+`
 
 // forHost rewrites a block written for hv1 (10.0.0.11) for host n.
 func forHost(block string, n int) string {
