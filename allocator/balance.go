@@ -93,6 +93,7 @@ type balancer struct {
 	stamp   int
 	tree    *maxTree // gains of best, for the lazy search
 	exact   bool     // exact greedy: every move re-evaluated each step
+	ms      *moveScorer
 }
 
 // fullDirty: on small clusters, re-evaluate instances on every touched node.
@@ -381,8 +382,9 @@ func (b *balancer) evalMoves(i int, targets []int, failover bool) candidate {
 		return c
 	}
 	P, S := st.ipri[i], st.isec[i]
+	b.ms = st.scorer(b.ms, i)
 	try := func(p, s int) {
-		if sc, ok := st.evalBelow(i, p, s, c.score, c.ok); ok {
+		if sc, ok := b.ms.evalBelow(p, s, c.score, c.ok); ok {
 			c.ok, c.p, c.s, c.score = true, p, s, sc
 		}
 	}
@@ -417,8 +419,9 @@ func (st *state) bestMove(k int, all bool) (bi, bp, bs int, best float64) {
 	if !all {
 		src, dst = st.shortlists(k)
 	}
+	var ms *moveScorer
 	try := func(i, p, s int) {
-		if sc, ok := st.evalBelow(i, p, s, best, bi >= 0); ok {
+		if sc, ok := ms.evalBelow(p, s, best, bi >= 0); ok {
 			bi, bp, bs, best = i, p, s, sc
 		}
 	}
@@ -426,6 +429,7 @@ func (st *state) bestMove(k int, all bool) (bi, bp, bs int, best float64) {
 		if !st.movable(i) {
 			continue
 		}
+		ms = st.scorer(ms, i)
 		P, S := st.ipri[i], st.isec[i]
 		if src != nil && !src[P] && !src[S] {
 			continue

@@ -59,6 +59,13 @@ func (st *state) evalAtMost(i, p, s int, bound float64, bounded bool) (sc float6
 }
 
 func (st *state) evalBounded(i, p, s int, bound float64, bounded, equal bool) (sc float64, ok bool) {
+	if st.deltaOK(i) {
+		sc = st.movedScore(i, p, s)
+		if !bounded || sc < bound || (equal && sc == bound) {
+			ok = st.checkMove(i, p, s) == nil
+		}
+		return sc, ok
+	}
 	op, os := st.ipri[i], st.isec[i]
 	st.unplace(i)
 	st.place(i, p, s)
@@ -82,15 +89,8 @@ func (st *state) placedScore(op, os, p, s int) float64 {
 		if n >= 0 && !slices.Contains(touched[:nt], n) {
 			touched[nt] = n
 			nt++
-			nv, old := st.nodeValues(n), &st.vals[n]
-			for k := range nStd {
-				o, v := old[k], nv[k]
-				sum[k] += v - o
-				sq[k] += v*v - o*o
-			}
-			for k := nStd; k < nComp; k++ {
-				sum[k] += nv[k] - old[k]
-			}
+			nv := st.nodeValues(n)
+			addValues(&sum, &sq, &nv, &st.vals[n])
 		}
 	}
 	return st.scoreOf(&sum, &sq)

@@ -37,28 +37,46 @@ var componentNames = [nComp]string{
 	"offline_all_cnt", "offline_pri_cnt",
 }
 
+// load is a node's dynamic state as far as the score sees it.
+type load struct {
+	fMem, fDsk, rMem                         int64
+	uCpu, pCnt, sCnt, spn, conflicts, locBad int
+}
+
+// loadOf returns node n's current load.
+func (st *state) loadOf(n int) load {
+	return load{fMem: st.fMem[n], fDsk: st.fDsk[n], rMem: st.rMem[n], uCpu: st.uCpu[n],
+		pCnt: st.pCnt[n], sCnt: st.sCnt[n], spn: st.spn[n], conflicts: st.conflicts[n], locBad: st.locBad[n]}
+}
+
 // nodeValues computes node n's contribution to every component.
-func (st *state) nodeValues(n int) (v [nComp]float64) {
+func (st *state) nodeValues(n int) [nComp]float64 {
+	l := st.loadOf(n)
+	return st.valuesOf(n, &l)
+}
+
+// valuesOf computes node n's contribution to every component under load l.
+func (st *state) valuesOf(n int, l *load) (v [nComp]float64) {
 	if st.down(n) {
-		v[sOffAll] = float64(st.pCnt[n] + st.sCnt[n])
-		v[sOffPri] = float64(st.pCnt[n])
+		v[sOffAll] = float64(l.pCnt + l.sCnt)
+		v[sOffPri] = float64(l.pCnt)
 		return v
 	}
 	inv := &st.inv[n]
-	v[cFreeMem] = float64(st.fMem[n]) * inv[0]
-	v[cFreeDisk] = float64(st.fDsk[n]) * inv[1]
-	v[cVCPU] = float64(st.uCpu[n]) * inv[2]
-	v[cSpindle] = float64(st.spn[n]) * inv[3]
-	rem := float64(st.rMem[n]) * inv[0]
+	v[cFreeMem] = float64(l.fMem) * inv[0]
+	v[cFreeDisk] = float64(l.fDsk) * inv[1]
+	v[cVCPU] = float64(l.uCpu) * inv[2]
+	v[cSpindle] = float64(l.spn) * inv[3]
+	rem := float64(l.rMem) * inv[0]
 	v[cResMem] = rem
-	v[cLoadPri] = float64(st.pCnt[n])
-	v[cLoadDisk] = float64(st.pCnt[n] + st.sCnt[n])
-	if st.failN1(n) {
-		v[sN1] = float64(st.pCnt[n] + st.sCnt[n])
+	v[cLoadPri] = float64(l.pCnt)
+	v[cLoadDisk] = float64(l.pCnt + l.sCnt)
+	if l.rMem > 0 && l.fMem < l.rMem { // failN1
+		v[sN1] = float64(l.pCnt + l.sCnt)
 	}
 	v[sResMem] = rem
-	v[sTags] = float64(st.conflicts[n])
-	v[sLocation] = float64(st.locBad[n])
+	v[sTags] = float64(l.conflicts)
+	v[sLocation] = float64(l.locBad)
 	return v
 }
 
@@ -127,10 +145,42 @@ func (st *state) score() float64 { return st.scoreOf(&st.sum, &st.sq) }
 
 // scoreOf is the score for given running sums.
 func (st *state) scoreOf(sum, sq *[nComp]float64) float64 {
-	c := st.componentsOf(sum, sq)
+	return st.scoreUntil(sum, sq, math.Inf(1))
+}
+
+// scoreUntil is scoreOf that may stop adding terms once the partial score is
+// above limit: it then returns that partial score, which is already above
+// limit. The terms are added in the same order as by componentsOf, so a full
+// sum is bit for bit scoreOf's.
+func (st *state) scoreUntil(sum, sq *[nComp]float64, limit float64) float64 {
+	n := float64(st.nOnline)
 	var s float64
-	for k := range nComp {
-		s += weights[k] * c[k]
+	cut := !math.IsInf(limit, 1)
+	if cut {
+		// partial sums only grow when every later term is non-negative
+		for k := nStd; k < nComp; k++ {
+			if !(sum[k] >= 0) {
+				cut = false
+			}
+		}
+	}
+	for k := range nStd {
+		c := 0.0
+		if n != 0 {
+			mean := sum[k] / n
+			v := sq[k]/n - mean*mean
+			if v < 0 {
+				v = 0
+			}
+			c = math.Sqrt(v)
+		}
+		s += weights[k] * c
+		if cut && s > limit {
+			return s
+		}
+	}
+	for k := nStd; k < nComp; k++ {
+		s += weights[k] * sum[k]
 	}
 	return s
 }

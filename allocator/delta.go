@@ -1,0 +1,305 @@
+package allocator
+
+import (
+	"math"
+	"slices"
+)
+
+// Delta evaluation: the score after a move computed from the loads the move
+// would leave on the touched nodes, without placing the instance. It gives
+// bit for bit the score of placedScore (same values, same order of sums) and
+// is used where a search scores many moves and checks the filters only for
+// the few that beat its bound.
+
+// deltaOK reports whether instance i's moves can be scored by delta: its
+// exclusion tags and the cluster's location tags change counters that only
+// a real placement tracks.
+func (st *state) deltaOK(i int) bool {
+	return len(st.iexcl[i]) == 0 && len(st.locationPrefixs) == 0 && st.inst[i].Mem >= 0
+}
+
+// movedLoad returns node n's load once instance i went from (op, os) to (p, s).
+func (st *state) movedLoad(n, i, op, os, p, s int) load {
+	in := &st.inst[i]
+	l := st.loadOf(n)
+	mem, disk := usesMemory(in.RunState), in.Template.usesLocalDisk()
+	if n == op {
+		if mem {
+			l.fMem += in.Mem
+		}
+		if disk {
+			l.fDsk += in.Disk
+		}
+		l.uCpu -= in.VCPUs
+		l.pCnt--
+		l.spn -= in.SpindleUse
+	}
+	if n == os {
+		if disk {
+			l.fDsk += in.Disk
+		}
+		l.sCnt--
+		l.spn -= in.SpindleUse
+	}
+	if n == p {
+		if mem {
+			l.fMem -= in.Mem
+		}
+		if disk {
+			l.fDsk -= in.Disk
+		}
+		l.uCpu += in.VCPUs
+		l.pCnt++
+		l.spn += in.SpindleUse
+	}
+	if n == s {
+		if disk {
+			l.fDsk -= in.Disk
+		}
+		l.sCnt++
+		l.spn += in.SpindleUse
+	}
+	if st.usesSecMem(in) && ((n == os && op >= 0) || (n == s && p >= 0)) {
+		l.rMem = st.reservedAfter(n, in.Mem, op, os, p, s)
+	}
+	return l
+}
+
+// reservedAfter is node n's reserved memory (its largest peer) once a
+// mirrored instance of mem MiB went from (op, os) to (p, s).
+func (st *state) reservedAfter(n int, mem int64, op, os, p, s int) int64 {
+	dec, inc := -1, -1
+	if n == os && op >= 0 {
+		dec = op
+	}
+	if n == s && p >= 0 {
+		inc = p
+	}
+	r := st.rMem[n]
+	if dec == inc {
+		return r
+	}
+	row := st.peers[n*st.nn : (n+1)*st.nn]
+	var incVal int64
+	if inc >= 0 {
+		incVal = row[inc] + mem
+	}
+	if dec < 0 || row[dec] != r || mem == 0 {
+		return max(r, incVal)
+	}
+	// the largest peer shrinks: find the new largest
+	m := incVal
+	for _, q := range st.peerList[n] {
+		if int(q) == dec {
+			m = max(m, row[q]-mem)
+		} else if int(q) != inc {
+			m = max(m, row[q])
+		}
+	}
+	return max(m, 0)
+}
+
+// movedScore is the cluster score once instance i went to (p, s).
+func (st *state) movedScore(i, p, s int) float64 {
+	op, os := st.ipri[i], st.isec[i]
+	sum, sq := st.sum, st.sq
+	var touched [4]int
+	nt := 0
+	for _, n := range [4]int{op, os, p, s} {
+		if n < 0 || slices.Contains(touched[:nt], n) {
+			continue
+		}
+		touched[nt] = n
+		nt++
+		l := st.movedLoad(n, i, op, os, p, s)
+		nv, old := st.valuesOf(n, &l), &st.vals[n]
+		addValues(&sum, &sq, &nv, old)
+	}
+	return st.scoreOf(&sum, &sq)
+}
+
+// addValues replaces a node's old values by nv in the sums.
+func addValues(sum, sq *[nComp]float64, nv, old *[nComp]float64) {
+	for k := range nStd {
+		o, v := old[k], nv[k]
+		sum[k] += v - o
+		sq[k] += v*v - o*o
+	}
+	for k := nStd; k < nComp; k++ {
+		sum[k] += nv[k] - old[k]
+	}
+}
+
+// checkMove places instance i on (p, s) for a moment and runs the filters.
+func (st *state) checkMove(i, p, s int) *Rejection {
+	op, os := st.ipri[i], st.isec[i]
+	st.unplace(i)
+	st.place(i, p, s)
+	st.prevP, st.prevS = op, os
+	rej := st.checkAll(i, p, s, op, os)
+	st.unplace(i)
+	st.place(i, op, os)
+	return rej
+}
+
+// moveScorer scores the one-move placements of one instance from (P, S)
+// (hbal's r, f r, r f and f r f towards a node n): what P and S become in
+// each kind of move does not depend on n and is computed once, so each move
+// costs the new values of n and the score. The sums are added in
+// movedScore's order (P, S, n), so scores are bit for bit movedScore's.
+type moveScorer struct {
+	st   *state
+	i    int
+	P, S int
+	fast bool
+	mem  int64
+	sec  bool // the instance's memory is reserved on its secondary
+	// loads of P and S by kind; P is unchanged by r, S keeps its role in f r f
+	pLose, sLose, sPri, pSec load
+	vPLose, vSLose, vSPri    [nComp]float64
+	rMinusS                  int64 // S's reserved memory without this instance
+	// sums after P and S: r (P unchanged, S loses), f r (P loses, S primary),
+	// r f when P's reserved memory stays, f r f when S's stays
+	sumR, sqR, sumFR, sqFR, sumRF, sqRF, sumP, sqP [nComp]float64
+	// node n: its loads as new secondary of P or S, and as new primary
+	n                            int
+	nPri, nSecP, nSecS           [nComp]float64
+	haveNPri, haveSecP, haveSecS bool
+}
+
+// scorer prepares a moveScorer for instance i; ms is reused when not nil.
+func (st *state) scorer(ms *moveScorer, i int) *moveScorer {
+	if ms == nil {
+		ms = &moveScorer{}
+	}
+	P, S := st.ipri[i], st.isec[i]
+	*ms = moveScorer{st: st, i: i, P: P, S: S, n: -1}
+	if P < 0 || S < 0 || P == S || !st.deltaOK(i) {
+		return ms
+	}
+	ms.fast = true
+	in := &st.inst[i]
+	ms.mem, ms.sec = in.Mem, st.usesSecMem(in)
+	// P leaves as primary; S leaves as secondary; S becomes primary; P becomes secondary
+	ms.pLose = st.movedLoad(P, i, P, S, S, -1) // P only loses its primary role here
+	ms.sLose = st.movedLoad(S, i, P, S, P, -1) // S only loses its secondary role here
+	ms.sPri = st.movedLoad(S, i, P, S, S, -1)
+	ms.pSec = st.movedLoad(P, i, P, S, -1, P) // P's reserved memory is set per n
+	ms.rMinusS = ms.sLose.rMem
+	ms.vPLose, ms.vSLose, ms.vSPri = st.valuesOf(P, &ms.pLose), st.valuesOf(S, &ms.sLose), st.valuesOf(S, &ms.sPri)
+	ms.sumR, ms.sqR = st.sum, st.sq
+	addValues(&ms.sumR, &ms.sqR, &st.vals[P], &st.vals[P])
+	addValues(&ms.sumR, &ms.sqR, &ms.vSLose, &st.vals[S])
+	ms.sumP, ms.sqP = st.sum, st.sq
+	addValues(&ms.sumP, &ms.sqP, &ms.vPLose, &st.vals[P])
+	ms.sumFR, ms.sqFR = ms.sumP, ms.sqP
+	addValues(&ms.sumFR, &ms.sqFR, &ms.vSPri, &st.vals[S])
+	// r f with P's reserved memory unchanged
+	pSec := ms.pSec
+	pSec.rMem = st.rMem[P]
+	vP := st.valuesOf(P, &pSec)
+	ms.sumRF, ms.sqRF = st.sum, st.sq
+	addValues(&ms.sumRF, &ms.sqRF, &vP, &st.vals[P])
+	addValues(&ms.sumRF, &ms.sqRF, &ms.vSLose, &st.vals[S])
+	return ms
+}
+
+// score returns the score of moving the instance to (p, s), stopping early
+// once it is above limit (see scoreUntil).
+func (ms *moveScorer) score(p, s int, limit float64) float64 {
+	st := ms.st
+	P, S := ms.P, ms.S
+	if !ms.fast || (p == S && s == P) || p == s {
+		return st.movedScore(ms.i, p, s)
+	}
+	var n int
+	switch {
+	case p == P && s != S:
+		n = s
+	case p == S:
+		n = s
+	case s == P && p != S:
+		n = p
+	case s == S && p != P:
+		n = p
+	default:
+		return st.movedScore(ms.i, p, s)
+	}
+	if n != ms.n {
+		ms.n, ms.haveNPri, ms.haveSecP, ms.haveSecS = n, false, false, false
+	}
+	var sum, sq [nComp]float64
+	var vn *[nComp]float64
+	switch {
+	case p == P: // r: n becomes the secondary of P
+		sum, sq = ms.sumR, ms.sqR
+		vn = ms.nodeSec(n, P, &ms.nSecP, &ms.haveSecP)
+	case p == S: // f r: n becomes the secondary of S
+		sum, sq = ms.sumFR, ms.sqFR
+		vn = ms.nodeSec(n, S, &ms.nSecS, &ms.haveSecS)
+	case s == P: // r f: n primary, P its secondary
+		r := st.rMem[P]
+		if ms.sec {
+			r = max(r, st.peers[P*st.nn+n]+ms.mem)
+		}
+		if r == st.rMem[P] {
+			sum, sq = ms.sumRF, ms.sqRF
+		} else {
+			sum, sq = st.sum, st.sq
+			l := ms.pSec
+			l.rMem = r
+			v := st.valuesOf(P, &l)
+			addValues(&sum, &sq, &v, &st.vals[P])
+			addValues(&sum, &sq, &ms.vSLose, &st.vals[S])
+		}
+		vn = ms.nodePri(n)
+	default: // f r f: n primary, S stays secondary
+		sum, sq = ms.sumP, ms.sqP
+		r := st.rMem[S]
+		if ms.sec {
+			r = max(ms.rMinusS, st.peers[S*st.nn+n]+ms.mem)
+		}
+		l := st.loadOf(S)
+		l.rMem = r
+		v := st.valuesOf(S, &l)
+		addValues(&sum, &sq, &v, &st.vals[S])
+		vn = ms.nodePri(n)
+	}
+	addValues(&sum, &sq, vn, &st.vals[n])
+	return st.scoreUntil(&sum, &sq, limit)
+}
+
+// nodeSec returns node n's values as the new secondary of primary q.
+func (ms *moveScorer) nodeSec(n, q int, v *[nComp]float64, have *bool) *[nComp]float64 {
+	if !*have {
+		l := ms.st.movedLoad(n, ms.i, ms.P, ms.S, q, n)
+		*v, *have = ms.st.valuesOf(n, &l), true
+	}
+	return v
+}
+
+// nodePri returns node n's values as the new primary.
+func (ms *moveScorer) nodePri(n int) *[nComp]float64 {
+	if !ms.haveNPri {
+		l := ms.st.movedLoad(n, ms.i, ms.P, ms.S, n, ms.S) // n's own load: only its primary role changes
+		ms.nPri, ms.haveNPri = ms.st.valuesOf(n, &l), true
+	}
+	return &ms.nPri
+}
+
+// evalBelow is state.evalBelow through the scorer.
+func (ms *moveScorer) evalBelow(p, s int, bound float64, bounded bool) (float64, bool) {
+	st := ms.st
+	if !ms.fast {
+		return st.evalBelow(ms.i, p, s, bound, bounded)
+	}
+	limit := math.Inf(1)
+	if bounded {
+		limit = bound
+	}
+	sc := ms.score(p, s, limit)
+	if bounded && !(sc < bound) {
+		return sc, false
+	}
+	return sc, st.checkMove(ms.i, p, s) == nil
+}

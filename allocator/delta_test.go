@@ -1,0 +1,36 @@
+package allocator_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/drover-project/drover/allocator"
+)
+
+// TestDeltaScoreExact checks on random whole clusters that the delta
+// evaluation (the score of a move without placing the instance) gives bit
+// for bit the score of a real placement, for every instance and placement.
+// Exclusion and location tags are dropped from half of the clusters so that
+// the delta path, which skips them, is taken.
+func TestDeltaScoreExact(t *testing.T) {
+	for seed := range uint64(80) {
+		c := randomCluster(t, seed, 14)
+		if seed%2 == 0 {
+			spec := c.Spec()
+			var tags []string
+			for _, tag := range spec.Tags {
+				if !strings.HasPrefix(tag, "htools:") {
+					tags = append(tags, tag)
+				}
+			}
+			spec.Tags = tags
+			var err error
+			if c, err = allocator.NewCluster(spec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := allocator.DeltaMismatch(c); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}

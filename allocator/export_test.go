@@ -1,0 +1,45 @@
+package allocator
+
+import (
+	"fmt"
+	"math"
+)
+
+// DeltaMismatch compares, for every instance and every placement (p, s) of it,
+// the delta score (movedScore, and moveScorer for one-move placements) with
+// the score of really placing it (placedScore); it returns the first pair
+// that differs in any bit. Instances the delta path does not take are skipped.
+func DeltaMismatch(c *Cluster) error {
+	st := newState(c, moveFilters())
+	same := func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) || (a != a && b != b) }
+	var ms *moveScorer
+	for i := range st.inst {
+		if !st.deltaOK(i) {
+			continue
+		}
+		P, S := st.ipri[i], st.isec[i]
+		ms = st.scorer(ms, i)
+		for p := -1; p < st.nn; p++ {
+			for s := -1; s < st.nn; s++ {
+				if p == s || (p < 0 && s >= 0 && P >= 0) {
+					continue
+				}
+				st.unplace(i)
+				st.place(i, p, s)
+				want := st.placedScore(P, S, p, s)
+				st.unplace(i)
+				st.place(i, P, S)
+				if got := st.movedScore(i, p, s); !same(got, want) {
+					return fmt.Errorf("instance %d (%d,%d) -> (%d,%d): delta %v, placed %v", i, P, S, p, s, got, want)
+				}
+				if p < 0 || s < 0 {
+					continue
+				}
+				if got := ms.score(p, s, math.Inf(1)); !same(got, want) {
+					return fmt.Errorf("instance %d (%d,%d) -> (%d,%d): scorer %v, placed %v", i, P, S, p, s, got, want)
+				}
+			}
+		}
+	}
+	return nil
+}
