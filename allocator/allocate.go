@@ -154,6 +154,7 @@ func (st *state) bestPlacement(i int, skip []bool) (bestP, bestS int, best float
 	if st.nn > exhaustivePairs {
 		k = shortlist
 	}
+	ps := st.pairs(i)
 	for {
 		found := false
 		for _, p := range prim[:min(k, len(prim))] {
@@ -161,7 +162,7 @@ func (st *state) bestPlacement(i int, skip []bool) (bestP, bestS int, best float
 				if p.node == s.node {
 					continue
 				}
-				sc, ok := st.evalAtMost(i, p.node, s.node, best, found)
+				sc, ok := ps.evalAtMost(st, i, p.node, s.node, best, found)
 				if !ok {
 					continue
 				}

@@ -79,12 +79,13 @@ func (cc *capCache) allocate(st *state, in Instance) (Allocation, error) {
 	sec := best(cc.sec, cc.okS, func(n int) (float64, bool) { sc, rej := st.eval(i, -1, n); return sc, rej == nil })
 	bestP, bestS, found := -1, -1, false
 	var bestSc float64
+	ps := st.pairs(i)
 	for _, p := range prim {
 		for _, s := range sec {
 			if p.node == s.node {
 				continue
 			}
-			sc, ok := st.evalAtMost(i, p.node, s.node, bestSc, found)
+			sc, ok := ps.evalAtMost(st, i, p.node, s.node, bestSc, found)
 			if !ok {
 				continue
 			}

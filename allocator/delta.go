@@ -303,3 +303,69 @@ func (ms *moveScorer) evalBelow(p, s int, bound float64, bounded bool) (float64,
 	}
 	return sc, st.checkMove(ms.i, p, s) == nil
 }
+
+// pairScorer scores the placements (p, s) of an unplaced instance, as
+// Allocate pairs primaries and secondaries: a node's values as the new
+// primary, and as the new secondary while its reserved memory stays, are
+// computed once per node. Sums go in movedScore's order (p, then s).
+type pairScorer struct {
+	st             *state
+	i              int
+	sec            bool
+	mem            int64
+	sumP, sqP      [][nComp]float64
+	vSec           [][nComp]float64
+	haveP, haveSec []bool
+}
+
+// pairs returns a pairScorer for the unplaced instance i, or nil when the
+// delta path does not apply.
+func (st *state) pairs(i int) *pairScorer {
+	if st.ipri[i] >= 0 || st.isec[i] >= 0 || !st.deltaOK(i) {
+		return nil
+	}
+	in := &st.inst[i]
+	return &pairScorer{st: st, i: i, sec: st.usesSecMem(in), mem: in.Mem,
+		sumP: make([][nComp]float64, st.nn), sqP: make([][nComp]float64, st.nn),
+		vSec: make([][nComp]float64, st.nn), haveP: make([]bool, st.nn), haveSec: make([]bool, st.nn)}
+}
+
+func (ps *pairScorer) score(p, s int, limit float64) float64 {
+	st := ps.st
+	if !ps.haveP[p] {
+		l := st.movedLoad(p, ps.i, -1, -1, p, -1)
+		v := st.valuesOf(p, &l)
+		ps.sumP[p], ps.sqP[p] = st.sum, st.sq
+		addValues(&ps.sumP[p], &ps.sqP[p], &v, &st.vals[p])
+		ps.haveP[p] = true
+	}
+	sum, sq := ps.sumP[p], ps.sqP[p]
+	if ps.sec && st.peers[s*st.nn+p]+ps.mem > st.rMem[s] {
+		l := st.movedLoad(s, ps.i, -1, -1, p, s)
+		v := st.valuesOf(s, &l)
+		addValues(&sum, &sq, &v, &st.vals[s])
+	} else {
+		if !ps.haveSec[s] {
+			l := st.movedLoad(s, ps.i, -1, -1, -1, s) // rMem unchanged
+			ps.vSec[s], ps.haveSec[s] = st.valuesOf(s, &l), true
+		}
+		addValues(&sum, &sq, &ps.vSec[s], &st.vals[s])
+	}
+	return st.scoreUntil(&sum, &sq, limit)
+}
+
+// evalAtMost is state.evalAtMost through the pair scorer (ps may be nil).
+func (ps *pairScorer) evalAtMost(st *state, i, p, s int, bound float64, bounded bool) (float64, bool) {
+	if ps == nil || p < 0 || s < 0 || p == s {
+		return st.evalAtMost(i, p, s, bound, bounded)
+	}
+	limit := math.Inf(1)
+	if bounded {
+		limit = bound
+	}
+	sc := ps.score(p, s, limit)
+	if bounded && !(sc < bound || sc == bound) {
+		return sc, false
+	}
+	return sc, st.checkMove(i, p, s) == nil
+}

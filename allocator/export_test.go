@@ -7,7 +7,8 @@ import (
 
 // DeltaMismatch compares, for every instance and every placement (p, s) of it,
 // the delta score (movedScore, and moveScorer for one-move placements) with
-// the score of really placing it (placedScore); it returns the first pair
+// the score of really placing it (placedScore), and the pair scorer for a new
+// instance; it returns the first placement
 // that differs in any bit. Instances the delta path does not take are skipped.
 func DeltaMismatch(c *Cluster) error {
 	st := newState(c, moveFilters())
@@ -40,6 +41,26 @@ func DeltaMismatch(c *Cluster) error {
 				}
 			}
 		}
+	}
+	// a new DRBD instance, as Allocate and Capacity pair its nodes
+	for _, mem := range []int64{0, 512, 8192} {
+		i := st.addInstance(Instance{Name: "delta-probe", Mem: mem, Disk: 1024, VCPUs: 1, Template: TemplateDRBD,
+			RunState: StateRunning, AutoBalance: true, SpindleUse: 1})
+		ps := st.pairs(i)
+		for p := 0; p < st.nn && ps != nil; p++ {
+			for s := 0; s < st.nn; s++ {
+				if p == s {
+					continue
+				}
+				st.place(i, p, s)
+				want := st.placedScore(-1, -1, p, s)
+				st.unplace(i)
+				if got := ps.score(p, s, math.Inf(1)); !same(got, want) {
+					return fmt.Errorf("new instance of %d MiB on (%d,%d): pair scorer %v, placed %v", mem, p, s, got, want)
+				}
+			}
+		}
+		st.dropLastInstance()
 	}
 	return nil
 }
