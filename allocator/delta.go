@@ -148,12 +148,13 @@ func (st *state) checkMove(i, p, s int) *Rejection {
 // costs the new values of n and the score. The sums are added in
 // movedScore's order (P, S, n), so scores are bit for bit movedScore's.
 type moveScorer struct {
-	st   *state
-	i    int
-	P, S int
-	fast bool
-	mem  int64
-	sec  bool // the instance's memory is reserved on its secondary
+	st    *state
+	i     int
+	P, S  int
+	fast  bool
+	moves bool // the filters are moveFilters(): checked by fits
+	mem   int64
+	sec   bool // the instance's memory is reserved on its secondary
 	// loads of P and S by kind; P is unchanged by r, S keeps its role in f r f
 	pLose, sLose, sPri, pSec load
 	vPLose, vSLose, vSPri    [nComp]float64
@@ -177,7 +178,7 @@ func (st *state) scorer(ms *moveScorer, i int) *moveScorer {
 	if P < 0 || S < 0 || P == S || !st.deltaOK(i) {
 		return ms
 	}
-	ms.fast = true
+	ms.fast, ms.moves = true, st.movesOnly()
 	in := &st.inst[i]
 	ms.mem, ms.sec = in.Mem, st.usesSecMem(in)
 	// P leaves as primary; S leaves as secondary; S becomes primary; P becomes secondary
@@ -301,6 +302,9 @@ func (ms *moveScorer) evalBelow(p, s int, bound float64, bounded bool) (float64,
 	if bounded && !(sc < bound) {
 		return sc, false
 	}
+	if ms.moves {
+		return sc, st.fits(ms.i, p, s)
+	}
 	return sc, st.checkMove(ms.i, p, s) == nil
 }
 
@@ -368,4 +372,69 @@ func (ps *pairScorer) evalAtMost(st *state, i, p, s int, bound float64, bounded 
 		return sc, false
 	}
 	return sc, st.checkMove(i, p, s) == nil
+}
+
+// movesOnly reports whether the state's filters are exactly moveFilters(),
+// which fits can check from loads (fits).
+func (st *state) movesOnly() bool {
+	if len(st.filter) != 7 {
+		return false
+	}
+	for k, f := range st.filter {
+		var ok bool
+		switch k {
+		case 0:
+			_, ok = f.(nodeStateFilter)
+		case 1:
+			_, ok = f.(memoryFilter)
+		case 2:
+			_, ok = f.(diskFilter)
+		case 3:
+			_, ok = f.(vcpuFilter)
+		case 4:
+			_, ok = f.(exclusionFilter)
+		case 5:
+			_, ok = f.(locationFilter)
+		case 6:
+			_, ok = f.(n1Filter)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// fits reports whether moving instance i to (p, s) passes moveFilters(),
+// judged from the loads the move leaves, without placing it. It holds for
+// instances deltaOK takes: their moves change no tag counters, so the
+// exclusion and location filters pass.
+func (st *state) fits(i, p, s int) bool {
+	op, os := st.ipri[i], st.isec[i]
+	in := &st.inst[i]
+	for _, n := range [2]int{p, s} {
+		if n < 0 {
+			continue
+		}
+		held := n == op || n == os
+		if !held && (st.offline[n] || st.drain[n] || st.unalloc[n]) {
+			return false
+		}
+		l := st.movedLoad(n, i, op, os, p, s)
+		if n == p && n != op {
+			if usesMemory(in.RunState) && l.fMem < 0 {
+				return false
+			}
+			if st.vcpuRatio[n] > 0 && float64(l.uCpu) > st.vcpuRatio[n]*st.tCpu[n] {
+				return false
+			}
+		}
+		if !held && in.Template.usesLocalDisk() && l.fDsk < 0 {
+			return false
+		}
+		if l.rMem > 0 && l.fMem < l.rMem && !st.failN1(n) {
+			return false
+		}
+	}
+	return true
 }

@@ -8,7 +8,7 @@ import (
 // DeltaMismatch compares, for every instance and every placement (p, s) of it,
 // the delta score (movedScore, and moveScorer for one-move placements) with
 // the score of really placing it (placedScore), and the pair scorer for a new
-// instance; it returns the first placement
+// instance, and fits with the filters; it returns the first placement
 // that differs in any bit. Instances the delta path does not take are skipped.
 func DeltaMismatch(c *Cluster) error {
 	st := newState(c, moveFilters())
@@ -30,6 +30,11 @@ func DeltaMismatch(c *Cluster) error {
 				want := st.placedScore(P, S, p, s)
 				st.unplace(i)
 				st.place(i, P, S)
+				if p >= 0 && st.movesOnly() {
+					if fits, rej := st.fits(i, p, s), st.checkMove(i, p, s); fits != (rej == nil) {
+						return fmt.Errorf("instance %d (%d,%d) -> (%d,%d): fits %v, filters %v", i, P, S, p, s, fits, rej)
+					}
+				}
 				if got := st.movedScore(i, p, s); !same(got, want) {
 					return fmt.Errorf("instance %d (%d,%d) -> (%d,%d): delta %v, placed %v", i, P, S, p, s, got, want)
 				}
