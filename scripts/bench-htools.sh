@@ -5,6 +5,8 @@
 #   scripts/bench-htools.sh [SIZE...]        # default sizes: 10 20 40 100 400 1000
 #
 # Environment: CAP   timeout in seconds for each htools run (default 120)
+#              BALCAP  timeout for hbal alone (default CAP; hbal does not finish
+#                    from 40 nodes on, hspace does)
 #              WORK  directory for the cluster files (default: a temp dir)
 #              SPEC  capacity spec DISK,MEM,CPU in MiB (default 102400,8192,4)
 #
@@ -13,13 +15,15 @@
 # by hbal itself: free memory and disk are re-derived from the placement
 # (hbal -S keeps the original free memory after moving primaries), then
 # "hbal -t FILE -l 0" prints the "Initial score". Times are CPU seconds
-# (user+sys), as the machine may be shared; "t/o" marks a run stopped by CAP.
+# (user+sys, from wait4, to the microsecond), as the machine may be shared;
+# "t/o" marks a run stopped by CAP.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HT=/usr/lib/ganeti/3.0/usr/bin
 HAIL=/usr/lib/ganeti/3.0/usr/lib/ganeti/iallocators/hail
 CAP=${CAP:-120}
+BALCAP=${BALCAP:-$CAP}
 SPEC=${SPEC:-102400,8192,4}
 SIZES=${*:-10 20 40 100 400 1000}
 WORK=${WORK:-$(mktemp -d /tmp/bench-htools.XXXXXX)}
@@ -40,23 +44,25 @@ go build -o "$WORK/drover-alloc" ./cmd/drover-alloc
 D="$WORK/drover-alloc"
 B="$WORK/htbench"
 
-# timed OUT CMD...: runs CMD with stdout to OUT, capped by CAP; sets CPU and RC.
+# timed OUT CMD...: runs CMD with stdout to OUT, capped by TCAP (default CAP);
+# sets CPU and RC. htbench time reads the CPU time from wait4 in microseconds
+# (/usr/bin/time prints hundredths, too coarse for drover's small runs).
 timed() {
 	local out=$1
 	shift
-	RC=0
-	/usr/bin/time -f "%U %S" -o "$WORK/time" timeout "$CAP" "$@" >"$out" 2>&1 || RC=$?
-	CPU=$(awk 'END{printf "%.3f", $1+$2}' "$WORK/time")
+	"$B" time "$out" "$WORK/time" "${TCAP:-$CAP}" "$@"
+	read -r CPU _ RC <"$WORK/time"
+	CPU=$(awk -v c="$CPU" 'BEGIN{printf "%.3f", c}')
 }
 
 # drover OUT ARGS...: runs drover (never capped) like timed; also sets MEM (max RSS, MB).
 drover() {
 	local out=$1
 	shift
-	RC=0
-	/usr/bin/time -f "%U %S %M" -o "$WORK/time" "$D" "$@" >"$out" 2>&1 || RC=$?
-	CPU=$(awk 'END{printf "%.3f", $1+$2}' "$WORK/time")
-	MEM=$(awk 'END{printf "%.0f", $3/1024}' "$WORK/time")
+	"$B" time "$out" "$WORK/time" 0 "$D" "$@"
+	read -r CPU MEM RC <"$WORK/time"
+	CPU=$(awk -v c="$CPU" 'BEGIN{printf "%.4f", c}')
+	MEM=$(awk -v m="$MEM" 'BEGIN{printf "%.0f", m/1024}')
 }
 
 # judge FILE: hbal's own score of the placement in FILE, free space re-derived.
@@ -65,7 +71,7 @@ judge() {
 	"$HT/hbal" -t "$1.judge" -l 0 2>&1 | awk '/^Initial score/{print $3}'
 }
 
-ratio() { awk -v h="$1" -v d="$2" -v to="$3" 'BEGIN{ if (d < 0.001) d = 0.001; r = h/d; printf (to ? ">%.0fx" : "%.0fx"), r }'; }
+ratio() { awk -v h="$1" -v d="$2" -v to="$3" 'BEGIN{ if (d < 0.0001) d = 0.0001; r = h/d; printf (to ? ">%.0fx" : "%.0fx"), r }'; }
 
 REQ="$WORK/req.json"
 cat >"$REQ" <<'JSON'
@@ -82,7 +88,7 @@ cat >"$REQ" <<'JSON'
 JSON
 
 HTV=$(dpkg-query -W -f '${Version}' ganeti-htools-3.0 2>/dev/null || echo unknown)
-echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg), ganeti-htools-3.0 $HTV, htools cap ${CAP}s, work dir $WORK" >&2
+echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg), htools cap ${CAP}s (hbal ${BALCAP}s), ganeti-htools-3.0 $HTV, work dir $WORK" >&2
 ROWS=()
 for n in $SIZES; do
 	G="$WORK/g$n.data"
@@ -96,14 +102,14 @@ for n in $SIZES; do
 	dbal_mem=$MEM
 	dmoves=$(awk -F= '/^Solution length=/{print $2}' "$WORK/d$n.bal.out")
 	dscore=$(judge "$WORK/d$n.bal")
-	timed "$WORK/h$n.bal.out" "$HT/hbal" -t "$G" -S "$WORK/h$n"
+	TCAP=$BALCAP timed "$WORK/h$n.bal.out" "$HT/hbal" -t "$G" -S "$WORK/h$n"
 	hbal_cpu=$CPU
 	if [ "$RC" -eq 0 ]; then
 		hmoves=$(awk -F= '/^Solution length=/{print $2}' "$WORK/h$n.bal.out")
 		hscore=$(judge "$WORK/h$n.balanced")
 		hbal_to=0
 	else
-		hmoves="t/o"; hscore="t/o"; hbal_to=1; hbal_cpu=$CAP
+		hmoves="t/o"; hscore="t/o"; hbal_to=1; hbal_cpu=$BALCAP
 	fi
 
 	# capacity and allocate, both on drover's balanced cluster
@@ -148,6 +154,7 @@ for n in $SIZES; do
 	echo "done: $n nodes" >&2
 done
 
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "| nodes | instances | initial score | balance drover score / moves | hbal score / moves | balance speed-up (CPU) | capacity drover / hspace ($SPEC) | capacity speed-up | allocate score drover / hail | allocate speed-up |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for r in "${ROWS[@]}"; do echo "$r"; done

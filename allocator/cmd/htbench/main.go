@@ -4,6 +4,7 @@
 //	htbench gen -nodes N [-per-node K] [-seed S] [-hot-fraction F] [-hot-share F] [-plain-share F] > FILE
 //	htbench rederive FILE > FILE2
 //	htbench add FILE NAME MEM DISK VCPUS PNODE SNODE > FILE2   (re-derived)
+//	htbench time OUT TIMEFILE CAP CMD [ARGS...]   (CPU seconds to microseconds)
 package main
 
 import (
@@ -35,9 +36,11 @@ func load(path string) (*allocator.Cluster, error) {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: htbench gen|rederive|add ...")
+		return fmt.Errorf("usage: htbench gen|rederive|add|time ...")
 	}
 	switch args[0] {
+	case "time":
+		return timeCmd(args[1:])
 	case "gen":
 		fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 		nodes := fs.Int("nodes", 20, "node count")
