@@ -160,8 +160,8 @@ type moveScorer struct {
 	vPLose, vSLose, vSPri    [nComp]float64
 	rMinusS                  int64 // S's reserved memory without this instance
 	// sums after P and S: r (P unchanged, S loses), f r (P loses, S primary),
-	// r f when P's reserved memory stays, f r f when S's stays
-	sumR, sqR, sumFR, sqFR, sumRF, sqRF, sumP, sqP [nComp]float64
+	// r f when P's reserved memory stays, f r f when S's stays; after P alone
+	sumR, sqR, sumFR, sqFR, sumRF, sqRF, sumFRF, sqFRF, sumP, sqP [nComp]float64
 	// node n: its loads as new secondary of P or S, and as new primary
 	n                            int
 	nPri, nSecP, nSecS           [nComp]float64
@@ -193,6 +193,8 @@ func (st *state) scorer(ms *moveScorer, i int) *moveScorer {
 	addValues(&ms.sumR, &ms.sqR, &ms.vSLose, &st.vals[S])
 	ms.sumP, ms.sqP = st.sum, st.sq
 	addValues(&ms.sumP, &ms.sqP, &ms.vPLose, &st.vals[P])
+	ms.sumFRF, ms.sqFRF = ms.sumP, ms.sqP
+	addValues(&ms.sumFRF, &ms.sqFRF, &st.vals[S], &st.vals[S])
 	ms.sumFR, ms.sqFR = ms.sumP, ms.sqP
 	addValues(&ms.sumFR, &ms.sqFR, &ms.vSPri, &st.vals[S])
 	// r f with P's reserved memory unchanged
@@ -255,15 +257,19 @@ func (ms *moveScorer) score(p, s int, limit float64) float64 {
 		}
 		vn = ms.nodePri(n)
 	default: // f r f: n primary, S stays secondary
-		sum, sq = ms.sumP, ms.sqP
 		r := st.rMem[S]
 		if ms.sec {
 			r = max(ms.rMinusS, st.peers[S*st.nn+n]+ms.mem)
 		}
-		l := st.loadOf(S)
-		l.rMem = r
-		v := st.valuesOf(S, &l)
-		addValues(&sum, &sq, &v, &st.vals[S])
+		if r == st.rMem[S] {
+			sum, sq = ms.sumFRF, ms.sqFRF
+		} else {
+			sum, sq = ms.sumP, ms.sqP
+			l := st.loadOf(S)
+			l.rMem = r
+			v := st.valuesOf(S, &l)
+			addValues(&sum, &sq, &v, &st.vals[S])
+		}
 		vn = ms.nodePri(n)
 	}
 	addValues(&sum, &sq, vn, &st.vals[n])
@@ -273,8 +279,18 @@ func (ms *moveScorer) score(p, s int, limit float64) float64 {
 // nodeSec returns node n's values as the new secondary of primary q.
 func (ms *moveScorer) nodeSec(n, q int, v *[nComp]float64, have *bool) *[nComp]float64 {
 	if !*have {
-		l := ms.st.movedLoad(n, ms.i, ms.P, ms.S, q, n)
-		*v, *have = ms.st.valuesOf(n, &l), true
+		st := ms.st
+		in := &st.inst[ms.i]
+		l := st.loadOf(n)
+		if in.Template.usesLocalDisk() {
+			l.fDsk -= in.Disk
+		}
+		l.sCnt++
+		l.spn += in.SpindleUse
+		if ms.sec {
+			l.rMem = max(l.rMem, st.peers[n*st.nn+q]+ms.mem)
+		}
+		*v, *have = st.valuesOf(n, &l), true
 	}
 	return v
 }
