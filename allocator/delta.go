@@ -335,29 +335,41 @@ type pairScorer struct {
 	mem            int64
 	sumP, sqP      [][nComp]float64
 	vSec           [][nComp]float64
-	haveP, haveSec []bool
+	haveP, haveSec []uint32 // == gen: computed for this instance
+	gen            uint32
 }
 
-// pairs returns a pairScorer for the unplaced instance i, or nil when the
-// delta path does not apply.
+// pairs returns the state's pairScorer, set up for the unplaced instance i,
+// or nil when the delta path does not apply. Its per-node arrays are kept
+// from one call to the next (Capacity calls it once per new instance).
 func (st *state) pairs(i int) *pairScorer {
 	if st.ipri[i] >= 0 || st.isec[i] >= 0 || !st.deltaOK(i) {
 		return nil
 	}
+	ps := st.pairCache
+	if ps == nil {
+		ps = &pairScorer{st: st, sumP: make([][nComp]float64, st.nn), sqP: make([][nComp]float64, st.nn),
+			vSec: make([][nComp]float64, st.nn), haveP: make([]uint32, st.nn), haveSec: make([]uint32, st.nn)}
+		st.pairCache = ps
+	}
 	in := &st.inst[i]
-	return &pairScorer{st: st, i: i, sec: st.usesSecMem(in), mem: in.Mem,
-		sumP: make([][nComp]float64, st.nn), sqP: make([][nComp]float64, st.nn),
-		vSec: make([][nComp]float64, st.nn), haveP: make([]bool, st.nn), haveSec: make([]bool, st.nn)}
+	ps.i, ps.sec, ps.mem = i, st.usesSecMem(in), in.Mem
+	if ps.gen++; ps.gen == 0 { // wrapped: forget every stamp
+		clear(ps.haveP)
+		clear(ps.haveSec)
+		ps.gen = 1
+	}
+	return ps
 }
 
 func (ps *pairScorer) score(p, s int, limit float64) float64 {
 	st := ps.st
-	if !ps.haveP[p] {
+	if ps.haveP[p] != ps.gen {
 		l := st.movedLoad(p, ps.i, -1, -1, p, -1)
 		v := st.valuesOf(p, &l)
 		ps.sumP[p], ps.sqP[p] = st.sum, st.sq
 		addValues(&ps.sumP[p], &ps.sqP[p], &v, &st.vals[p])
-		ps.haveP[p] = true
+		ps.haveP[p] = ps.gen
 	}
 	sum, sq := ps.sumP[p], ps.sqP[p]
 	if ps.sec && st.peers[s*st.nn+p]+ps.mem > st.rMem[s] {
@@ -365,9 +377,9 @@ func (ps *pairScorer) score(p, s int, limit float64) float64 {
 		v := st.valuesOf(s, &l)
 		addValues(&sum, &sq, &v, &st.vals[s])
 	} else {
-		if !ps.haveSec[s] {
+		if ps.haveSec[s] != ps.gen {
 			l := st.movedLoad(s, ps.i, -1, -1, -1, s) // rMem unchanged
-			ps.vSec[s], ps.haveSec[s] = st.valuesOf(s, &l), true
+			ps.vSec[s], ps.haveSec[s] = st.valuesOf(s, &l), ps.gen
 		}
 		addValues(&sum, &sq, &ps.vSec[s], &st.vals[s])
 	}

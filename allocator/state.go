@@ -69,6 +69,8 @@ type state struct {
 	nOnline int
 	commits int // moves committed, for the periodic recount
 
+	pairCache *pairScorer // scratch of pairs
+
 	// per evaluation: the instance's placement before the move, and the
 	// N+1 / tag state of the touched nodes before it.
 	prevP, prevS int
