@@ -30,7 +30,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -96,11 +95,8 @@ func runVMDRBD(t *testing.T, version, kit string) {
 
 	// 2b. live migration there and back (local_vm_migrate_test.go): two
 	// primaries only inside the window, one writer after the other.
-	// On 8.4 only with DROVER_E2E_MIGRATE84=1 until it ran green there.
-	if version == "9" || os.Getenv("DROVER_E2E_MIGRATE84") != "" {
-		l.migrateChecked(version, "mirror1", "node2", "node1")
-		l.migrateChecked(version, "mirror1", "node1", "node2")
-	}
+	l.migrateChecked(version, "mirror1", "node2", "node1")
+	l.migrateChecked(version, "mirror1", "node1", "node2")
 
 	// 3. grow-disk.
 	t2 := time.Now()
