@@ -9,8 +9,8 @@ package main
 //     copy is UpToDate, the running instances go on acknowledging records.
 // (replace-disks -n sampled from events2 is TestVMNodesReplaceSecondary9's;
 // a secondary killed and back with verify-disks healthy is runVMDRBD's.)
-// Runtime: 12 minutes on the project's 2 shared cores at load 14-24 (four
-// TCG guests booting 58 s, six adds 239 s, the evacuation job 417 s).
+// Runtime: 4 minutes on the project's 2 shared cores at load ~6 (the job
+// 112 s), 12 minutes at load 14-24 (guests 58 s, six adds 239 s, job 417 s).
 
 import (
 	"encoding/json"
