@@ -15,7 +15,7 @@
 #   NODES=200 INSTANCES=2000 scripts/bench-scale.sh
 #
 # Environment: DIR (cluster directory, default /tmp/drover-bench-scale),
-# NET (masters' addresses NET.1-3, default 127.0.9), LEASE_TTL (nodes' lease
+# NET (masters' addresses NET.1-3, default 127.0.8; not 127.0.9, which TestMigrateKVM uses), LEASE_TTL (nodes' lease
 # TTL, default 30 s), PARALLEL (batch jobs at once, default 10), KEEP=1
 # leaves the cluster running at the end. Needs no root; about 30 minutes at
 # the default size on 2 cores.
@@ -25,7 +25,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NODES=${NODES:-1000}
 INSTANCES=${INSTANCES:-20000}
 DIR=${DIR:-/tmp/drover-bench-scale}
-NET=${NET:-127.0.9}
+NET=${NET:-127.0.8}
 LEASE_TTL=${LEASE_TTL:-30}
 PARALLEL=${PARALLEL:-10}
 BIN=$DIR.bin/drover

@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-30m}
 TTL=${TTL:-5}
-NET=${NET:-127.0.9}  # masters NET1.i, agents NET2.i
+NET=${NET:-127.0.8}  # masters NET1.i, agents NET2.i (not 127.0.9: TestMigrateKVM uses it)
 DIR=$(mktemp -d /tmp/drover-soak.XXXXXX)
 go build -o "$DIR/drover" ./cmd/drover
 "$DIR/drover" local up --dir "$DIR/c" --masters 3 --nodes 3 --master-net "${NET}1" --node-net "${NET}2" --node-lease-ttl "$TTL" >"$DIR/up.log" 2>&1 &
