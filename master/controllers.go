@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/store"
@@ -35,5 +36,22 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 		{name: "name-index", run: m.indexNames},
 		{name: "drbd-rejoin", run: m.runDRBDRejoin},
 		{name: "reprotect", run: m.runReprotect},
+	}
+}
+
+// periodic is the loop of a controller that looks every interval: once runs
+// after each tick with a context bounded by limit, until ctx ends.
+func periodic(ctx context.Context, interval, limit time.Duration, once func(context.Context)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		octx, cancel := context.WithTimeout(ctx, limit)
+		once(octx)
+		cancel()
 	}
 }

@@ -29,19 +29,8 @@ var rejoinPrincipal = api.Principal{User: "drbd-rejoin", Role: api.RoleAdmin}
 
 // runDRBDRejoin is the drbd-rejoin controller (non-fatal).
 func (m *Master) runDRBDRejoin(ctx context.Context, _ store.Fence) error {
-	t := time.NewTicker(rejoinInterval)
-	defer t.Stop()
 	pending := map[string]uint64{}
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		m.rejoinOnce(pctx, pending)
-		cancel()
-	}
+	return periodic(ctx, rejoinInterval, 30*time.Second, func(ctx context.Context) { m.rejoinOnce(ctx, pending) })
 }
 
 // rejoinOnce looks at every drbd instance once; pending holds the jobs it

@@ -39,19 +39,10 @@ var reprotectPrincipal = api.Principal{User: "reprotect", Role: api.RoleAdmin}
 
 // runReprotect is the reprotect controller (non-fatal).
 func (m *Master) runReprotect(ctx context.Context, _ store.Fence) error {
-	t := time.NewTicker(reprotectInterval)
-	defer t.Stop()
 	pending := map[string]uint64{}
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		m.reprotectOnce(pctx, m.cfg.ReprotectAfter, time.Now(), pending)
-		cancel()
-	}
+	return periodic(ctx, reprotectInterval, 30*time.Second, func(ctx context.Context) {
+		m.reprotectOnce(ctx, m.cfg.ReprotectAfter, time.Now(), pending)
+	})
 }
 
 // reprotectOnce looks at every drbd instance once; pending holds the jobs
