@@ -31,8 +31,8 @@ func TestReprotectDeadSecondary(t *testing.T) {
 	}
 	status := func(node, drbd string) keys.NodeStatus {
 		return keys.NodeStatus{Hypervisor: "fake", HypervisorOK: true,
-			Resources: api.NodeResources{MemoryTotalMiB: 4096, MemoryFreeMiB: 4096, DiskTotalMiB: 10240, DiskFreeMiB: 10240, CPUs: 4},
-			Storage:   &keys.NodeStorage{DRBDVersion: drbd, VG: "drover", VGSizeMiB: 10240, VGFreeMiB: 10240},
+			Resources:   api.NodeResources{MemoryTotalMiB: 4096, MemoryFreeMiB: 4096, DiskTotalMiB: 10240, DiskFreeMiB: 10240, CPUs: 4},
+			Storage:     &keys.NodeStorage{DRBDVersion: drbd, VG: "drover", VGSizeMiB: 10240, VGFreeMiB: 10240},
 			PublishedAt: time.Now().UTC(), StartedAt: time.Now().UTC()}
 	}
 	e.si.putJSON(ctx(t), t, keys.NodeStatusKey("node1"), status("node1", "8.4.11"))

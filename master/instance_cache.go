@@ -34,7 +34,7 @@ type stateCache struct {
 	nodes     map[string]*keys.NodeRecord
 	status    map[string]*keys.NodeStatus // nodes whose status key exists
 	domains   map[string]*keys.DomainStatus
-	encoded   sync.Map // instance name → *encodedEntry (instance_cache_encoded.go)
+	encoded   sync.Map                   // instance name → *encodedEntry (instance_cache_encoded.go)
 	drbd      map[string]*keys.DRBDState // what nodes publish of their DRBD resources
 }
 
