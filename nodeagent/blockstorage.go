@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -38,12 +37,11 @@ type BlockStorage struct {
 	utils string
 	kick  chan struct{}
 
-	usageMu   sync.Mutex
-	usageOK   bool
-	size      int64
-	free      int64
-	usageFail int // failed Usage calls in a row
+	usage lastGood[vgUsage] // the last volume group figures read
 }
+
+// vgUsage is one read of the volume group's size and free space (MiB).
+type vgUsage struct{ size, free int64 }
 
 // usageFailLimit is how many failed reads of the volume group in a row are
 // reported: fewer are taken for a slow vgs on a loaded node (its 5 s limit),
@@ -94,17 +92,9 @@ func (b *BlockStorage) Status(ctx context.Context) *keys.NodeStorage {
 		st.DRBDVersion = b.DRBD.Version.String()
 	}
 	size, free, err := b.VG.Usage(ctx)
-	b.usageMu.Lock()
-	switch {
-	case err == nil:
-		b.usageOK, b.size, b.free, b.usageFail = true, size, free, 0
-	case b.usageOK && b.usageFail+1 < usageFailLimit:
-		b.usageFail++
-		size, free, err = b.size, b.free, nil
-	default:
-		b.usageFail++
+	if u, ok := b.usage.observe(vgUsage{size, free}, err, usageFailLimit, false); ok {
+		size, free, err = u.size, u.free, nil
 	}
-	b.usageMu.Unlock()
 	if err != nil {
 		st.Error = err.Error()
 	}

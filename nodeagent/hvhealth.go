@@ -2,7 +2,6 @@ package nodeagent
 
 import (
 	"errors"
-	"sync"
 
 	"github.com/drover-project/drover/api"
 )
@@ -23,31 +22,18 @@ var errHypervisorUnhealthy = errors.New("the hypervisor driver reports itself un
 // node reports: the master refuses to place or migrate instances onto a node
 // whose hypervisor is not OK, so one slow call must not say so.
 type hvHealth struct {
-	mu       sync.Mutex
-	last     api.NodeResources
-	haveLast bool
-	failures int
+	res lastGood[api.NodeResources]
 }
 
 // observe records one Resources outcome and returns the resources to
 // publish, whether the hypervisor is OK, and the last error ("" none).
 func (h *hvHealth) observe(res api.NodeResources, err error) (api.NodeResources, bool, string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err == nil {
-		h.last, h.haveLast, h.failures = res, true, 0
-		return res, true, ""
+	res, ok := h.res.observe(res, err, hvFailuresBeforeDown, errors.Is(err, errHypervisorUnhealthy))
+	if err != nil {
+		return res, ok, err.Error()
 	}
-	h.failures++
-	if errors.Is(err, errHypervisorUnhealthy) || !h.haveLast || h.failures >= hvFailuresBeforeDown {
-		return res, false, err.Error()
-	}
-	return h.last, true, err.Error()
+	return res, ok, ""
 }
 
 // failuresInARow is the current count of failed reads.
-func (h *hvHealth) failuresInARow() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.failures
-}
+func (h *hvHealth) failuresInARow() int { return h.res.failures() }
