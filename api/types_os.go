@@ -30,19 +30,21 @@ func validOSRef(ref string, params map[string]string) error {
 		if err := validTemplateRef(ref); err != nil {
 			return err
 		}
-	} else if !validOSName(name) || !validOSName(variant) {
+	} else if !ValidOSName(name) || !ValidOSName(variant) {
 		return Errorf(CodeWrongInput, "os %s: not NAME+VARIANT of a Ganeti OS definition", quoteShort(ref))
 	}
 	for k, v := range params {
-		if !validOSName(k) || strings.ContainsAny(v, "\x00\n") || len(v) > 1024 {
+		if !ValidOSName(k) || strings.ContainsAny(v, "\x00\n") || len(v) > 1024 {
 			return Errorf(CodeWrongInput, "os parameter %s: want name=value (letters, digits, . _ -; one line)", quoteShort(k))
 		}
 	}
 	return nil
 }
 
-// validOSName: letters, digits, ".", "_", "-", not starting with . or -.
-func validOSName(s string) bool {
+// ValidOSName reports whether s can name an OS definition or one of its
+// variants or parameters (a directory name: letters, digits, ".", "_", "-",
+// not starting with . or -; Ganeti's names such as "debootstrap").
+func ValidOSName(s string) bool {
 	if s == "" || len(s) > 63 || s[0] == '.' || s[0] == '-' {
 		return false
 	}

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/drover-project/drover/api"
 )
 
 // DefaultOSSearchPath is where Ganeti looks for OS definitions (its
@@ -77,21 +79,6 @@ func (o OSInfo) CheckParams(params map[string]string) error {
 	return nil
 }
 
-// ValidOSName reports whether s can name an OS definition (a directory
-// name: letters, digits, ".", "_", "-"; Ganeti's names such as
-// "debootstrap" or "image").
-func ValidOSName(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '.' || s[0] == '-' {
-		return false
-	}
-	for _, ch := range s {
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '_' || ch == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // ListOS reads every OS definition on the search path; the first directory
 // of a name wins, as in Ganeti. Directories that are not OS definitions
 // (no ganeti_api_version) are skipped; broken ones are listed with Error.
@@ -105,7 +92,7 @@ func ListOS(searchPath []string) []OSInfo {
 		}
 		for _, e := range ents {
 			dir := filepath.Join(base, e.Name())
-			if seen[e.Name()] || !ValidOSName(e.Name()) {
+			if seen[e.Name()] || !api.ValidOSName(e.Name()) {
 				continue
 			}
 			if st, err := os.Stat(filepath.Join(dir, "ganeti_api_version")); err != nil || !st.Mode().IsRegular() {
@@ -131,7 +118,7 @@ func osInfo(dir string) OSInfo {
 // search path and returns it with the variant.
 func FindOS(searchPath []string, ref string) (*OSDefinition, string, error) {
 	name, _, _ := strings.Cut(ref, "+")
-	if !ValidOSName(name) {
+	if !api.ValidOSName(name) {
 		return nil, "", fmt.Errorf("os %q: not a valid OS name: %w", ref, ErrInvalid)
 	}
 	for _, base := range searchPath {
