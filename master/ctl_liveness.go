@@ -36,6 +36,15 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 	results := make(chan func(), 16)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	fp := m.newFastPath(ctx, timing, log, func(job func() func()) {
+		wg.Go(func() {
+			done := job()
+			select {
+			case results <- done:
+			case <-ctx.Done():
+			}
+		})
+	})
 	for ctx.Err() == nil {
 		rev, err := m.restoreLiveness(ctx, lv)
 		if err != nil {
@@ -52,6 +61,7 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 		step := func() { acts = append(acts, lv.step(m.hasFenceDevice(ctx))...) }
 		tick := time.NewTicker(livenessTick)
 		wake := time.NewTimer(livenessTick)
+		probe := time.NewTicker(lateProbeEvery)
 	watch:
 		for {
 			select {
@@ -64,6 +74,8 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 				step()
 			case <-tick.C:
 				step()
+			case <-probe.C:
+				fp.start(lv)
 			case <-wake.C:
 				step()
 			case wr, ok := <-wch:
@@ -77,6 +89,7 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 					}
 					if ev.Type == clientv3.EventTypePut {
 						lv.seen(n, watchdogOf(ev.Kv.Value))
+						lv.setLease(n, ev.Kv.Lease)
 					} else {
 						lv.lost(n)
 					}
@@ -85,6 +98,7 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 			if err := m.writeHealth(ctx, fence, lv, log); err != nil {
 				tick.Stop()
 				wake.Stop()
+				probe.Stop()
 				return err
 			}
 			for _, a := range acts {
@@ -95,6 +109,7 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 		}
 		tick.Stop()
 		wake.Stop()
+		probe.Stop()
 	}
 	return ctx.Err()
 }
@@ -126,10 +141,10 @@ func (m *Master) restoreLiveness(ctx context.Context, lv *liveness) (int64, erro
 	if err != nil {
 		return 0, fmt.Errorf("list node health: %w", err)
 	}
-	status := map[string][]byte{}
+	status, leases := map[string][]byte{}, map[string]int64{}
 	for _, kv := range sr.Kvs {
 		if n := keys.NodeFromStatusKey(string(kv.Key)); n != "" {
-			status[n] = kv.Value
+			status[n], leases[n] = kv.Value, kv.Lease
 		}
 	}
 	health := map[string]*keys.NodeHealthRecord{}
@@ -153,10 +168,12 @@ func (m *Master) restoreLiveness(ctx context.Context, lv *liveness) (int64, erro
 			} else {
 				lv.lost(n)
 			}
+			lv.setLease(n, leases[n])
 			continue
 		}
 		st, up := status[n]
 		lv.restore(n, health[n], up, up && watchdogOf(st))
+		lv.setLease(n, leases[n])
 	}
 	for n := range lv.nodes {
 		if !known[n] {
@@ -186,6 +203,9 @@ func (m *Master) runLivenessAction(ctx context.Context, fence store.Fence, lv *l
 	switch a.kind {
 	case actStonith:
 		res, err := m.stonith(ctx, a.node, log)
+		if err == nil && a.revoke != 0 {
+			m.revokeLease(ctx, a.node, a.revoke, log)
+		}
 		done = func() { lv.fenceDone(a.node, res, err) }
 	case actFailover:
 		err := m.failoverNode(ctx, fence, a.node, log)

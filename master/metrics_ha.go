@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/master/fence"
 )
 
 // haMetrics count what the liveness and failover controllers do (events,
@@ -14,6 +15,7 @@ type haMetrics struct {
 	fenceTime   *prometheus.HistogramVec
 	failovers   *prometheus.CounterVec
 	transitions *prometheus.CounterVec
+	fastPath    *prometheus.CounterVec
 }
 
 func newHAMetrics() *haMetrics {
@@ -35,11 +37,15 @@ func newHAMetrics() *haMetrics {
 			Name: "drover_node_state_transitions_total",
 			Help: "Node liveness transitions made by the leader, by the state entered (online, unreachable, suspect, fencing, fenced, offline); unreachable counts lease expiries.",
 		}, []string{"state"}),
+		fastPath: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_fence_fastpath_status_total",
+			Help: "Status reads of late nodes' fence devices (the fast path for dead nodes), by the power state they reported: off is a confirmation (the node is fenced and failed over without waiting for its lease), on and unknown (no answer) change nothing.",
+		}, []string{"power"}),
 	}
 }
 
 func (h *haMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{h.fences, h.fenceTime, h.failovers, h.transitions}
+	return []prometheus.Collector{h.fences, h.fenceTime, h.failovers, h.transitions, h.fastPath}
 }
 
 // observeFence counts a STONITH action (status reads are not counted).
@@ -66,5 +72,13 @@ func (m *Master) observeFailover(outcome string) {
 func (m *Master) observeTransition(state string) {
 	if m.ha != nil {
 		m.ha.transitions.WithLabelValues(state).Inc()
+	}
+}
+
+// observeFastPath counts a status read of a late node's fence device by
+// the power state it reported.
+func (m *Master) observeFastPath(p fence.Power) {
+	if m.ha != nil {
+		m.ha.fastPath.WithLabelValues(string(p)).Inc()
 	}
 }

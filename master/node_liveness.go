@@ -19,6 +19,8 @@ const (
 type livenessAction struct {
 	node string
 	kind string // actStonith or actFailover
+	// revoke: the lease to revoke once a STONITH is confirmed (fast path).
+	revoke int64
 }
 
 const (
@@ -35,6 +37,11 @@ type nodeTrack struct {
 	// busy: an action runs for the node; retryAt: the next STONITH try.
 	busy    bool
 	retryAt time.Time
+	// lease: of the node's status key; late: it was found not renewed in
+	// time; revoke: see livenessAction (node_late.go).
+	lease  int64
+	late   bool
+	revoke int64
 }
 
 // liveness is the leader's state machine of node liveness (docs/ha.md):
@@ -152,6 +159,7 @@ func (l *liveness) seen(node string, watchdog bool) bool {
 		reason = "came back after being fenced (powered on or healed): rejoins as secondary, starts nothing"
 	}
 	n.rec.LeaseLostAt, n.rec.NeedsOperator = time.Time{}, false
+	n.revoke, n.late = 0, false
 	l.set(n, api.NodeOnline, "", reason)
 	return true
 }
@@ -214,7 +222,7 @@ func (l *liveness) step(hasDevice func(string) bool) []livenessAction {
 			l.set(n, api.NodeFenced, "watchdog", how)
 		case r.State == api.NodeFencing && r.Method == actStonith && !now.Before(n.retryAt):
 			n.busy = true
-			out = append(out, livenessAction{node: name, kind: actStonith})
+			out = append(out, livenessAction{node: name, kind: actStonith, revoke: n.revoke})
 		}
 		if r.State == api.NodeFenced {
 			n.busy = true
@@ -266,7 +274,7 @@ func (l *liveness) fenceDone(node string, res api.FenceResult, err error) {
 		return
 	}
 	if err == nil && res.OK {
-		n.rec.NeedsOperator = false
+		n.rec.NeedsOperator, n.revoke = false, 0
 		l.set(n, api.NodeFenced, actStonith, fmt.Sprintf("powered off and confirmed off by the fence device in %v", res.Duration.Round(time.Millisecond)))
 		return
 	}
