@@ -78,13 +78,13 @@ func (m *Master) failoverInstance(ctx context.Context, sc *jobs.StepContext, nam
 			return fmt.Errorf("shut %s down on %s: %w", name, old, err)
 		}
 		sc.Logf("instance %s shut down on %s", name, old)
-		if err := m.setDiskRoles(ctx, sc, rec, old, keys.CmdDiskSecondary, false, "failover-demote"); err != nil {
+		if err := m.setDiskRoles(ctx, sc, rec, old, keys.CmdDiskSecondary, keys.DiskParams{}, "failover-demote"); err != nil {
 			return err
 		}
 	}
-	if err := m.setDiskRoles(ctx, sc, rec, target, keys.CmdDiskPrimary, plan.force, "failover-promote"); err != nil {
+	if err := m.promoteFailover(ctx, sc, rec, target, plan); err != nil {
 		if !plan.oldDead {
-			if rerr := m.setDiskRoles(ctx, sc, rec, old, keys.CmdDiskPrimary, false, "failover-revert"); rerr != nil {
+			if rerr := m.setDiskRoles(ctx, sc, rec, old, keys.CmdDiskPrimary, keys.DiskParams{}, "failover-revert"); rerr != nil {
 				return fmt.Errorf("%w (and the disks could not be promoted again on %s: %v)", err, old, rerr)
 			}
 			sc.Logf("disks of %s promoted again on %s; the instance stays there", name, old)
@@ -129,17 +129,49 @@ func primaryFirst(nodes []keys.DRBDNode, node string) []keys.DRBDNode {
 
 // setDiskRoles sends kind (disk.primary or disk.secondary) for every disk of
 // rec to node.
-func (m *Master) setDiskRoles(ctx context.Context, sc *jobs.StepContext, rec *keys.InstanceRecord, node, kind string, force bool, step string) error {
+func (m *Master) setDiskRoles(ctx context.Context, sc *jobs.StepContext, rec *keys.InstanceRecord, node, kind string, p keys.DiskParams, step string) error {
 	for i, d := range rec.Disks {
 		if minorOn(d.DRBD, node) < 0 {
 			continue
 		}
+		p.Disk = i
 		if _, err := m.stepCmd(ctx, sc, fmt.Sprintf("%s-%d-%s", step, i, node), nodeCmd{Node: node, Kind: kind, Instance: *rec,
-			Params: keys.DiskParams{Disk: i, Force: force}}); err != nil {
+			Params: p}); err != nil {
 			return fmt.Errorf("%s of disk %d of %s on %s: %w", kind, i, rec.Name, node, err)
 		}
 	}
 	return nil
+}
+
+// promoteDeadWithin bounds the retries of a promotion after the old
+// primary died: DRBD 8.4 notices a powered-off peer only at its next ping
+// (ping-int 10 s, ping-timeout 0.5 s) and refuses to promote while it
+// still counts the peer as primary.
+const promoteDeadWithin = 15 * time.Second
+
+// promoteFailover promotes rec's disks on target. With a dead old primary
+// a refusal is retried every second for up to promoteDeadWithin: the
+// fence can come before the secondary's DRBD saw its peer go (the fast
+// path for dead nodes confirms a power-off within seconds, docs/ha.md);
+// each attempt is its own node command.
+func (m *Master) promoteFailover(ctx context.Context, sc *jobs.StepContext, rec *keys.InstanceRecord, target string, plan *failoverPlan) error {
+	deadline := time.Now().Add(promoteDeadWithin)
+	for try := 0; ; try++ {
+		step := "failover-promote"
+		if try > 0 {
+			step = fmt.Sprintf("failover-promote-r%d", try)
+		}
+		err := m.setDiskRoles(ctx, sc, rec, target, keys.CmdDiskPrimary, keys.DiskParams{Force: plan.force, PeerFenced: plan.oldDead}, step)
+		if err == nil || !plan.oldDead || time.Now().After(deadline) {
+			return err
+		}
+		sc.Logf("promotion on %s refused (%v): retrying, DRBD there may not have seen the dead peer go yet", target, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // finishFailover is the second half of a failover (see failoverInstance):

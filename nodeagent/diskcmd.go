@@ -77,6 +77,9 @@ func (x *Executor) runDisk(ctx context.Context, cmd keys.NodeCommand, progress f
 			if p.Force {
 				log.Warn("drbd_promote_forced", "resource", res.Name)
 			}
+			if p.PeerFenced {
+				dropFencedPeer(ctx, b, res, progress, log)
+			}
 			return nil, b.DRBD.Primary(ctx, res.Name, p.Force)
 		}
 		return nil, b.DRBD.Secondary(ctx, res.Name)

@@ -127,3 +127,24 @@ func connected(b *BlockStorage, name string) bool {
 	r, ok := kernelResource(b, name)
 	return ok && slices.ContainsFunc(r.Peers, func(p keys.DRBDPeer) bool { return p.Connection != "StandAlone" })
 }
+
+// dropFencedPeer drops the connection to a peer that is fenced but still
+// counted as primary (DRBD 8.4 notices a powered-off peer only at its
+// next ping, and refuses to promote meanwhile): disconnect --force (no
+// handshake with the dead peer), then adjust, so that the resource waits
+// for the peer again (its return is a rejoin as secondary). A failure is
+// logged only: the promotion then fails and the master retries it.
+func dropFencedPeer(ctx context.Context, b *BlockStorage, res *drbd.Resource, progress func(string), log *slog.Logger) {
+	r, ok := kernelResource(b, res.Name)
+	if !ok || !slices.ContainsFunc(r.Peers, func(p keys.DRBDPeer) bool { return p.Role == "Primary" }) {
+		return
+	}
+	progress("drbdadm disconnect --force " + res.Name + " (the peer is fenced but still counted as primary)")
+	if err := b.DRBD.ForceDisconnect(ctx, res.Name); err != nil {
+		log.Warn("drbd_drop_fenced_peer", "resource", res.Name, "error", err)
+		return
+	}
+	if err := b.DRBD.Adjust(ctx, res.Name); err != nil {
+		log.Warn("drbd_drop_fenced_peer", "resource", res.Name, "step", "adjust", "error", err)
+	}
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Failover benchmark of issue 9: on one `local up --vm-nodes 3` cluster (DRBD
-# 8.4, a BMC per node guest, lease TTL TTL=5 s by default) with three drbd
+# 8.4, a BMC per node guest, lease TTL TTL=10 s by default, as `local up --vm-nodes`) with three drbd
 # instances running the workload driver, N times (ROUNDS=N, default 20):
 # power off the node guest of one instance's primary (`drover local fault
 # --power-off`), measure until its instances run on their secondaries
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-20}
-TTL=${TTL:-5}
+TTL=${TTL:-10}
 VM_LOCK=${VM_LOCK-/work/vm.lock}
 out=$(mktemp /tmp/bench-failover.XXXXXX)
 echo "bench-failover: $ROUNDS node deaths, lease TTL $TTL s; full output in $out"

@@ -141,6 +141,12 @@ type DiskParams struct {
 	// UpToDate (failover --ignore-consistency with the old primary
 	// offline or fenced).
 	Force bool `json:"force,omitempty"`
+	// PeerFenced (disk.primary): the peer is dead for certain (fenced or
+	// marked offline). A connection that still counts it as primary (DRBD
+	// 8.4 sees a powered-off peer only at its next ping, up to 10 s) is
+	// dropped (disconnect --force) and made again (adjust: the resource
+	// waits for the peer) before the promotion.
+	PeerFenced bool `json:"peer_fenced,omitempty"`
 }
 
 // DiskOutput is the Output of CmdDiskCreate.

@@ -19,6 +19,13 @@ func (a *Admin) Disconnect(ctx context.Context, name string) error {
 	return a.drbdadm(ctx, "", "disconnect", name)
 }
 
+// ForceDisconnect drops the resource's connections without the state
+// handshake with the peer (drbdsetup's --force): for a peer that is dead
+// for certain.
+func (a *Admin) ForceDisconnect(ctx context.Context, name string) error {
+	return a.drbdadm(ctx, "", "disconnect", "--force", name)
+}
+
 // Connect connects a StandAlone resource; discardMyData makes this node the
 // split-brain victim: its changes since the split are thrown away and it
 // resyncs from the peer.
