@@ -19,3 +19,7 @@ func (m *Master) FailoverNode(ctx context.Context, node string, log *slog.Logger
 func (m *Master) ReprotectOnce(ctx context.Context, after time.Duration) []string {
 	return m.reprotectOnce(ctx, after, time.Now(), map[string]uint64{})
 }
+
+// PowerFileChassis is the power control of a test BMC whose "hardware"
+// is a file holding 1 or 0 (ctl_liveness_late_ipmi_test.go).
+const PowerFileChassis = powerFileChassis
