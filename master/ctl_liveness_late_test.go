@@ -263,3 +263,39 @@ func TestFastPathStaleConfirmation(t *testing.T) {
 
 // keys10 is the lease timing of the lab's node guests (TTL 10 s).
 func keys10() keys.LeaseTiming { return keys.NewLeaseTiming(10 * time.Second) }
+
+// TestFastPathNeverSeenOnline: a node a leader never saw online (no lease
+// expiry recorded) is not a candidate, whatever its device says: such a
+// node is never fenced.
+func TestFastPathNeverSeenOnline(t *testing.T) {
+	f := newFastFake(t)
+	f.device["new"] = true
+	f.power["new"] = fence.PowerOff
+	f.lv.restore("new", nil, false, false)
+	f.want("new", api.NodeUnreachable)
+	if a := f.probe(); len(a) != 0 || f.asked["new"] != 0 {
+		t.Fatalf("actions %v, asked %v", a, f.asked)
+	}
+	f.want("new", api.NodeUnreachable)
+}
+
+// TestFastPathAfterExpiry: a node whose lease expired before its device
+// answered (unreachable) is fenced on the device's off without the
+// suspect delay; no lease is revoked (it is gone).
+func TestFastPathAfterExpiry(t *testing.T) {
+	f := newFastFake(t)
+	f.device["n1"] = true
+	f.online("n1", 1)
+	f.lv.lost("n1")
+	f.power["n1"] = fence.PowerOff
+	a := f.probe()
+	f.want("n1", api.NodeFencing)
+	if len(a) != 1 || a[0] != (livenessAction{node: "n1", kind: actStonith}) {
+		t.Fatalf("actions: %v", a)
+	}
+	for _, tr := range f.lv.nodes["n1"].rec.Transitions {
+		if tr.State == api.NodeSuspect {
+			t.Fatalf("went through suspect: %+v", f.lv.nodes["n1"].rec.Transitions)
+		}
+	}
+}

@@ -50,7 +50,8 @@ func leaseLate(t keys.LeaseTiming, granted, remaining int64) (bool, time.Duratio
 }
 
 // lateCandidate is a node the leader probes: online with a known lease
-// (its remaining TTL is read), or unreachable (its lease is gone already).
+// (its remaining TTL is read), or unreachable or suspect after a lease
+// expiry (its lease is gone already: late by definition).
 type lateCandidate struct {
 	node  string
 	lease int64
@@ -71,7 +72,8 @@ func (l *liveness) lateCandidates() []lateCandidate {
 		case n.busy:
 		case n.rec.State == api.NodeOnline && n.lease != 0:
 			out = append(out, lateCandidate{node: name, lease: n.lease})
-		case n.rec.State == api.NodeUnreachable || n.rec.State == api.NodeSuspect:
+		case (n.rec.State == api.NodeUnreachable || n.rec.State == api.NodeSuspect) && !n.rec.LeaseLostAt.IsZero():
+			// (A node never seen online has no expiry: never fenced.)
 			out = append(out, lateCandidate{node: name, lease: n.lease, gone: true})
 		}
 	}
