@@ -81,7 +81,7 @@ func (m *Master) nodeUsable(ctx context.Context, node string) (*keys.NodeRecord,
 	var st keys.NodeStatus
 	if _, err := store.GetJSON(ctx, m.client, keys.NodeStatusKey(node), &st); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return rec, nil, api.Errorf(api.CodeWrongState, "node %s is unreachable (its agent holds no lease)", node)
+			return rec, nil, errUnreachable(node)
 		}
 		return rec, nil, unavailable("read node status", err)
 	}

@@ -30,12 +30,11 @@ func (m *Master) opInstanceBatchCreate() jobs.Kind {
 			if err != nil {
 				return err
 			}
-			for _, a := range p.Instances {
-				if err := m.checkNewName(ctx, a.Name); err != nil {
-					return err
-				}
+			names := make([]string, len(p.Instances))
+			for i, a := range p.Instances {
+				names[i] = a.Name
 			}
-			return nil
+			return m.checkNewNames(ctx, names)
 		},
 		Locks: func(raw json.RawMessage) []string {
 			var p api.InstanceBatchCreate
@@ -78,43 +77,10 @@ func (m *Master) opInstanceBatchCreate() jobs.Kind {
 // batch is one instance.batch_create opcode. What each step did is read
 // back from etcd (the records this job holds), so every step can run again.
 type batch struct {
-	m    *Master
-	adds []api.InstanceAdd
-}
-
-// reserve writes the record of each instance that passes the checks of
-// instance.add, one fenced write each, so that the checks of the next see
-// it (vcpus, names); an instance that fails is logged and left out.
-func (b *batch) reserve(ctx context.Context, sc *jobs.StepContext) error {
-	fence, err := b.m.fenceOf(ctx, sc.Epoch)
-	if err != nil {
-		return err
-	}
-	var cr keys.ClusterRecord
-	if _, err := store.GetJSON(ctx, sc.Client, keys.ClusterKey, &cr); err != nil {
-		return unavailable("read cluster", err)
-	}
-	planned := map[string]int64{} // memory of this batch's instances by node
-	reserved := 0
-	for _, p := range b.adds {
-		if rec, _ := b.record(ctx, sc, p.Name); rec != nil {
-			planned[rec.PrimaryNode] += rec.MemoryMiB
-			reserved++
-			continue // reserved by an earlier run of this step
-		}
-		rec, err := b.reserveOne(ctx, sc, fence, cr.MACPrefix, p, planned)
-		if errors.Is(err, store.ErrFenced) || ctx.Err() != nil {
-			return jobs.ErrLeadershipLost
-		}
-		if err != nil {
-			sc.Logf("instance %s not created: %s", p.Name, api.AsError(err).Message)
-			continue
-		}
-		planned[rec.PrimaryNode] += rec.MemoryMiB
-		reserved++
-	}
-	sc.Logf("%d of %d instances reserved", reserved, len(b.adds))
-	return nil
+	m         *Master
+	adds      []api.InstanceAdd
+	ratio     float64                         // the cluster's vcpu ratio, once read
+	templates map[string]*keys.TemplateRecord // templates resolved, by reference
 }
 
 // reserveOne checks one instance as instance.add does (and its memory
@@ -190,17 +156,15 @@ func (b *batch) onNodes(ctx context.Context, sc *jobs.StepContext, step string, 
 	done := 0
 	sem := make(chan struct{}, batchParallel)
 	var wg sync.WaitGroup
+	held, err := b.heldRecords(ctx, sc)
+	if err != nil {
+		return err
+	}
 	for _, p := range b.adds {
-		if !want(p) {
-			continue
+		if !want(p) || held[p.Name] == nil {
+			continue // not wanted, not reserved, or undone
 		}
-		rec, err := b.record(ctx, sc, p.Name)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			continue // not reserved, or undone
-		}
+		rec := &held[p.Name].rec
 		c := nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceStart, Instance: *rec}
 		if step == "create" {
 			t, err := b.m.resolveTemplate(ctx, fmt.Sprintf("%s@%d", rec.OS, rec.OSVersion))
@@ -240,19 +204,17 @@ func (b *batch) onNodes(ctx context.Context, sc *jobs.StepContext, step string, 
 // lists what was created and what was not.
 func (b *batch) commit(ctx context.Context, sc *jobs.StepContext) error {
 	var res api.InstanceBatchResult
+	held, err := b.heldRecords(ctx, sc)
+	if err != nil {
+		return err
+	}
 	for _, p := range b.adds {
-		var rec keys.InstanceRecord
-		rev, err := store.GetJSON(ctx, sc.Client, keys.InstanceKey(p.Name), &rec)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			res.Failed = append(res.Failed, p.Name)
-			continue
-		case err != nil:
-			return unavailable("read instance", err)
-		case rec.CreatingJob != sc.JobID:
+		h := held[p.Name]
+		if h == nil {
 			res.Failed = append(res.Failed, p.Name) // not reserved (the name was taken) or undone
 			continue
 		}
+		rec, rev := h.rec, h.rev
 		rec.CreatingJob, rec.AdminUp = 0, !p.NoStart
 		put, err := store.PutJSON(keys.InstanceKey(p.Name), rec)
 		if err != nil {

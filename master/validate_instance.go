@@ -12,7 +12,6 @@ import (
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/store"
-	"github.com/drover-project/drover/templates"
 )
 
 // Submit-time checks of instance parameters against the cluster and the
@@ -78,22 +77,10 @@ func orNone(s []string) string {
 // template t: bridges, CPUs and the vcpu ratio, and that disk 0 holds the
 // template.
 func (m *Master) checkAddFit(ctx context.Context, p api.InstanceAdd, hv string, st *keys.NodeStatus, t *keys.TemplateRecord) error {
-	if l := missingLink(p.NICs, st); l != "" {
-		return api.Errorf(api.CodeWrongInput, "node %s has no bridge %s for the NIC (its bridges: %s)", p.Node, l, orNone(st.Bridges))
-	}
-	if err := m.checkVCPUs(ctx, p.Node, st, p.VCPUs, ""); err != nil {
+	if err := addFitsStatic(p, hv, st, t); err != nil {
 		return err
 	}
-	if p.DiskTemplate == api.DiskTemplateFile && hv != "lxc" && len(p.Disks) > 0 {
-		var mf templates.Manifest
-		if json.Unmarshal(t.Manifest, &mf) == nil {
-			if need := templates.MinDiskMiB(mf); p.Disks[0].SizeMiB < need {
-				return api.Errorf(api.CodeWrongInput, "disk 0 of %d MiB is too small for template %s@%d (needs at least %d MiB)",
-					p.Disks[0].SizeMiB, t.Name, t.Version, need)
-			}
-		}
-	}
-	return nil
+	return m.checkVCPUs(ctx, p.Node, st, p.VCPUs, "")
 }
 
 // checkVCPUs refuses vcpus for an instance on node (status st) when the node
@@ -101,11 +88,8 @@ func (m *Master) checkAddFit(ctx context.Context, p api.InstanceAdd, hv string, 
 // except) they pass CPUs x the cluster's vcpu ratio.
 func (m *Master) checkVCPUs(ctx context.Context, node string, st *keys.NodeStatus, vcpus int, except string) error {
 	cpus := st.Resources.CPUs
-	if cpus <= 0 {
-		return nil // not reported: nothing to check against
-	}
-	if vcpus > cpus {
-		return api.Errorf(api.CodeInsufficientResources, "node %s has %d CPUs, instance wants %d vcpus", node, cpus, vcpus)
+	if cpus <= 0 || vcpus > cpus {
+		return vcpusFit(node, cpus, 0, vcpus, 0)
 	}
 	ratio, err := m.vcpuRatio(ctx)
 	if err != nil {
@@ -115,11 +99,7 @@ func (m *Master) checkVCPUs(ctx context.Context, node string, st *keys.NodeStatu
 	if err != nil {
 		return err
 	}
-	if limit := int(float64(cpus) * ratio); used+vcpus > limit {
-		return api.Errorf(api.CodeInsufficientResources, "node %s: %d vcpus of its instances plus %d pass its limit of %d (%d CPUs x vcpu ratio %g)",
-			node, used, vcpus, limit, cpus, ratio)
-	}
-	return nil
+	return vcpusFit(node, cpus, used, vcpus, ratio)
 }
 
 // primaryVCPUs sums the vcpus of the instances whose primary is node, but
