@@ -81,29 +81,33 @@ func backoff(n int) time.Duration {
 
 // once looks at every instance once.
 func (w *instanceWatcher) once(ctx context.Context) error {
-	v, err := w.m.readClusterView(ctx)
+	s, err := w.scan(ctx)
 	if err != nil {
 		return err
 	}
 	now := w.now()
-	seen := map[string]bool{}
-	for i := range v.instances {
-		r := &v.instances[i]
-		seen[r.Name] = true
-		if r.CreatingJob != 0 {
-			w.cleanupAbandonedAdd(ctx, r)
-			continue
+	ended := map[uint64]bool{} // by job, for this pass: a batch job holds up to 100 records
+	for i := range s.creating {
+		r := &s.creating[i]
+		done, ok := ended[r.CreatingJob]
+		if !ok {
+			done = w.jobEnded(ctx, r.CreatingJob)
+			ended[r.CreatingJob] = done
 		}
+		if done {
+			w.cleanupAbandonedAdd(ctx, r)
+		}
+	}
+	down := map[string]bool{}
+	for _, d := range s.down {
+		r := &d.rec
+		down[r.Name] = true
 		if id, ok := w.pending[r.Name]; ok {
 			j, err := w.m.queue.Get(ctx, id)
 			if err == nil && !j.State.Finished() {
 				continue
 			}
 			delete(w.pending, r.Name)
-		}
-		if !r.AdminUp || r.GaveUp || v.nodeStatus(r.PrimaryNode) != api.NodeOnline || domainUp(v.domain(r.PrimaryNode, r.Name)) {
-			delete(w.downSince, r.Name)
-			continue
 		}
 		since, ok := w.downSince[r.Name]
 		if !ok {
@@ -113,9 +117,9 @@ func (w *instanceWatcher) once(ctx context.Context) error {
 		if now.Sub(since) < restartGrace || now.Sub(w.lastTry[r.Name]) < backoff(r.Restarts) {
 			continue
 		}
-		state := "no domain reported"
-		if d := v.domain(r.PrimaryNode, r.Name); d != nil {
-			state = d.State
+		state := d.state
+		if state == "" {
+			state = "no domain reported"
 		}
 		id, err := w.m.queue.Submit(ctx, watcherPrincipal, api.JobSubmit{
 			Ops: []api.OpCode{api.MustOp(api.OpInstanceStartup, api.InstanceStartup{Name: r.Name, Auto: true})},
@@ -129,13 +133,26 @@ func (w *instanceWatcher) once(ctx context.Context) error {
 			"down_for", now.Sub(since).Round(time.Second), "restarts", r.Restarts, "job_id", id)
 	}
 	for n := range w.downSince {
-		if !seen[n] {
+		if !down[n] {
 			delete(w.downSince, n)
-			delete(w.lastTry, n)
 		}
+	}
+	for _, n := range s.gone {
+		delete(w.lastTry, n)
+		delete(w.pending, n)
 	}
 	w.sweepCommands(ctx)
 	return nil
+}
+
+// jobEnded reports whether job id has ended (or is gone); false when the
+// queue cannot tell now.
+func (w *instanceWatcher) jobEnded(ctx context.Context, id uint64) bool {
+	j, err := w.m.queue.Get(ctx, id)
+	if err != nil {
+		return api.CodeOf(err) == api.CodeUnknownEntity
+	}
+	return j.State.Finished()
 }
 
 // sweepCommands deletes node commands whose job has ended: a step deletes
@@ -222,15 +239,8 @@ func (w *instanceWatcher) answered(ctx context.Context, key []byte, c keys.NodeC
 }
 
 // cleanupAbandonedAdd removes a record still marked as being created when
-// its add job ended (failed or vanished) without undoing it.
+// its add job ended (failed or vanished: jobEnded) without undoing it.
 func (w *instanceWatcher) cleanupAbandonedAdd(ctx context.Context, r *keys.InstanceRecord) {
-	j, err := w.m.queue.Get(ctx, r.CreatingJob)
-	if err == nil && !j.State.Finished() {
-		return
-	}
-	if err != nil && api.CodeOf(err) != api.CodeUnknownEntity {
-		return
-	}
 	// Read the record again now that the job is known to have ended: the
 	// record r was read before, and the job may have committed it (cleared
 	// CreatingJob) in between. Only a record that is still marked creating by
