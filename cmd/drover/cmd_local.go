@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,7 @@ func localCommand() *cli.Command {
 					&cli.IntFlag{Name: "etcd-client-port", Value: master.DefaultClientPort},
 					&cli.IntFlag{Name: "etcd-peer-port", Value: master.DefaultPeerPort},
 					&cli.IntFlag{Name: "node-lease-ttl", Value: master.DefaultNodeLeaseTTL, Usage: "agents' lease TTL in seconds"},
+					&cli.IntFlag{Name: "session-ttl", Usage: "masters' election session TTL in seconds (drover master --session-ttl; default 2)"},
 					&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "hypervisor of the nodes: fake (in-process), or test, kvm, lxc through one private libvirtd per node (root)"},
 					&cli.DurationFlag{Name: "timeout", Value: 90 * time.Second, Usage: "give up when the cluster is not up by then"},
 					rapiAnonymousReadsFlag(),
@@ -198,6 +200,9 @@ func localUp(c *cli.Context) error {
 		s := procSpec{Name: m.Name, Kind: "master", Args: []string{"master", "--dir", string(d), "--name", m.Name}}
 		if c.Bool("rapi-anonymous-reads") {
 			s.Args = append(s.Args, "--rapi-anonymous-reads")
+		}
+		if c.IsSet("session-ttl") {
+			s.Args = append(s.Args, "--session-ttl", strconv.Itoa(c.Int("session-ttl")))
 		}
 		if err := d.saveSpec(s); err != nil {
 			return err
