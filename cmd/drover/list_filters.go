@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -58,5 +59,40 @@ func instanceQuery(c *cli.Context) (api.InstanceQuery, error) {
 	if c.Int("page-size") < 1 || c.Int("page-size") > api.MaxListLimit {
 		return api.InstanceQuery{}, usagef("--page-size must be 1..%d", api.MaxListLimit)
 	}
-	return api.InstanceQuery{Filter: f, Limit: c.Int("page-size")}, nil
+	return api.InstanceQuery{Filter: f, Limit: c.Int("page-size"), Fields: instanceListFields(c)}, nil
+}
+
+// instanceColumnFields are the API fields (GET /instances?fields=) that
+// each column of instance list shows.
+var instanceColumnFields = map[string][]string{
+	"name": {"name"}, "hv": {"hypervisor"}, "os": {"os"}, "os_version": {"os_version"}, "pnode": {"primary_node"},
+	"status": {"status"}, "admin_state": {"admin_state"}, "oper_state": {"oper_state"}, "redundancy": {"redundancy"},
+	"memory": {"memory_mib"}, "vcpus": {"vcpus"}, "disk_template": {"disk_template"}, "disk_sizes": {"disks"},
+	"nic_macs": {"nics"}, "nic_links": {"nics"}, "restarts": {"restarts"}, "uuid": {"uuid"}, "created": {"created_at"},
+}
+
+// instanceListFields is what instance list asks the masters for: only the
+// fields of the columns it prints (and the name), or everything for
+// --output json without --fields and --list-fields (nil).
+func instanceListFields(c *cli.Context) []string {
+	if c.Bool("list-fields") || outputJSON(c) && !c.IsSet("fields") {
+		return nil
+	}
+	sel, err := instanceFields.selectFields(c.String("fields"))
+	if err != nil {
+		return nil // printList says why
+	}
+	out := []string{"name"}
+	for _, f := range sel {
+		af, ok := instanceColumnFields[f.name]
+		if !ok {
+			return nil // a column without a mapping: ask for everything
+		}
+		for _, a := range af {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
