@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 )
@@ -43,11 +44,14 @@ func (s *server) listInstances(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	body, err := encodeInstanceList(page, fields)
+	bp := listBuffer()
+	defer putListBuffer(bp)
+	body, err := appendInstanceList((*bp)[:0], page, fields)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	*bp = body
 	if more && len(page) > 0 {
 		c.Header(ContinueHeader, EncodeContinue(page[len(page)-1].Instance.Name))
 	}
@@ -86,15 +90,44 @@ func (s *server) instancePage(c *gin.Context, ib InstanceBackend, pq InstancePag
 	return out, more, nil
 }
 
+// listBuffers keeps the buffers of list answers for the next request: a
+// page of 10,000 instances is about 4 MB, and a new one per request made
+// the garbage collector run every few dozen lists (docs/scale.md).
+var listBuffers sync.Pool
+
+// maxKeptListBuffer is the largest buffer kept for reuse.
+const maxKeptListBuffer = 16 << 20
+
+func listBuffer() *[]byte {
+	if bp, ok := listBuffers.Get().(*[]byte); ok {
+		return bp
+	}
+	return new([]byte)
+}
+
+// putListBuffer gives a buffer back once its answer is written (the
+// handler has returned from writing it: HTTP/1 and HTTP/2 writes have both
+// copied or sent it by then).
+func putListBuffer(bp *[]byte) {
+	if cap(*bp) <= maxKeptListBuffer {
+		listBuffers.Put(bp)
+	}
+}
+
 // encodeInstanceList is the JSON array of page: whole instances, or with
 // fields objects of only those fields, keys in order (as a map encodes).
 func encodeInstanceList(page []*EncodedInstance, fields []string) ([]byte, error) {
+	return appendInstanceList(nil, page, fields)
+}
+
+// appendInstanceList appends encodeInstanceList's answer to dst.
+func appendInstanceList(dst []byte, page []*EncodedInstance, fields []string) ([]byte, error) {
 	if len(fields) == 0 {
 		n := 2
 		for _, e := range page {
 			n += len(e.json) + 1
 		}
-		out := make([]byte, 0, n)
+		out := slices.Grow(dst, n)
 		out = append(out, '[')
 		for i, e := range page {
 			if i > 0 {
@@ -121,7 +154,7 @@ func encodeInstanceList(page []*EncodedInstance, fields []string) ([]byte, error
 		}
 		sel = append(sel, field{key: append(k, ':'), slot: slices.Index(sf.names, f), index: sf.byName[f].index})
 	}
-	out := make([]byte, 0, 2+len(page)*16*len(sel))
+	out := slices.Grow(dst, 2+len(page)*16*len(sel))
 	out = append(out, '[')
 	for i, e := range page {
 		if i > 0 {
