@@ -100,7 +100,11 @@ func (st *state) reservedAfter(n int, mem int64, op, os, p, s int) int64 {
 }
 
 // movedScore is the cluster score once instance i went to (p, s).
-func (st *state) movedScore(i, p, s int) float64 {
+func (st *state) movedScore(i, p, s int) float64 { return st.movedScoreUntil(i, p, s, math.Inf(1)) }
+
+// movedScoreUntil is movedScore that may stop once the score is above
+// limit (scoreUntil).
+func (st *state) movedScoreUntil(i, p, s int, limit float64) float64 {
 	op, os := st.ipri[i], st.isec[i]
 	sum, sq := st.sum, st.sq
 	var touched [4]int
@@ -115,7 +119,7 @@ func (st *state) movedScore(i, p, s int) float64 {
 		nv, old := st.valuesOf(n, &l), &st.vals[n]
 		addValues(&sum, &sq, &nv, old)
 	}
-	return st.scoreOf(&sum, &sq)
+	return st.scoreUntil(&sum, &sq, limit)
 }
 
 // addValues replaces a node's old values by nv in the sums.
@@ -166,6 +170,10 @@ type moveScorer struct {
 	n                            int
 	nPri, nSecP, nSecS           [nComp]float64
 	haveNPri, haveSecP, haveSecS bool
+	// lower bounds per move kind of the terms n does not change (bound.go)
+	lbOK         [nKinds]bool
+	lbFix, lbTol [nKinds]float64
+	lbGen        uint64
 }
 
 // scorer prepares a moveScorer for instance i; ms is reused when not nil.
@@ -174,7 +182,10 @@ func (st *state) scorer(ms *moveScorer, i int) *moveScorer {
 		ms = &moveScorer{}
 	}
 	P, S := st.ipri[i], st.isec[i]
-	*ms = moveScorer{st: st, i: i, P: P, S: S, n: -1}
+	// every array below is written before it is read: reset the rest only
+	ms.st, ms.i, ms.P, ms.S, ms.n, ms.fast, ms.moves = st, i, P, S, -1, false, false
+	ms.haveNPri, ms.haveSecP, ms.haveSecS = false, false, false
+	ms.lbOK = [nKinds]bool{}
 	if P < 0 || S < 0 || P == S || !st.deltaOK(i) {
 		return ms
 	}
@@ -204,75 +215,91 @@ func (st *state) scorer(ms *moveScorer, i int) *moveScorer {
 	ms.sumRF, ms.sqRF = st.sum, st.sq
 	addValues(&ms.sumRF, &ms.sqRF, &vP, &st.vals[P])
 	addValues(&ms.sumRF, &ms.sqRF, &ms.vSLose, &st.vals[S])
+	ms.prepBound()
 	return ms
 }
 
+// kindOf classifies the move to (p, s) as one of the kinds with precomputed
+// sums (kindR...kindFRF), with the node n it brings in and, for kindR and
+// kindFR, the primary q that n becomes the secondary of; kd is -1 for other
+// moves (failover, two new nodes, r f or f r f that change the reserve of
+// the node staying secondary).
+func (ms *moveScorer) kindOf(p, s int) (kd, n, q int) {
+	st := ms.st
+	P, S := ms.P, ms.S
+	if !ms.fast || p == s || (p == S && s == P) {
+		return -1, -1, -1
+	}
+	switch {
+	case p == P && s != S:
+		return kindR, s, P
+	case p == S:
+		return kindFR, s, S
+	case s == P && p != S:
+		r := st.rMem[P]
+		if ms.sec {
+			r = max(r, st.peers[P*st.nn+p]+ms.mem)
+		}
+		if r == st.rMem[P] {
+			return kindRF, p, -1
+		}
+		return -1, p, -1
+	case s == S && p != P:
+		r := st.rMem[S]
+		if ms.sec {
+			r = max(ms.rMinusS, st.peers[S*st.nn+p]+ms.mem)
+		}
+		if r == st.rMem[S] {
+			return kindFRF, p, -1
+		}
+		return -1, p, -1
+	}
+	return -1, -1, -1
+}
+
 // score returns the score of moving the instance to (p, s), stopping early
-// once it is above limit (see scoreUntil).
+// once it is above limit (see scoreUntil); a move whose lower bound is above
+// limit (bound.go) gets +Inf without being scored.
 func (ms *moveScorer) score(p, s int, limit float64) float64 {
 	st := ms.st
 	P, S := ms.P, ms.S
-	if !ms.fast || (p == S && s == P) || p == s {
-		return st.movedScore(ms.i, p, s)
-	}
-	var n int
-	switch {
-	case p == P && s != S:
-		n = s
-	case p == S:
-		n = s
-	case s == P && p != S:
-		n = p
-	case s == S && p != P:
-		n = p
-	default:
-		return st.movedScore(ms.i, p, s)
+	kd, n, q := ms.kindOf(p, s)
+	if n < 0 {
+		return st.movedScoreUntil(ms.i, p, s, limit)
 	}
 	if n != ms.n {
 		ms.n, ms.haveNPri, ms.haveSecP, ms.haveSecS = n, false, false, false
 	}
-	var sum, sq [nComp]float64
-	var vn *[nComp]float64
-	switch {
-	case p == P: // r: n becomes the secondary of P
-		sum, sq = ms.sumR, ms.sqR
-		vn = ms.nodeSec(n, P, &ms.nSecP, &ms.haveSecP)
-	case p == S: // f r: n becomes the secondary of S
-		sum, sq = ms.sumFR, ms.sqFR
-		vn = ms.nodeSec(n, S, &ms.nSecS, &ms.haveSecS)
-	case s == P: // r f: n primary, P its secondary
-		r := st.rMem[P]
-		if ms.sec {
-			r = max(r, st.peers[P*st.nn+n]+ms.mem)
-		}
-		if r == st.rMem[P] {
-			sum, sq = ms.sumRF, ms.sqRF
-		} else {
-			sum, sq = st.sum, st.sq
-			l := ms.pSec
-			l.rMem = r
-			v := st.valuesOf(P, &l)
-			addValues(&sum, &sq, &v, &st.vals[P])
-			addValues(&sum, &sq, &ms.vSLose, &st.vals[S])
-		}
-		vn = ms.nodePri(n)
-	default: // f r f: n primary, S stays secondary
-		r := st.rMem[S]
-		if ms.sec {
-			r = max(ms.rMinusS, st.peers[S*st.nn+n]+ms.mem)
-		}
-		if r == st.rMem[S] {
-			sum, sq = ms.sumFRF, ms.sqFRF
-		} else {
-			sum, sq = ms.sumP, ms.sqP
-			l := st.loadOf(S)
-			l.rMem = r
-			v := st.valuesOf(S, &l)
-			addValues(&sum, &sq, &v, &st.vals[S])
-		}
-		vn = ms.nodePri(n)
+	if kd >= 0 && limit < math.Inf(1) && ms.boundAbove(kd, n, q, limit) {
+		return math.Inf(1)
 	}
-	addValues(&sum, &sq, vn, &st.vals[n])
+	switch kd {
+	case kindR: // n becomes the secondary of P
+		return st.scoreAdd(&ms.sumR, &ms.sqR, ms.nodeSec(n, P, &ms.nSecP, &ms.haveSecP), &st.vals[n], limit)
+	case kindFR: // f r: n becomes the secondary of S
+		return st.scoreAdd(&ms.sumFR, &ms.sqFR, ms.nodeSec(n, S, &ms.nSecS, &ms.haveSecS), &st.vals[n], limit)
+	case kindRF: // r f: n primary, P its secondary, P's reserve unchanged
+		return st.scoreAdd(&ms.sumRF, &ms.sqRF, ms.nodePri(n), &st.vals[n], limit)
+	case kindFRF: // f r f: n primary, S stays secondary, its reserve unchanged
+		return st.scoreAdd(&ms.sumFRF, &ms.sqFRF, ms.nodePri(n), &st.vals[n], limit)
+	}
+	// r f or f r f changing the reserve of the node that stays secondary
+	var sum, sq [nComp]float64
+	if s == P {
+		sum, sq = st.sum, st.sq
+		l := ms.pSec
+		l.rMem = max(st.rMem[P], st.peers[P*st.nn+n]+ms.mem)
+		v := st.valuesOf(P, &l)
+		addValues(&sum, &sq, &v, &st.vals[P])
+		addValues(&sum, &sq, &ms.vSLose, &st.vals[S])
+	} else {
+		sum, sq = ms.sumP, ms.sqP
+		l := st.loadOf(S)
+		l.rMem = max(ms.rMinusS, st.peers[S*st.nn+n]+ms.mem)
+		v := st.valuesOf(S, &l)
+		addValues(&sum, &sq, &v, &st.vals[S])
+	}
+	addValues(&sum, &sq, ms.nodePri(n), &st.vals[n])
 	return st.scoreUntil(&sum, &sq, limit)
 }
 
@@ -466,3 +493,4 @@ func (st *state) fits(i, p, s int) bool {
 	}
 	return true
 }
+

@@ -34,3 +34,20 @@ func TestDeltaScoreExact(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundSkipsSome checks that DeltaMismatch's random clusters exercise
+// the scorer's lower bound: bounded 5% below their score, some moves are
+// skipped by it (DeltaMismatch checks that none at its own score is).
+func TestBoundSkipsSome(t *testing.T) {
+	allocator.BoundCuts()
+	for seed := range uint64(20) {
+		if err := allocator.DeltaMismatch(randomCluster(t, seed, 14)); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+	if n := allocator.BoundCuts(); n == 0 {
+		t.Fatal("the lower bound skipped no move")
+	} else {
+		t.Logf("%d moves skipped by the bound", n)
+	}
+}

@@ -44,6 +44,19 @@ func DeltaMismatch(c *Cluster) error {
 				if got := ms.score(p, s, math.Inf(1)); !same(got, want) {
 					return fmt.Errorf("instance %d (%d,%d) -> (%d,%d): scorer %v, placed %v", i, P, S, p, s, got, want)
 				}
+				// bounded by its own score, the scorer must still compute it
+				// (the lower bound must not cut it, bound.go), and below it
+				// the move must read as above the limit
+				if got := ms.score(p, s, want); !same(got, want) {
+					return fmt.Errorf("instance %d (%d,%d) -> (%d,%d): scorer bounded at its score %v gives %v", i, P, S, p, s, want, got)
+				}
+				below := math.Nextafter(want, math.Inf(-1))
+				if got := ms.score(p, s, below); !(got > below) {
+					return fmt.Errorf("instance %d (%d,%d) -> (%d,%d): scorer bounded below its score %v gives %v", i, P, S, p, s, want, got)
+				}
+				if ms.boundCuts(p, s, want-0.05*math.Abs(want)-1e-6) {
+					boundCuts++
+				}
 			}
 		}
 	}
@@ -68,4 +81,20 @@ func DeltaMismatch(c *Cluster) error {
 		st.dropLastInstance()
 	}
 	return nil
+}
+
+// boundCuts counts the moves DeltaMismatch saw the lower bound skip at 5%
+// below their score: the bound must be tight enough to skip some.
+var boundCuts int
+
+// BoundCuts returns and resets that count.
+func BoundCuts() int { n := boundCuts; boundCuts = 0; return n }
+
+// boundCuts reports whether the scorer's lower bound skips the move (p, s)
+// at limit.
+func (ms *moveScorer) boundCuts(p, s int, limit float64) bool {
+	if kd, n, q := ms.kindOf(p, s); kd >= 0 {
+		return ms.boundAbove(kd, n, q, limit)
+	}
+	return false
 }

@@ -1,6 +1,9 @@
 package allocator
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // Filter is one feasibility check. After a candidate move has been applied to
 // the working state, Check is asked about each node that takes a role for the
@@ -60,7 +63,11 @@ func (st *state) evalAtMost(i, p, s int, bound float64, bounded bool) (sc float6
 
 func (st *state) evalBounded(i, p, s int, bound float64, bounded, equal bool) (sc float64, ok bool) {
 	if st.deltaOK(i) {
-		sc = st.movedScore(i, p, s)
+		limit := math.Inf(1)
+		if bounded {
+			limit = bound
+		}
+		sc = st.movedScoreUntil(i, p, s, limit)
 		if !bounded || sc < bound || (equal && sc == bound) {
 			ok = st.checkMove(i, p, s) == nil
 		}

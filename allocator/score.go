@@ -100,12 +100,14 @@ func (st *state) refresh(n int) {
 		st.sum[k] += nv[k] - old[k]
 	}
 	*old = nv
+	st.sumsGen++
 }
 
 // recomputeStats rebuilds the sums from scratch (no floating-point drift).
 func (st *state) recomputeStats() {
 	st.sum, st.sq = [nComp]float64{}, [nComp]float64{}
 	st.nOnline = 0
+	st.sumsGen++
 	for n := range st.nn {
 		st.vals[n] = st.nodeValues(n)
 		if !st.down(n) {
@@ -204,4 +206,42 @@ type ScoreComponent struct {
 	Name   string  `json:"name"`
 	Value  float64 `json:"value"`
 	Weight float64 `json:"weight"`
+}
+
+// scoreAdd is scoreUntil of the sums (sum, sq) with one node's values old
+// replaced by nv (addValues on copies), without copying them: the same
+// operations in the same order, so the same bits.
+func (st *state) scoreAdd(sum, sq, nv, old *[nComp]float64, limit float64) float64 {
+	n := float64(st.nOnline)
+	var s float64
+	cut := !math.IsInf(limit, 1)
+	if cut {
+		for k := nStd; k < nComp; k++ {
+			if !(sum[k]+(nv[k]-old[k]) >= 0) {
+				cut = false
+			}
+		}
+	}
+	for k := range nStd {
+		c := 0.0
+		if n != 0 {
+			o, v := old[k], nv[k]
+			sk := sum[k] + (v - o)
+			qk := sq[k] + (v*v - o*o)
+			mean := sk / n
+			vr := qk/n - mean*mean
+			if vr < 0 {
+				vr = 0
+			}
+			c = math.Sqrt(vr)
+		}
+		s += weights[k] * c
+		if cut && s > limit {
+			return s
+		}
+	}
+	for k := nStd; k < nComp; k++ {
+		s += weights[k] * (sum[k] + (nv[k] - old[k]))
+	}
+	return s
 }

@@ -70,6 +70,8 @@ type state struct {
 	commits int // moves committed, for the periodic recount
 
 	pairCache *pairScorer // scratch of pairs
+	sumsGen   uint64      // bumped whenever sum or sq change
+	lb        bounds      // lower-bound coefficients for the sums of sumsGen
 
 	// per evaluation: the instance's placement before the move, and the
 	// N+1 / tag state of the touched nodes before it.
