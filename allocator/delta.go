@@ -493,4 +493,3 @@ func (st *state) fits(i, p, s int) bool {
 	}
 	return true
 }
-
