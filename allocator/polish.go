@@ -1,5 +1,7 @@
 package allocator
 
+import "math"
+
 // rawMove is one committed move by index, before it is rendered as a Move.
 type rawMove struct{ i, p, s int }
 
@@ -141,6 +143,9 @@ func (b *balancer) polishPairs(origP, origS, times []int) bool {
 			pi, si := swapNew(mi.p, mi.s, ni, nj)
 			pj, sj := swapNew(mj.p, mj.s, nj, ni)
 			cur := st.score()
+			if !st.pairMayBeat(mi.i, pi, si, mj.i, pj, sj, cur-b.opt.MinGain) {
+				continue
+			}
 			if st.apply(mi.i, pi, si) != nil {
 				st.move(mi.i, mi.p, mi.s)
 				continue
@@ -166,4 +171,36 @@ func (b *balancer) polishPairs(origP, origS, times []int) bool {
 		}
 	}
 	return improved
+}
+
+// pairMayBeat reports whether moving instance i to (pi, si) and then j to
+// (pj, sj) may score below limit: it moves i for a moment, scores j's move
+// without placing it, and puts i and the running sums back exactly as they
+// were. A pair it turns down scores at least limit (less a rounding margin),
+// so polishPairs skips the filters and the placements of most pairs.
+func (st *state) pairMayBeat(i, pi, si, j, pj, sj int, limit float64) bool {
+	if !st.deltaOK(i) || !st.deltaOK(j) {
+		return true
+	}
+	op, os := st.ipri[i], st.isec[i]
+	sum, sq := st.sum, st.sq
+	nodes := [4]int{op, os, pi, si}
+	var vals [4][nComp]float64
+	for k, n := range nodes {
+		if n >= 0 {
+			vals[k] = st.vals[n]
+		}
+	}
+	st.move(i, pi, si)
+	sc := st.movedScore(j, pj, sj)
+	st.unplace(i)
+	st.place(i, op, os)
+	st.sum, st.sq = sum, sq
+	for k, n := range nodes {
+		if n >= 0 {
+			st.vals[n] = vals[k]
+		}
+	}
+	st.sumsGen++ // the bounds cache must not take the restored sums for the moved ones
+	return sc < limit+1e-9*(1+math.Abs(limit))
 }
