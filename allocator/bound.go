@@ -150,18 +150,14 @@ func (ms *moveScorer) boundAbove(kd, n, q int, limit float64) bool {
 	old := &st.vals[n]
 	inv := &st.inv[n]
 	s, tol := ms.lbFix[kd], ms.lbTol[kd]
-	ok := true
-	add := func(k int, x float64) {
-		o := old[k]
-		c, t, v := b.term(k, sum[k]+(x-o), sq[k]+(x*x-o*o))
-		s, tol, ok = s+c, tol+t, ok && v
-	}
 	fDsk := st.fDsk[n]
 	if in.Template.usesLocalDisk() {
 		fDsk -= in.Disk
 	}
 	spn := st.spn[n] + in.SpindleUse
 	var n1 float64
+	var xs [len(priTerms)]float64 // n's new values in the terms of ks
+	var ks []int
 	if kd < kindRF {
 		sCnt := st.sCnt[n] + 1
 		rMem := st.rMem[n]
@@ -169,10 +165,8 @@ func (ms *moveScorer) boundAbove(kd, n, q int, limit float64) bool {
 			rMem = max(rMem, st.peers[n*st.nn+q]+ms.mem)
 		}
 		rem := float64(rMem) * inv[0]
-		add(cFreeDisk, float64(fDsk)*inv[1])
-		add(cSpindle, float64(spn)*inv[3])
-		add(cResMem, rem)
-		add(cLoadDisk, float64(st.pCnt[n]+sCnt))
+		ks = secTerms[:]
+		xs[0], xs[1], xs[2], xs[3] = float64(fDsk)*inv[1], float64(spn)*inv[3], rem, float64(st.pCnt[n]+sCnt)
 		if rMem > 0 && st.fMem[n] < rMem {
 			n1 = float64(st.pCnt[n] + sCnt)
 		}
@@ -183,16 +177,24 @@ func (ms *moveScorer) boundAbove(kd, n, q int, limit float64) bool {
 			fMem -= in.Mem
 		}
 		pCnt := st.pCnt[n] + 1
-		add(cFreeMem, float64(fMem)*inv[0])
-		add(cFreeDisk, float64(fDsk)*inv[1])
-		add(cVCPU, float64(st.uCpu[n]+in.VCPUs)*inv[2])
-		add(cSpindle, float64(spn)*inv[3])
-		add(cLoadPri, float64(pCnt))
-		add(cLoadDisk, float64(pCnt+st.sCnt[n]))
+		ks = priTerms[:]
+		xs[0], xs[1], xs[2] = float64(fMem)*inv[0], float64(fDsk)*inv[1], float64(st.uCpu[n]+in.VCPUs)*inv[2]
+		xs[3], xs[4], xs[5] = float64(spn)*inv[3], float64(pCnt), float64(pCnt+st.sCnt[n])
 		if r := st.rMem[n]; r > 0 && fMem < r {
 			n1 = float64(pCnt + st.sCnt[n])
 		}
 	}
+	for t, k := range ks { // b.term, inlined
+		o, x := old[k], xs[t]
+		mean := (sum[k] + (x - o)) * b.invN
+		A, B := (sq[k]+(x*x-o*o))*b.invN, mean*mean
+		d := (A - B) - b.v[k]
+		if math.Abs(d) > b.vLim[k] {
+			return false
+		}
+		s += b.wr[k] + d*b.wa[k] - d*d*b.wb[k]
+		tol += b.tk[k] * (A + B)
+	}
 	s += weights[sN1] * (n1 - old[sN1])
-	return ok && s-tol-b.tolR-lbEps*(math.Abs(s)+math.Abs(limit)) > limit
+	return s-tol-b.tolR-lbEps*(math.Abs(s)+math.Abs(limit)) > limit
 }
