@@ -147,7 +147,8 @@ done
 SIM=$(($(ps -o rss= -p "$(cat "$DIR/run/sim.pid")") / 1024))
 
 # Handover: SIGKILL of the leader, then until another master leads and has
-# run a job (debug delay of 0 s) submitted right after the kill.
+# run a job (debug delay of 1 ms, one step) submitted right after the kill
+# (the CLI refuses --duration 0s: that is why the first runs never saw one).
 say "handover: SIGKILL of leader $LEADER"
 T0=$(date +%s.%N)
 kill -9 "$(cat "$DIR/run/$LEADER.pid")"
@@ -163,7 +164,7 @@ T1=$(date +%s.%N)
 # looked into).
 JOB="no job ran within 300 tries"
 for _ in $(seq 300); do
-	LAST=$(DROVER_API=$FURL "$BIN" debug delay --duration 0s 2>&1) && JOB="" && break
+	LAST=$(DROVER_API=$FURL "$BIN" debug delay --duration 1ms --steps 1 2>&1) && JOB="" && break
 	sleep 0.1
 done
 T2=$(date +%s.%N)
