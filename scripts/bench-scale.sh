@@ -159,9 +159,7 @@ done
 T1=$(date +%s.%N)
 # The first answers after the kill may be errors (the old leader's
 # address, a master not yet leading): retry until the job has run.
-# Submitted to the follower of the lists, which stays up, until it has run
-# (in the first try the job took 43 s through all three endpoints; not
-# looked into).
+# Submitted to the follower of the lists, which stays up.
 JOB="no job ran within 300 tries"
 for _ in $(seq 300); do
 	LAST=$(DROVER_API=$FURL "$BIN" debug delay --duration 1ms --steps 1 2>&1) && JOB="" && break
