@@ -155,6 +155,7 @@ func (s *server) baseRoutes() []route {
 	return []route{
 		{http.MethodGet, "/health", "", s.health},
 		{http.MethodGet, "/cluster", RoleRead, s.clusterInfo},
+		{http.MethodPatch, "/cluster", RoleAdmin, s.clusterModify},
 		{http.MethodPost, "/cluster/verify", RoleRead, s.clusterVerify},
 		{http.MethodPost, "/cluster/repair", RoleAdmin, s.clusterRepair},
 

@@ -42,6 +42,11 @@ type ClusterInfo struct {
 	MACPrefix string `json:"mac_prefix"`
 	// NodeLeaseTTL is the agents' lease TTL in seconds.
 	NodeLeaseTTL int `json:"node_lease_ttl"`
+	// ClusterIP is the floating address that moves with the leader
+	// ("ADDR/PREFIX", "" for none) and ClusterIPDev the device it is
+	// announced on (docs/ha.md, "Floating addresses").
+	ClusterIP    string `json:"cluster_ip,omitempty"`
+	ClusterIPDev string `json:"cluster_ip_dev,omitempty"`
 	// Counts of nodes and jobs.
 	NodeCount int `json:"node_count"`
 	// JobsPending is the number of queued, waiting or running jobs.

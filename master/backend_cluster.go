@@ -133,6 +133,7 @@ func (m *Master) ClusterInfo(ctx context.Context) (*api.ClusterInfo, error) {
 		Leader: leader, Epoch: epoch, Masters: masters,
 		AnsweredBy: m.cfg.Name, Version: m.cfg.Version,
 		MACPrefix: rec.MACPrefix, NodeLeaseTTL: rec.NodeLeaseTTL,
+		ClusterIP: rec.ClusterIP, ClusterIPDev: rec.ClusterIPDev,
 		NodeCount: int(nodes.Count), JobsPending: len(pending),
 	}, nil
 }

@@ -47,6 +47,9 @@ type InitOptions struct {
 	NodeLeaseTTL int
 	// AdminTokenTTL defaults to one year.
 	AdminTokenTTL time.Duration
+	// ClusterIP ("ADDR/PREFIX") and ClusterIPDev: the floating address of
+	// the leader (docs/ha.md, "Floating addresses"); none by default.
+	ClusterIP, ClusterIPDev string
 }
 
 // ClusterDir is a loaded cluster directory (see docs/architecture.md).
@@ -199,6 +202,9 @@ func (o *InitOptions) normalize() error {
 			m.PeerPort = DefaultPeerPort
 		}
 	}
+	if err := api.ValidClusterIP(o.ClusterIP, o.ClusterIPDev, true, true); err != nil {
+		return fmt.Errorf("%w: %w", ErrClusterDir, err)
+	}
 	if o.MACPrefix == "" {
 		o.MACPrefix = DefaultMACPrefix
 	}
@@ -225,6 +231,7 @@ func InitClusterDir(dir string, opts InitOptions) error {
 		MACPrefix:    opts.MACPrefix,
 		Masters:      opts.Masters,
 		NodeLeaseTTL: opts.NodeLeaseTTL,
+		ClusterIP:    opts.ClusterIP, ClusterIPDev: opts.ClusterIPDev,
 	}}
 	if _, err := os.Stat(d.clusterFile()); err == nil {
 		return fmt.Errorf("%w: %s", ErrExists, dir)
@@ -248,7 +255,7 @@ func InitClusterDir(dir string, opts InitOptions) error {
 	files[d.CAFile()] = pemBlock("CERTIFICATE", caDER)
 	files[d.CAKeyFile()] = pemBlock("EC PRIVATE KEY", caKeyDER)
 	for _, m := range opts.Masters {
-		c, k, err := newLeafCert(ca, caKey, m.Name, m.IP)
+		c, k, err := newLeafCert(ca, caKey, m.Name, m.IP, d.Cluster.ClusterIPAddr())
 		if err != nil {
 			return fmt.Errorf("init cluster dir: %w", err)
 		}

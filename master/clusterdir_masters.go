@@ -42,7 +42,7 @@ func (d *ClusterDir) AddMasterFiles(spec keys.MasterSpec) error {
 	if err != nil {
 		return err
 	}
-	cert, key, err := newLeafCert(ca, caKey, spec.Name, spec.IP)
+	cert, key, err := newLeafCert(ca, caKey, spec.Name, spec.IP, d.Cluster.ClusterIPAddr())
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (d *ClusterDir) RenewMasterCert(name string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	cert, key, err := newLeafCert(ca, caKey, spec.Name, spec.IP)
+	cert, key, err := newLeafCert(ca, caKey, spec.Name, spec.IP, d.Cluster.ClusterIPAddr())
 	if err != nil {
 		return time.Time{}, err
 	}

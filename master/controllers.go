@@ -36,6 +36,7 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 		{name: "name-index", run: m.indexNames},
 		{name: "drbd-rejoin", run: m.runDRBDRejoin},
 		{name: "reprotect", run: m.runReprotect},
+		{name: "cluster-ip", run: m.runClusterIP},
 	}
 }
 

@@ -175,6 +175,10 @@ func (m *Master) Run(ctx context.Context) error {
 			_ = srv.Shutdown(sctx)
 		}()
 	}
+	if srv != nil {
+		wg.Go(func() { m.serveClusterIP(ctx, srv) })
+	}
+	m.clearStaleClusterIP(ctx)
 	etcdErr := make(<-chan error)
 	if m.etcd != nil {
 		etcdErr = m.etcd.Err()

@@ -17,7 +17,7 @@ func (m *Master) registerOps() error {
 		m.opInstanceModify(), m.opInstanceMigrate(), m.opNodePower(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair(),
 		m.opInstanceFailover(), m.opInstanceActivateDisks(), m.opInstanceDeactivateDisks(),
 		m.opInstanceReplaceDisks(), m.opInstanceRecoverSplitBrain(), m.opClusterVerifyDisks(),
-		m.opNodeEvacuate(), m.opNodeMigrate(), m.opNodeFailover(), m.opClusterBalance()}
+		m.opNodeEvacuate(), m.opNodeMigrate(), m.opNodeFailover(), m.opClusterBalance(), m.opClusterModify()}
 	for _, k := range append(kinds, m.cfg.ExtraOps...) {
 		if err := m.reg.Register(m.withNodeLocks(k)); err != nil {
 			return err

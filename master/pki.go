@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -54,12 +55,14 @@ func newCA(clusterName string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, er
 }
 
 // newLeafCert makes a certificate for a master, usable as TLS server and client
-// (etcd peers authenticate each other with it), with SANs name, its IP,
-// localhost and 127.0.0.1.
-func newLeafCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, name, ip string) (certPEM, keyPEM []byte, err error) {
+// (etcd peers authenticate each other with it), with SANs name, its IP (and
+// the cluster IP, when given), localhost and 127.0.0.1.
+func newLeafCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string, ip ...string) (certPEM, keyPEM []byte, err error) {
 	ips := []net.IP{net.ParseIP("127.0.0.1")}
-	if p := net.ParseIP(ip); p != nil && !p.Equal(ips[0]) {
-		ips = append(ips, p)
+	for _, a := range ip {
+		if p := net.ParseIP(a); p != nil && !slices.ContainsFunc(ips, p.Equal) {
+			ips = append(ips, p)
+		}
 	}
 	return signLeaf(ca, caKey, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: name, Organization: []string{"drover"}},

@@ -30,9 +30,11 @@ func clusterCommand() *cli.Command {
 					&cli.IntFlag{Name: "etcd-peer-port", Value: master.DefaultPeerPort},
 					&cli.StringFlag{Name: "mac-prefix", Value: master.DefaultMACPrefix, Usage: "first three octets of instance MACs"},
 					&cli.IntFlag{Name: "node-lease-ttl", Value: master.DefaultNodeLeaseTTL, Usage: "agents' lease TTL in seconds"},
+					clusterIPFlag(), clusterIPDevFlag(),
 				},
 				Action: clusterInit,
 			},
+			clusterModifyCommand(),
 			{
 				Name:  "info",
 				Usage: "show the cluster: name, leader, epoch, masters",
@@ -121,6 +123,9 @@ func clusterInit(c *cli.Context) error {
 	if err := api.ValidHostname(name); err != nil {
 		return usagef("invalid cluster name: %v", err)
 	}
+	if err := checkClusterIPFlags(c); err != nil {
+		return err
+	}
 	specs := c.StringSlice("master")
 	if len(specs) == 0 {
 		specs = []string{"m1=127.0.0.1"}
@@ -139,6 +144,7 @@ func clusterInit(c *cli.Context) error {
 	}
 	err := master.InitClusterDir(c.String("dir"), master.InitOptions{
 		Name: name, Masters: ms, MACPrefix: c.String("mac-prefix"), NodeLeaseTTL: c.Int("node-lease-ttl"),
+		ClusterIP: c.String("cluster-ip"), ClusterIPDev: c.String("cluster-ip-dev"),
 	})
 	if err != nil {
 		return err
@@ -165,6 +171,9 @@ func printClusterInfo(w io.Writer, ci *api.ClusterInfo) {
 	fmt.Fprintf(w, "Answered by: %s (version %s)\n", ci.AnsweredBy, ci.Version)
 	fmt.Fprintf(w, "MAC prefix: %s\n", ci.MACPrefix)
 	fmt.Fprintf(w, "Node lease TTL: %ds\n", ci.NodeLeaseTTL)
+	if ci.ClusterIP != "" {
+		fmt.Fprintf(w, "Cluster IP: %s on %s (held by the leader)\n", ci.ClusterIP, ci.ClusterIPDev)
+	}
 	fmt.Fprintf(w, "Nodes: %d\n", ci.NodeCount)
 	fmt.Fprintf(w, "Pending jobs: %d\n", ci.JobsPending)
 	fmt.Fprintln(w, "Masters:")

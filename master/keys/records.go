@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"strings"
 	"time"
 
 	"github.com/drover-project/drover/api"
@@ -88,6 +89,17 @@ type ClusterRecord struct {
 	// VCPURatio bounds the virtual CPUs of a node's primaries by its
 	// physical CPUs times this (0: the default, 4 as in Ganeti's ipolicy).
 	VCPURatio float64 `json:"vcpu_ratio,omitempty"`
+	// ClusterIP is the floating address the leader holds, "ADDR/PREFIX"
+	// (IPv4; "" for none), announced on device ClusterIPDev of the
+	// leader's host (docs/ha.md, "Floating addresses"; additive).
+	ClusterIP    string `json:"cluster_ip,omitempty"`
+	ClusterIPDev string `json:"cluster_ip_dev,omitempty"`
+}
+
+// ClusterIPAddr is the cluster IP without its prefix ("" for none).
+func (r ClusterRecord) ClusterIPAddr() string {
+	a, _, _ := strings.Cut(r.ClusterIP, "/")
+	return a
 }
 
 // MasterRecord is a running master's registration at MasterKey, bound to its
