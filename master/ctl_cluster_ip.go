@@ -9,6 +9,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-project/drover/floatip"
+	"github.com/drover-project/drover/master/jobs"
+	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/store"
 )
 
@@ -32,6 +34,13 @@ func holdMargin(ttl time.Duration) time.Duration { return max(ttl/4, 300*time.Mi
 // then unless a newer renewal came back. It is given up as well when the
 // leadership ends (before the master resigns) and on shutdown; the kernel
 // removes it when the process dies (floatip.Holder).
+//
+// A leader can also be deposed before its session ends (ctl_deadleader.go,
+// when its etcd port refuses connections). So the holder first writes
+// ClusterIPHolderKey bound to its session lease, and a leader takes the
+// address only when that key is absent or its own: the previous holder's
+// key goes when it gave the address up (it deletes it) or when its session
+// ended, which per the rule above is after it gave the address up.
 func (m *Master) runClusterIP(ctx context.Context, fence store.Fence) error {
 	lease, err := m.electionLease(ctx, fence)
 	if err != nil {
@@ -41,7 +50,7 @@ func (m *Master) runClusterIP(ctx context.Context, fence store.Fence) error {
 	renewed := make(chan time.Time, 1)
 	go renewForHold(ctx, m.client, lease, ttl, renewed)
 	cfgs := m.watchClusterIP(ctx)
-	h := &clusterIPHold{log: m.log.With("controller", "cluster-ip", "epoch", fence.Epoch)}
+	h := &clusterIPHold{m: m, fence: fence, lease: lease, log: m.log.With("controller", "cluster-ip", "epoch", fence.Epoch)}
 	defer h.release("leadership_ended")
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -75,7 +84,11 @@ func (m *Master) runClusterIP(ctx context.Context, fence store.Fence) error {
 // clusterIPHold is the controller's state: what to hold, until when the
 // lease allows it, and the holder while held.
 type clusterIPHold struct {
+	m       *Master
+	fence   store.Fence
+	lease   clientv3.LeaseID
 	log     *slog.Logger
+	waiting bool // for the previous holder's key to go
 	cfg     clusterIPConfig
 	until   time.Time // hold no later than this
 	held    *floatip.Holder
@@ -97,6 +110,14 @@ func (h *clusterIPHold) step(ctx context.Context, now time.Time) time.Time {
 	if now.Before(h.retryAt) {
 		return h.retryAt
 	}
+	if mine, err := h.claim(ctx); err != nil || !mine {
+		if !h.waiting {
+			h.waiting = true
+			h.log.Info("cluster_ip_waiting", "reason", "the previous holder's session has not ended", "error", err)
+		}
+		return now.Add(100 * time.Millisecond)
+	}
+	h.waiting = false
 	// The take may not outlast the lease's allowance.
 	tctx, cancel := context.WithDeadline(ctx, h.until)
 	held, err := floatip.Hold(tctx, h.cfg.addr, h.cfg.dev, h.log)
@@ -119,7 +140,9 @@ func (h *clusterIPHold) step(ctx context.Context, now time.Time) time.Time {
 	return h.until
 }
 
-// release gives the address up if held.
+// release gives the address up if held, then deletes the holder key (if
+// this session's), so that the next leader need not wait for the session
+// to end.
 func (h *clusterIPHold) release(reason string) {
 	if h.held == nil {
 		return
@@ -128,6 +151,41 @@ func (h *clusterIPHold) release(reason string) {
 	h.log.Info("cluster_ip_released", "address", h.held.Addr.String(), "reason", reason,
 		"held_for", time.Since(h.heldAt).Round(time.Millisecond).String())
 	h.held = nil
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	k := keys.ClusterIPHolderKey
+	if _, err := h.m.client.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue(k), "=", h.lease)).Then(clientv3.OpDelete(k)).Commit(); err != nil {
+		h.log.Info("cluster_ip_holder_key_left", "error", err)
+	}
+}
+
+// claim makes the holder key this session's, fenced by the epoch: it is
+// refused while the key is another session's. It reports whether the key
+// is this session's now.
+func (h *clusterIPHold) claim(ctx context.Context) (bool, error) {
+	k := keys.ClusterIPHolderKey
+	put, err := store.PutJSON(k, keys.ClusterIPHolder{Master: h.m.cfg.Name, Epoch: h.fence.Epoch, Address: h.cfg.addr.String()}, clientv3.WithLease(h.lease))
+	if err != nil {
+		return false, err
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	resp, err := h.m.client.Txn(tctx).
+		If(clientv3.Compare(clientv3.CreateRevision(h.fence.Key), "=", h.fence.Epoch),
+			clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(put).
+		Else(clientv3.OpGet(k), clientv3.OpGet(h.fence.Key)).Commit()
+	if err != nil {
+		return false, fmt.Errorf("claim cluster IP: %w", err)
+	}
+	if resp.Succeeded {
+		return true, nil
+	}
+	holder, el := resp.Responses[0].GetResponseRange().Kvs, resp.Responses[1].GetResponseRange().Kvs
+	if len(el) == 0 || el[0].CreateRevision != h.fence.Epoch {
+		return false, jobs.ErrLeadershipLost
+	}
+	return len(holder) == 1 && holder[0].Lease == int64(h.lease), nil
 }
 
 // renewForHold renews lease every ttl/clusterIPRenewals and sends, after
