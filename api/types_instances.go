@@ -167,6 +167,11 @@ type InstanceGrowDisk struct {
 type InstanceModify struct {
 	VCPUs     *int   `json:"vcpus,omitempty"`
 	MemoryMiB *int64 `json:"memory_mib,omitempty"`
+	// ServiceIP is the instance's floating service address
+	// "ADDR/PREFIX@DEV" (-B service_ip=; "" removes it): the node that
+	// runs the instance holds it on host device DEV (docs/ha.md,
+	// "Floating addresses").
+	ServiceIP *string `json:"service_ip,omitempty"`
 }
 
 // InstanceModifyOp is the params of instance.modify.
@@ -208,6 +213,9 @@ type Instance struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Tags are free-form labels (tags.modify).
 	Tags []string `json:"tags,omitempty"`
+	// ServiceIP is the floating service address "ADDR/PREFIX@DEV" that
+	// the node running the instance holds ("" for none).
+	ServiceIP string `json:"service_ip,omitempty"`
 	// DRBD is, per disk of a drbd instance, its allocation and the state
 	// its nodes publish (GET /instances/{name} only).
 	DRBD []InstanceDRBDDisk `json:"drbd,omitempty"`
@@ -428,8 +436,13 @@ func (m InstanceModifyOp) Validate() error {
 	if err := validInstanceName(m.Name); err != nil {
 		return err
 	}
-	if m.VCPUs == nil && m.MemoryMiB == nil {
+	if m.VCPUs == nil && m.MemoryMiB == nil && m.ServiceIP == nil {
 		return Errorf(CodeWrongInput, "instance modify without changes")
+	}
+	if m.ServiceIP != nil && *m.ServiceIP != "" {
+		if _, err := ParseServiceIP(*m.ServiceIP); err != nil {
+			return err
+		}
 	}
 	v, mem := 1, int64(MinInstanceMemoryMiB)
 	if m.VCPUs != nil {

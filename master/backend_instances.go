@@ -62,6 +62,7 @@ func instanceView(r keys.InstanceRecord, nodeStatus string, d *keys.DomainStatus
 		Hypervisor: r.Hypervisor, DiskTemplate: r.DiskTemplate, VCPUs: r.VCPUs, MemoryMiB: r.MemoryMiB,
 		AdminState: "down", Status: instanceStatus(r.AdminUp, nodeStatus, d),
 		Restarts: r.Restarts, GaveUp: r.GaveUp, CreatedAt: r.CreatedAt, Tags: r.Tags,
+		ServiceIP: r.ServiceIP,
 	}
 	if r.AdminUp {
 		in.AdminState = "up"

@@ -10,7 +10,12 @@ import (
 
 func (m *Master) opInstanceModify() jobs.Kind {
 	return instanceKind(api.OpInstanceModify, func(p api.InstanceModifyOp) string { return p.Name },
-		func(ctx context.Context, p api.InstanceModifyOp) error { return m.checkModify(ctx, p) },
+		func(ctx context.Context, p api.InstanceModifyOp) error {
+			if err := m.checkServiceIP(ctx, p); err != nil {
+				return err
+			}
+			return m.checkModify(ctx, p)
+		},
 		func(p api.InstanceModifyOp) []jobs.Step {
 			return []jobs.Step{
 				{Name: "record", Run: func(ctx context.Context, sc *jobs.StepContext) error {
@@ -21,12 +26,15 @@ func (m *Master) opInstanceModify() jobs.Kind {
 						if p.MemoryMiB != nil {
 							r.MemoryMiB = *p.MemoryMiB
 						}
+						if p.ServiceIP != nil {
+							r.ServiceIP = *p.ServiceIP
+						}
 						return true, nil
 					})
 					if err != nil {
 						return err
 					}
-					sc.Logf("instance %s: vcpus=%d memory=%dMiB", p.Name, rec.VCPUs, rec.MemoryMiB)
+					sc.Logf("instance %s: vcpus=%d memory=%dMiB service_ip=%s", p.Name, rec.VCPUs, rec.MemoryMiB, orDefault(rec.ServiceIP, "none"))
 					return nil
 				}},
 				{Name: "redefine", Run: func(ctx context.Context, sc *jobs.StepContext) error {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -94,6 +95,9 @@ type Agent struct {
 	mu       sync.Mutex
 	maxEpoch int64
 	domains  *domainPublisher
+	// svcIPs holds the service addresses of the instances running here
+	// (nil without a driver).
+	svcIPs *serviceIPs
 }
 
 // New returns an agent; Run starts it.
@@ -123,6 +127,8 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		a.exec = NewExecutor(cfg.Driver, st, f.Fetch, cfg.StagingDir, a.log)
 		a.exec.Block, a.exec.OSSearchPath = cfg.Block, cfg.OSSearchPath
 		a.exec.Migration = cfg.Migration
+		a.svcIPs = newServiceIPs(filepath.Join(st.Dir(), "serviceips"), a.log)
+		a.exec.serviceIPs = a.svcIPs
 		if cfg.Hypervisor == nil {
 			cfg.Hypervisor = &DriverHypervisor{Driver: cfg.Driver, Storage: st}
 		}
@@ -282,6 +288,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if !a.fencer.isClean() {
 			// No lease: nothing may run here (a grant that failed for a
 			// TTL at start, a session that broke off).
+			a.svcIPs.dropAll()
 			_ = a.fencer.fence()
 		}
 		select {
@@ -355,6 +362,7 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 				"attempts_failed", k.attemptsFailed.Load())
 			a.fencer.hold(nil)
 			stopLoops()
+			a.svcIPs.dropAll()
 			_ = a.fencer.fence()
 			wait()
 			a.cfg.Metrics.observeSelfFence(a.fencer.fence())

@@ -78,7 +78,9 @@ func (a *Agent) startLoops(ctx context.Context, lease clientv3.LeaseID) (wait fu
 	a.mu.Lock()
 	a.domains = dp
 	a.mu.Unlock()
+	dp.changed = a.svcIPs.Kick
 	wg.Go(func() { dp.run(ctx) })
+	wg.Go(func() { a.svcIPs.run(ctx, dp.running) })
 	if b := a.cfg.Block; b != nil {
 		wg.Go(func() { b.publishDRBD(ctx, a.cli, lease, a.log) })
 	}

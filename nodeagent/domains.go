@@ -38,6 +38,10 @@ type domainPublisher struct {
 	mu      sync.Mutex
 	last    map[string]keys.DomainStatus // what is published
 	checked time.Time                    // when etcd's copy was last compared
+	// runningNow is what the hypervisor last showed running (nil until
+	// the first resync listed the domains; serviceip.go).
+	runningNow map[string]bool
+	changed    func() // called after runningNow was set (may be nil)
 }
 
 func newDomainPublisher(cli *clientv3.Client, node string, lease clientv3.LeaseID, drv hv.Driver, exec *Executor, instDir string, interval time.Duration, log *slog.Logger) *domainPublisher {
@@ -127,6 +131,7 @@ func (p *domainPublisher) onEvent(ctx context.Context, ev hv.Event) {
 		uuid = p.last[ev.Domain].UUID
 		p.mu.Unlock()
 	}
+	p.observe(ev.Domain, contractState(st))
 	p.put(ctx, keys.DomainStatus{Instance: ev.Domain, State: contractState(st), UUID: uuid, ObservedAt: time.Now().UTC()}, true)
 }
 
@@ -163,6 +168,7 @@ func (p *domainPublisher) resync(ctx context.Context) {
 			}
 		}
 	}
+	p.observeAll(want)
 	stale := p.staleInEtcd(ctx)
 	for _, st := range want {
 		p.put(ctx, st, stale[st.Instance])

@@ -48,6 +48,9 @@ type Executor struct {
 	OSSearchPath []string
 	// Migration is this node's migration endpoint (migrate.go).
 	Migration MigrationEndpoint
+	// serviceIPs learns the instances' service addresses from the
+	// commands (serviceip.go; nil: none kept).
+	serviceIPs *serviceIPs
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -149,6 +152,7 @@ func (x *Executor) Run(ctx context.Context, cmd keys.NodeCommand, progress func(
 			return nil, err
 		}
 	}
+	x.serviceIPs.note(cmd)
 	switch cmd.Kind {
 	case keys.CmdInstanceCreate:
 		out, err = x.create(ctx, cmd, progress, log)

@@ -274,6 +274,12 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 		}
 		t.Logf("%s of leader %s: %s answers on %s %.2fs after the signal; the client's calls failed for %.2fs (last good answer before to first after)",
 			how, old, next, vip, time.Since(at).Seconds(), gap.Seconds())
+		b, _ := os.ReadFile(filepath.Join(logs, next+".log"))
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "msg=leader_elected") || strings.Contains(l, "msg=cluster_ip_") || strings.Contains(l, "msg=dead_leader_deposed") {
+				t.Logf("  %s: %s", next, l)
+			}
+		}
 		<-procs[old].exited
 		if ok, _ := byName[old].holds(vip); ok {
 			t.Errorf("%s still holds %s after %s", old, vip, how)

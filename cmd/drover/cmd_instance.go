@@ -327,24 +327,31 @@ func instanceCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "modify", Usage: "change vcpus or memory (-B); a running instance gets them at its next start", ArgsUsage: "NAME",
-				Flags: append(submitFlags(), &cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE"}),
+				Name: "modify", Usage: "change vcpus, memory or the service address (-B); a running instance gets them at its next start", ArgsUsage: "NAME",
+				Flags: append(submitFlags(), &cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV (service_ip= removes it)"}),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usagef("instance modify needs one instance name")
 					}
 					if c.String("backend-parameters") == "" {
-						return usagef("instance modify: nothing to change (use -B vcpus=N,memory=SIZE)")
+						return usagef("instance modify: nothing to change (use -B vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV)")
 					}
-					v, m, err := parseBE(c.String("backend-parameters"))
+					be, sip, err := cutServiceIP(c.String("backend-parameters"))
 					if err != nil {
 						return err
+					}
+					var v *int
+					var m *int64
+					if be != "" {
+						if v, m, err = parseBE(be); err != nil {
+							return err
+						}
 					}
 					cl, err := newClient(c)
 					if err != nil {
 						return err
 					}
-					id, err := cl.ModifyInstance(c.Context, c.Args().First(), api.InstanceModify{VCPUs: v, MemoryMiB: m})
+					id, err := cl.ModifyInstance(c.Context, c.Args().First(), api.InstanceModify{VCPUs: v, MemoryMiB: m, ServiceIP: sip})
 					if err != nil {
 						return err
 					}
@@ -442,6 +449,9 @@ func instanceInfo(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "  Hypervisor: %s\n", i.Hypervisor)
 		fmt.Fprintf(w, "  Backend parameters: vcpus=%d, memory=%s\n", i.VCPUs, fmtMiB(i.MemoryMiB))
+		if i.ServiceIP != "" {
+			fmt.Fprintf(w, "  Service IP: %s (held by the node that runs the instance)\n", i.ServiceIP)
+		}
 		fmt.Fprintf(w, "  Disk template: %s\n", i.DiskTemplate)
 		for n, d := range i.Disks {
 			fmt.Fprintf(w, "    - disk/%d: %s\n", n, fmtMiB(d.SizeMiB))

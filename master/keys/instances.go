@@ -93,6 +93,10 @@ type InstanceRecord struct {
 	// DisksDown is set by deactivate-disks (plain, drbd; additive): the
 	// leader does not bring the disks back up by itself.
 	DisksDown bool `json:"disks_down,omitempty"`
+	// ServiceIP is the instance's floating service address
+	// "ADDR/PREFIX@DEV" (additive): the agent of the node whose domain of
+	// the instance runs puts it on host device DEV (nodeagent/serviceip.go).
+	ServiceIP string `json:"service_ip,omitempty"`
 }
 
 // MaxAutoRestarts is how often the watcher restarts an instance that should run
