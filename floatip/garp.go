@@ -22,38 +22,53 @@ const (
 // device's MAC, to the broadcast address, so that every neighbour that has
 // an entry for addr points it at this host (Linux takes either form as
 // gratuitous: sender IP = target IP; for a reply target MAC = sender MAC).
-// It sends count rounds interval apart and stops early when ctx ends.
-func Announce(ctx context.Context, dev string, addr netip.Addr, count int, interval time.Duration) error {
+// It sends the first round before it returns, from a socket of the
+// caller's network namespace, and the other count-1 rounds interval apart
+// in the background, stopping early when ctx ends; done is closed after the
+// last.
+func Announce(ctx context.Context, dev string, addr netip.Addr, count int, interval time.Duration) (done <-chan struct{}, err error) {
 	ifi, err := net.InterfaceByName(dev)
 	if err != nil {
-		return fmt.Errorf("floatip: announce %s: %w", addr, err)
+		return nil, fmt.Errorf("floatip: announce %s: %w", addr, err)
 	}
 	if len(ifi.HardwareAddr) != 6 || !addr.Is4() {
-		return fmt.Errorf("floatip: announce %s on %s: want an Ethernet device and an IPv4 address", addr, dev)
+		return nil, fmt.Errorf("floatip: announce %s on %s: want an Ethernet device and an IPv4 address", addr, dev)
 	}
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ARP)))
 	if err != nil {
-		return fmt.Errorf("floatip: packet socket: %w", err)
+		return nil, fmt.Errorf("floatip: packet socket: %w", err)
 	}
-	defer unix.Close(fd)
 	to := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ARP), Ifindex: ifi.Index, Halen: 6}
 	copy(to.Addr[:], broadcast)
 	frames := [][]byte{arpFrame(ifi.HardwareAddr, addr, arpRequest), arpFrame(ifi.HardwareAddr, addr, arpReply)}
-	for i := range count {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(interval):
-			}
-		}
+	send := func() error {
 		for _, f := range frames {
 			if err := unix.Sendto(fd, f, 0, to); err != nil {
 				return fmt.Errorf("floatip: send gratuitous arp for %s on %s: %w", addr, dev, err)
 			}
 		}
+		return nil
 	}
-	return nil
+	if err := send(); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		defer unix.Close(fd)
+		for range count - 1 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(interval):
+			}
+			if send() != nil {
+				return
+			}
+		}
+	}()
+	return ch, nil
 }
 
 const (

@@ -31,7 +31,7 @@ type Holder struct {
 	mu     sync.Mutex
 	fd     int
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   <-chan struct{}
 }
 
 // Hold takes addr: it creates the holder device (failing with EBUSY when
@@ -48,7 +48,7 @@ func Hold(ctx context.Context, addr netip.Prefix, dev string, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	h := &Holder{Addr: addr, Dev: dev, fd: fd, done: make(chan struct{})}
+	h := &Holder{Addr: addr, Dev: dev, fd: fd}
 	// No IPv6 on it: nothing would answer its solicitations.
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+HolderDevice+"/disable_ipv6", []byte("1"), 0o644)
 	host := netip.PrefixFrom(addr.Addr(), 32)
@@ -59,13 +59,17 @@ func Hold(ctx context.Context, addr netip.Prefix, dev string, log *slog.Logger) 
 		}
 	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h.cancel = cancel
-	go func() {
-		defer close(h.done)
-		if err := Announce(actx, dev, addr.Addr(), Announcements, AnnounceInterval); err != nil && log != nil {
+	done, err := Announce(actx, dev, addr.Addr(), Announcements, AnnounceInterval)
+	if err != nil {
+		// Held all the same: neighbours that ask find it.
+		if log != nil {
 			log.Warn("gratuitous_arp_failed", "address", addr.String(), "dev", dev, "error", err)
 		}
-	}()
+		c := make(chan struct{})
+		close(c)
+		done = c
+	}
+	h.cancel, h.done = cancel, done
 	return h, nil
 }
 

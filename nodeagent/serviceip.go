@@ -150,11 +150,9 @@ func (s *serviceIPs) reconcile(ctx context.Context, running map[string]bool) {
 			continue
 		}
 		s.log.Info("service_ip_added", "instance", name, "address", sip.String())
-		go func() {
-			if err := floatip.Announce(ctx, sip.Dev, sip.Prefix.Addr(), floatip.Announcements, floatip.AnnounceInterval); err != nil {
-				s.log.Warn("gratuitous_arp_failed", "instance", name, "address", sip.String(), "error", err)
-			}
-		}()
+		if _, err := floatip.Announce(ctx, sip.Dev, sip.Prefix.Addr(), floatip.Announcements, floatip.AnnounceInterval); err != nil {
+			s.log.Warn("gratuitous_arp_failed", "instance", name, "address", sip.String(), "error", err)
+		}
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/drover-project/drover/api"
+	"github.com/drover-project/drover/floatip/netnslab"
 	"github.com/drover-project/drover/realtest"
 )
 
@@ -32,8 +33,8 @@ import (
 type vipWatch struct {
 	t       *testing.T
 	addr    netip.Addr
-	client  *nsHost
-	hosts   []*nsHost
+	client  *netnslab.Host
+	hosts   []*netnslab.Host
 	tlsConf *tls.Config
 
 	mu         sync.Mutex
@@ -79,7 +80,7 @@ func (w *vipWatch) loop(every time.Duration, f func()) {
 func (w *vipWatch) probe() {
 	var h api.Health
 	at := time.Now()
-	err := w.client.dial(net.JoinHostPort(w.addr.String(), "5080"), 500*time.Millisecond, func(c net.Conn) error {
+	err := w.client.Dial(net.JoinHostPort(w.addr.String(), "5080"), 500*time.Millisecond, func(c net.Conn) error {
 		tc := tls.Client(c, w.tlsConf)
 		fmt.Fprintf(tc, "GET /api/v1/health HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", w.addr)
 		resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
@@ -102,16 +103,16 @@ func (w *vipWatch) probe() {
 // first one held it over the moment the second was seen) is it a
 // violation; a handover between the two reads of one pass is not.
 func (w *vipWatch) sampleHolders() {
-	var held []*nsHost
+	var held []*netnslab.Host
 	for _, h := range w.hosts {
-		if ok, err := h.holds(w.addr); err == nil && ok {
+		if ok, err := h.Holds(w.addr); err == nil && ok {
 			held = append(held, h)
 		}
 	}
 	if len(held) > 1 {
-		var again []*nsHost
+		var again []*netnslab.Host
 		for _, h := range held {
-			if ok, err := h.holds(w.addr); err == nil && ok {
+			if ok, err := h.Holds(w.addr); err == nil && ok {
 				again = append(again, h)
 			}
 		}
@@ -119,7 +120,7 @@ func (w *vipWatch) sampleHolders() {
 	}
 	var names []string
 	for _, h := range held {
-		names = append(names, h.name)
+		names = append(names, h.Name)
 	}
 	now := strings.Join(names, "+")
 	w.mu.Lock()
@@ -170,15 +171,15 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 	vip := netip.MustParseAddr(lan + ".50")
 	dir := t.TempDir()
 	cdir := filepath.Join(dir, "cluster")
-	lab := newNSLab(t, "vip")
-	var masters []*nsHost
+	lab := netnslab.New(t, "vip")
+	var masters []*netnslab.Host
 	for i := 1; i <= 3; i++ {
-		masters = append(masters, lab.addHost(fmt.Sprintf("m%d", i), fmt.Sprintf("%s.%d", lan, i)))
+		masters = append(masters, lab.AddHost(fmt.Sprintf("m%d", i), fmt.Sprintf("%s.%d", lan, i)))
 	}
-	client := lab.addHost("cl", lan+".100")
-	byName := map[string]*nsHost{}
+	client := lab.AddHost("cl", lan+".100")
+	byName := map[string]*netnslab.Host{}
 	for _, m := range masters {
-		byName[m.name] = m
+		byName[m.Name] = m
 	}
 
 	// Bad input is refused before anything is written.
@@ -188,7 +189,7 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 	}
 	args := []string{"cluster", "init", "vipt", "--dir", cdir, "--cluster-ip", vip.String() + "/24", "--cluster-ip-dev", "eth0"}
 	for _, m := range masters {
-		args = append(args, "--master", m.name+"="+m.addr)
+		args = append(args, "--master", m.Name+"="+m.Addr)
 	}
 	if out, err := runDrover(args...); err != nil {
 		t.Fatalf("cluster init: %v\n%s", err, out)
@@ -198,11 +199,11 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	procs := map[string]*masterProc{}
-	startMaster := func(m *nsHost) {
-		cmd := m.start(t, filepath.Join(logs, m.name+".log"), droverBin, "master", "--dir", cdir, "--name", m.name)
+	startMaster := func(m *netnslab.Host) {
+		cmd := m.Start(t, filepath.Join(logs, m.Name+".log"), droverBin, "master", "--dir", cdir, "--name", m.Name)
 		p := &masterProc{cmd: cmd, exited: make(chan struct{})}
 		go func() { _ = cmd.Wait(); close(p.exited) }()
-		procs[m.name] = p
+		procs[m.Name] = p
 	}
 	t.Cleanup(func() {
 		for _, p := range procs {
@@ -216,11 +217,11 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 	logTails := func() string {
 		var sb strings.Builder
 		for _, m := range masters {
-			b, _ := os.ReadFile(filepath.Join(logs, m.name+".log"))
+			b, _ := os.ReadFile(filepath.Join(logs, m.Name+".log"))
 			if len(b) > 4000 {
 				b = b[len(b)-4000:]
 			}
-			fmt.Fprintf(&sb, "--- %s.log (tail)\n%s\n", m.name, b)
+			fmt.Fprintf(&sb, "--- %s.log (tail)\n%s\n", m.Name, b)
 		}
 		return sb.String()
 	}
@@ -248,7 +249,7 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 		leader = a.master
 		return a.master != "" && holders == a.master
 	})
-	if got, want := client.neighMAC(vip.String()), byName[leader].mac(); got != want {
+	if got, want := client.NeighMAC(vip.String()), byName[leader].MAC("eth0"); got != want {
 		t.Errorf("client's neighbour entry for %s: %q, want %s's eth0 %q", vip, got, leader, want)
 	}
 	t.Logf("%s holds %s and answers on it", leader, vip)
@@ -269,7 +270,7 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 			return a.master != "" && a.master != old && a.at.After(at) && holders == a.master
 		})
 		gap, _ := w.outage(at, old)
-		if got, want := client.neighMAC(vip.String()), byName[next].mac(); got != want {
+		if got, want := client.NeighMAC(vip.String()), byName[next].MAC("eth0"); got != want {
 			t.Errorf("after %s of %s: client's neighbour entry for %s is %q, want %s's eth0 %q", how, old, vip, got, next, want)
 		}
 		t.Logf("%s of leader %s: %s answers on %s %.2fs after the signal; the client's calls failed for %.2fs (last good answer before to first after)",
@@ -281,7 +282,7 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 			}
 		}
 		<-procs[old].exited
-		if ok, _ := byName[old].holds(vip); ok {
+		if ok, _ := byName[old].Holds(vip); ok {
 			t.Errorf("%s still holds %s after %s", old, vip, how)
 		}
 		leader = next
@@ -293,7 +294,7 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 	startMaster(byName[killed])
 	waitForOrDump(t, 60*time.Second, killed+" answering on its own address", logTails, func() bool {
 		var h api.Health
-		err := client.dial(byName[killed].addr+":5080", 500*time.Millisecond, func(c net.Conn) error {
+		err := client.Dial(byName[killed].Addr+":5080", 500*time.Millisecond, func(c net.Conn) error {
 			tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: killed, MinVersion: tls.VersionTLS12})
 			fmt.Fprintf(tc, "GET /api/v1/health HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", killed)
 			resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
@@ -323,7 +324,7 @@ func TestClusterIPFollowsLeaderNetns(t *testing.T) {
 	}
 	var urls []string
 	for _, m := range masters {
-		urls = append(urls, "https://"+m.addr+":5080")
+		urls = append(urls, "https://"+m.Addr+":5080")
 	}
 	direct := []string{"DROVER_API=" + strings.Join(urls, ","), ca0, tok}
 	if out, err := runDroverIn(client, direct, "cluster", "modify", "--cluster-ip-dev", "eth1", "--cluster-ip", ""); err == nil || !strings.Contains(out, "without a cluster_ip") {
@@ -358,8 +359,8 @@ func runDrover(args ...string) (string, error) {
 }
 
 // runDroverIn runs the drover binary in h's namespace with env added.
-func runDroverIn(h *nsHost, env []string, args ...string) (string, error) {
-	argv := append(append(append([]string{"netns", "exec", h.ns, "env"}, env...), droverBin), args...)
+func runDroverIn(h *netnslab.Host, env []string, args ...string) (string, error) {
+	argv := append(append(append([]string{"netns", "exec", h.NS, "env"}, env...), droverBin), args...)
 	out, err := exec.Command("ip", argv...).CombinedOutput()
 	return string(out), err
 }
