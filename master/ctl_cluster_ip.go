@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -43,8 +44,16 @@ func holdMargin(ttl time.Duration) time.Duration { return max(ttl/4, 300*time.Mi
 // ended, which per the rule above is after it gave the address up.
 func (m *Master) runClusterIP(ctx context.Context, fence store.Fence) error {
 	lease, err := m.electionLease(ctx, fence)
-	if err != nil {
-		return err
+	for err != nil {
+		if errors.Is(err, jobs.ErrLeadershipLost) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		lease, err = m.electionLease(ctx, fence)
 	}
 	ttl := time.Duration(m.cfg.SessionTTL) * time.Second
 	renewed := make(chan time.Time, 1)
@@ -224,7 +233,7 @@ func (m *Master) electionLease(ctx context.Context, fence store.Fence) (clientv3
 		return 0, fmt.Errorf("read election key: %w", err)
 	}
 	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != fence.Epoch || resp.Kvs[0].Lease == 0 {
-		return 0, fmt.Errorf("election key %s: not this leadership's", fence.Key)
+		return 0, fmt.Errorf("election key %s: %w", fence.Key, jobs.ErrLeadershipLost)
 	}
 	return clientv3.LeaseID(resp.Kvs[0].Lease), nil
 }

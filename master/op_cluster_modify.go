@@ -72,8 +72,11 @@ func applyClusterModify(rec *keys.ClusterRecord, p api.ClusterModify) error {
 	if p.ClusterIPDev != nil {
 		rec.ClusterIPDev = *p.ClusterIPDev
 	}
-	if (rec.ClusterIP == "") != (rec.ClusterIPDev == "") {
-		return api.Errorf(api.CodeWrongInput, "cluster IP %q needs a device (--cluster-ip-dev), a device needs an address", rec.ClusterIP)
+	switch {
+	case rec.ClusterIP == "" && rec.ClusterIPDev != "":
+		return api.Errorf(api.CodeWrongInput, "cluster_ip_dev %s without a cluster IP (--cluster-ip)", rec.ClusterIPDev)
+	case rec.ClusterIP != "" && rec.ClusterIPDev == "":
+		return api.Errorf(api.CodeWrongInput, "cluster IP %s needs a device (--cluster-ip-dev)", rec.ClusterIP)
 	}
 	if err := api.ValidClusterIP(rec.ClusterIP, rec.ClusterIPDev, true, true); err != nil {
 		return fmt.Errorf("cluster modify: %w", err)
