@@ -57,7 +57,9 @@ func (m *Master) runClusterIP(ctx context.Context, fence store.Fence) error {
 	}
 	ttl := time.Duration(m.cfg.SessionTTL) * time.Second
 	renewed := make(chan time.Time, 1)
-	go renewForHold(ctx, m.client, lease, ttl, renewed)
+	// The renewals run only while there is an address to hold.
+	stopRenew := func() {}
+	defer func() { stopRenew() }()
 	cfgs := m.watchClusterIP(ctx)
 	h := &clusterIPHold{m: m, fence: fence, lease: lease, log: m.log.With("controller", "cluster-ip", "epoch", fence.Epoch)}
 	defer h.release("leadership_ended")
@@ -73,6 +75,15 @@ func (m *Master) runClusterIP(ctx context.Context, fence store.Fence) error {
 			}
 			if c != h.cfg {
 				h.release("cluster_ip_changed")
+				if c.set() != h.cfg.set() {
+					stopRenew()
+					stopRenew, h.until = func() {}, time.Time{}
+					if c.set() {
+						rctx, cancel := context.WithCancel(ctx)
+						stopRenew = cancel
+						go renewForHold(rctx, m.client, lease, ttl, renewed)
+					}
+				}
 				h.cfg, h.retryAt = c, time.Time{}
 			}
 		case until := <-renewed:
