@@ -77,8 +77,10 @@ func (x *Executor) runDisk(ctx context.Context, cmd keys.NodeCommand, progress f
 			if p.Force {
 				log.Warn("drbd_promote_forced", "resource", res.Name)
 			}
-			if p.PeerFenced {
-				dropFencedPeer(ctx, b, res, progress, log)
+			if p.PeerFenced && dropFencedPeer(ctx, b, res, progress, log) {
+				err := b.DRBD.Primary(ctx, res.Name, p.Force)
+				reconnectLater(b, res.Name, log)
+				return nil, err
 			}
 			return nil, b.DRBD.Primary(ctx, res.Name, p.Force)
 		}

@@ -130,21 +130,35 @@ func connected(b *BlockStorage, name string) bool {
 
 // dropFencedPeer drops the connection to a peer that is fenced but still
 // counted as primary (DRBD 8.4 notices a powered-off peer only at its
-// next ping, and refuses to promote meanwhile): disconnect --force (no
-// handshake with the dead peer), then adjust, so that the resource waits
-// for the peer again (its return is a rejoin as secondary). A failure is
+// next ping, and refuses to promote meanwhile) with disconnect --force (no
+// handshake with the dead peer); it reports whether it did. A failure is
 // logged only: the promotion then fails and the master retries it.
-func dropFencedPeer(ctx context.Context, b *BlockStorage, res *drbd.Resource, progress func(string), log *slog.Logger) {
+func dropFencedPeer(ctx context.Context, b *BlockStorage, res *drbd.Resource, progress func(string), log *slog.Logger) bool {
 	r, ok := kernelResource(b, res.Name)
 	if !ok || !slices.ContainsFunc(r.Peers, func(p keys.DRBDPeer) bool { return p.Role == "Primary" }) {
-		return
+		return false
 	}
 	progress("drbdadm disconnect --force " + res.Name + " (the peer is fenced but still counted as primary)")
 	if err := b.DRBD.ForceDisconnect(ctx, res.Name); err != nil {
 		log.Warn("drbd_drop_fenced_peer", "resource", res.Name, "error", err)
-		return
+		return false
 	}
-	if err := b.DRBD.Adjust(ctx, res.Name); err != nil {
-		log.Warn("drbd_drop_fenced_peer", "resource", res.Name, "step", "adjust", "error", err)
-	}
+	progress("disconnected; drbdadm primary " + res.Name)
+	return true
+}
+
+// reconnectLater connects a resource whose fenced peer was dropped again
+// (StandAlone -> waiting for the peer, whose return is then a rejoin as
+// secondary), after the promotion and outside the command: the failover
+// does not wait for it.
+func reconnectLater(b *BlockStorage, name string, log *slog.Logger) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := b.DRBD.Connect(ctx, name, false); err != nil {
+			log.Error("drbd_reconnect_failed", "resource", name, "error", err)
+			return
+		}
+		log.Info("drbd_reconnected", "resource", name, "reason", "waits for its fenced peer's return")
+	}()
 }
