@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
@@ -191,5 +192,48 @@ func TestDiskDiscardMyData(t *testing.T) {
 	gone := newPeerNode(t, "node2", drbd.V9)
 	if err := gone.run(t, keys.CmdDiskDiscard, []keys.DRBDNode{peer1, peer2}, keys.DiskParams{}); api.AsError(err).Code != api.CodeWrongState {
 		t.Errorf("discard of a resource that is not up: %v, want wrong_state", err)
+	}
+}
+
+// A promotion after a fence (peer_fenced): a connection that still counts
+// the dead peer as primary is dropped without a handshake, the disk
+// promoted, and the resource connected again afterwards (outside the
+// command); a peer already seen gone, or no peer_fenced, is promoted as
+// always. DRBD 8.4 (the fake above).
+func TestDiskPrimaryDropsFencedPeer(t *testing.T) {
+	v84 := drbd.Version{Major: 8, Minor: 4, Patch: 11}
+	n := newPeerNode(t, "node2", v84,
+		"exists resource name:repl1-d0 role:Secondary",
+		"exists connection name:repl1-d0 conn-name:peer connection:Connected role:Primary")
+	if err := n.run(t, keys.CmdDiskPrimary, []keys.DRBDNode{peer1, peer2}, keys.DiskParams{PeerFenced: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := "drbdadm disconnect --force repl1-d0; drbdadm primary repl1-d0; drbdadm connect repl1-d0"
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		n.mu.Lock()
+		got = strings.Join(n.calls, "; ")
+		n.mu.Unlock()
+		if got == want {
+			break
+		}
+	}
+	if got != want {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	for _, c := range []struct {
+		state string
+		p     keys.DiskParams
+	}{
+		{"exists connection name:repl1-d0 conn-name:peer connection:Connecting role:Unknown", keys.DiskParams{PeerFenced: true}},
+		{"exists connection name:repl1-d0 conn-name:peer connection:Connected role:Primary", keys.DiskParams{}},
+	} {
+		m := newPeerNode(t, "node2", v84, "exists resource name:repl1-d0 role:Secondary", c.state)
+		if err := m.run(t, keys.CmdDiskPrimary, []keys.DRBDNode{peer1, peer2}, c.p); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.takeCalls(); got != "drbdadm primary repl1-d0" {
+			t.Errorf("%s %+v: calls %q", c.state, c.p, got)
+		}
 	}
 }

@@ -144,8 +144,8 @@ type DiskParams struct {
 	// PeerFenced (disk.primary): the peer is dead for certain (fenced or
 	// marked offline). A connection that still counts it as primary (DRBD
 	// 8.4 sees a powered-off peer only at its next ping, up to 10 s) is
-	// dropped (disconnect --force) and made again (adjust: the resource
-	// waits for the peer) before the promotion.
+	// dropped (disconnect --force) before the promotion and connected
+	// again after it (the resource waits for the peer's return).
 	PeerFenced bool `json:"peer_fenced,omitempty"`
 }
 
