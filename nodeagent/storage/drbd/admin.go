@@ -81,12 +81,27 @@ func (a *Admin) RemoveResource(name string) error {
 	return nil
 }
 
+// writeAtomic writes path through a temporary file of its own: two
+// commands writing the same file at once (two activate-disks after a
+// reboot both write the missing drbd.conf) do not take each other's.
 func writeAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
 		return fmt.Errorf("drbd: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, mode)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("drbd: %w", err)
 	}
 	return nil
