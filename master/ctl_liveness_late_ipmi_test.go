@@ -25,6 +25,35 @@ esac
 exit 0
 `
 
+// startFileBMC starts an ipmi_sim BMC named name whose hardware is a
+// powerFileChassis file, powered on; power sets it ("1" on, "0" off). The
+// BMC is stopped at the test's end.
+func startFileBMC(t *testing.T, name, password string) (bmc *ipmisim.BMC, power func(state string)) {
+	t.Helper()
+	dir := hvtest.ShortTempDir(t)
+	prog := filepath.Join(dir, "chassis.sh")
+	if err := os.WriteFile(prog, []byte(powerFileChassis), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	power = func(state string) {
+		t.Helper()
+		if out, err := exec.Command(prog, "set", "power", state).CombinedOutput(); err != nil {
+			t.Fatalf("chassis power %s: %v %s", state, err, out)
+		}
+	}
+	power("1")
+	bmc, err := ipmisim.Configure(ipmisim.Options{Dir: filepath.Join(dir, "bmc"), Name: name, User: "admin", Password: password, Chassis: []string{prog}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := bmc.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Process.Kill(); _ = sim.Wait() })
+	return bmc, power
+}
+
 // TestFastPathThroughIPMISim: the fast path's status reads go through the
 // real fence_ipmilan to an OpenIPMI ipmi_sim BMC. A late node whose BMC
 // says on stays online; once the hardware is off, the next read confirms
@@ -34,27 +63,7 @@ func TestFastPathThroughIPMISim(t *testing.T) {
 	if err := ipmisim.Check(); err != nil {
 		hvtest.SkipOrFail(t, err.Error())
 	}
-	dir := hvtest.ShortTempDir(t)
-	prog := filepath.Join(dir, "chassis.sh")
-	if err := os.WriteFile(prog, []byte(powerFileChassis), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	power := func(state string) {
-		t.Helper()
-		if out, err := exec.Command(prog, "set", "power", state).CombinedOutput(); err != nil {
-			t.Fatalf("chassis power %s: %v %s", state, err, out)
-		}
-	}
-	power("1")
-	bmc, err := ipmisim.Configure(ipmisim.Options{Dir: filepath.Join(dir, "bmc"), Name: "n1", User: "admin", Password: "Fast-Pw-31", Chassis: []string{prog}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := bmc.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Process.Kill(); _ = sim.Wait() })
+	bmc, power := startFileBMC(t, "n1", "Fast-Pw-31")
 
 	f := newFastFake(t)
 	runner := &fence.Runner{Timeout: 30 * time.Second}

@@ -20,6 +20,6 @@ func (m *Master) ReprotectOnce(ctx context.Context, after time.Duration) []strin
 	return m.reprotectOnce(ctx, after, time.Now(), map[string]uint64{})
 }
 
-// PowerFileChassis is the power control of a test BMC whose "hardware"
-// is a file holding 1 or 0 (ctl_liveness_late_ipmi_test.go).
-const PowerFileChassis = powerFileChassis
+// StartFileBMC starts a test BMC whose "hardware" is a file holding 1 or
+// 0 (ctl_liveness_late_ipmi_test.go).
+var StartFileBMC = startFileBMC

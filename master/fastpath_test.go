@@ -3,9 +3,6 @@ package master_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,27 +36,7 @@ func TestFastPathDeadNode(t *testing.T) {
 	if j := mastertest.WaitJob(t, m, id, 30*time.Second); j.State != api.JobSuccess {
 		t.Fatalf("node add: %+v", j.Error)
 	}
-	dir := hvtest.ShortTempDir(t)
-	prog := filepath.Join(dir, "chassis.sh")
-	if err := os.WriteFile(prog, []byte(master.PowerFileChassis), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	power := func(state string) {
-		t.Helper()
-		if out, err := exec.Command(prog, "set", "power", state).CombinedOutput(); err != nil {
-			t.Fatalf("chassis power %s: %v %s", state, err, out)
-		}
-	}
-	power("1")
-	bmc, err := ipmisim.Configure(ipmisim.Options{Dir: filepath.Join(dir, "bmc"), Name: "node1", User: "admin", Password: "Fast-Pw-32", Chassis: []string{prog}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := bmc.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Process.Kill(); _ = sim.Wait() })
+	bmc, power := master.StartFileBMC(t, "node1", "Fast-Pw-32")
 	dev := bmc.Device()
 	if _, err := cl.SetNodeFence(ctx(t), "node1", &api.NodeFence{Agent: dev.Agent, Params: dev.Params}); err != nil {
 		t.Fatalf("set fence device: %v", err)
