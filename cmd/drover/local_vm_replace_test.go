@@ -316,12 +316,36 @@ func (l *vmLab) putRecord(rec keys.InstanceRecord) {
 // the finished job (failing the test unless it succeeded).
 func (l *vmLab) jobOf(args ...string) api.Job {
 	l.t.Helper()
-	out := l.mustCLI(append(args, "--output", "json")...)
+	out, errOut, code := l.localCluster.cli(nil, append(args, "--output", "json")...)
 	var j api.Job
-	if err := json.Unmarshal([]byte(out), &j); err != nil || j.State != api.JobSuccess {
-		l.t.Fatalf("drover %v: %v, state %s:\n%s", args, err, j.State, out)
+	err := json.Unmarshal([]byte(out), &j)
+	if code == 0 && err == nil && j.State == api.JobSuccess {
+		return j
 	}
+	// The cause first: a failed job's whole JSON is long and CI cuts the
+	// middle of long output.
+	l.t.Fatalf("drover %v: exit %d, %v, state %s\n%s\nstderr: %s\nwhole job:\n%s",
+		args, code, err, j.State, jobFailure(j), errOut, out)
 	return j
+}
+
+// jobFailure is a failed job's error, the opcode that failed and the last
+// lines of its log.
+func jobFailure(j api.Job) string {
+	var b strings.Builder
+	if j.Error != nil {
+		fmt.Fprintf(&b, "error: %s\n", j.Error)
+	}
+	for i, st := range j.OpStatus {
+		if st.State != api.JobSuccess {
+			fmt.Fprintf(&b, "opcode %d (%s): %s after %d steps\n", i, st.Kind, st.State, st.StepsDone)
+		}
+	}
+	from := max(0, len(j.Log)-25)
+	for _, e := range j.Log[from:] {
+		fmt.Fprintf(&b, "  %s op %d %s: %s\n", e.Time.Format("15:04:05.000"), e.Op, e.Level, e.Message)
+	}
+	return b.String()
 }
 
 func jobLog(j api.Job) string {
