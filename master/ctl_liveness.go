@@ -45,6 +45,7 @@ func (m *Master) watchLiveness(ctx context.Context, fence store.Fence) error {
 			}
 		})
 	})
+	fp.dropPeers = func(ctx context.Context, node string) { m.dropDeadPrimary(ctx, fence.Epoch, node, log) }
 	for ctx.Err() == nil {
 		rev, err := m.restoreLiveness(ctx, lv)
 		if err != nil {

@@ -43,6 +43,10 @@ type fastPath struct {
 	spawn func(job func() func())
 	// observe counts a status read of a late node by its answer.
 	observe func(power fence.Power)
+	// dropPeers, when set, runs (off the loop) once a node's fence device
+	// said off and the node moved to fencing: the secondaries of its
+	// instances drop it now, while the STONITH runs (dropDeadPrimary).
+	dropPeers func(ctx context.Context, node string)
 
 	running bool
 	asking  map[string]bool
@@ -189,6 +193,9 @@ func (f *fastPath) ask(lv *liveness, fd lateFinding) {
 			case lv.powerOffConfirmed(node, fd.c.lease):
 				f.log.Warn("node_power_off_confirmed", "node", node, "reason", reasonPowerOffConfirmed,
 					"action", "fence off (confirm), then failover, without waiting for the lease")
+				if f.dropPeers != nil {
+					f.spawn(func() func() { f.dropPeers(f.ctx, node); return func() {} })
+				}
 			}
 		}
 	})
@@ -221,4 +228,51 @@ func (m *Master) revokeLease(ctx context.Context, node string, lease int64, log 
 		return
 	}
 	log.Info("lease_revoke", "node", node, "lease", fmt.Sprintf("%x", lease))
+}
+
+// dropDeadPrimaryTimeout bounds the early drop of a dead primary's peers.
+const dropDeadPrimaryTimeout = 30 * time.Second
+
+// dropDeadPrimary runs on the fast path once node's fence device said off,
+// at the same time as its STONITH: for every disk of every drbd instance
+// whose primary is node, the secondary gets disk.disconnect with
+// PeerFenced, which drops a connection that still counts the dead node as
+// primary (DRBD 8.4 sees a powered-off peer only at its next ping, 10 s)
+// and connects again at once. It promotes nothing and starts nothing: the
+// failover job, which runs only after the fence is confirmed, promotes
+// then without waiting for the drop (the agent runs an instance's commands
+// in order, so a promotion sent meanwhile waits for it). Errors are
+// logged only: the promotion drops the peer itself when it is still
+// counted (PeerFenced of disk.primary).
+func (m *Master) dropDeadPrimary(ctx context.Context, epoch int64, node string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, dropDeadPrimaryTimeout)
+	defer cancel()
+	insts, err := m.primariesOn(ctx, node)
+	if err != nil {
+		log.Info("dead_primary_drop_failed", "node", node, "error", err)
+		return
+	}
+	tag := fmt.Sprintf("%x", time.Now().UnixNano())
+	var wg sync.WaitGroup
+	for _, in := range insts {
+		target := secondaryOf(in, node)
+		if in.DiskTemplate != api.DiskTemplateDRBD || !in.AdminUp || target == "" {
+			continue
+		}
+		for i, d := range in.Disks {
+			if minorOn(d.DRBD, target) < 0 {
+				continue
+			}
+			c := nodeCmd{ID: fmt.Sprintf("dropdead-%s-%s-%d", tag, in.UUID, i), Node: target, Kind: keys.CmdDiskDisconnect,
+				Instance: in, Params: keys.DiskParams{Disk: i, PeerFenced: true}, Timeout: dropDeadPrimaryTimeout}
+			wg.Go(func() {
+				if _, err := m.runNodeCmd(ctx, epoch, c); err != nil {
+					log.Info("dead_primary_drop_failed", "node", node, "instance", in.Name, "disk", i, "secondary", target, "error", err)
+					return
+				}
+				log.Info("dead_primary_dropped", "node", node, "instance", in.Name, "disk", i, "secondary", target)
+			})
+		}
+	}
+	wg.Wait()
 }

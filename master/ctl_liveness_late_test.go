@@ -27,6 +27,9 @@ type fastFake struct {
 	asked     map[string]int
 	jobs      []func() func()
 	observed  map[fence.Power]int
+	// dropped: the nodes whose instances' secondaries were told to drop
+	// them (dropPeers), in order.
+	dropped []string
 }
 
 func newFastFake(t *testing.T) *fastFake {
@@ -68,6 +71,11 @@ func newFastFake(t *testing.T) *fastFake {
 		},
 		spawn:   func(job func() func()) { f.jobs = append(f.jobs, job) },
 		observe: func(p fence.Power) { f.observed[p]++ },
+	}
+	f.fp.dropPeers = func(_ context.Context, node string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.dropped = append(f.dropped, node)
 	}
 	return f
 }
@@ -143,6 +151,10 @@ func TestFastPathLateAndOffFencesAtOnce(t *testing.T) {
 		t.Fatalf("asked %v, observed %v", f.asked, f.observed)
 	}
 	f.want("n2", api.NodeOnline)
+	// The secondaries drop n1 while its STONITH runs; n2 (on) is left alone.
+	if len(f.dropped) != 1 || f.dropped[0] != "n1" {
+		t.Fatalf("dead primaries dropped: %v, want [n1]", f.dropped)
+	}
 	f.lv.lost("n1") // the revoke's delete event: changes nothing
 	f.lv.fenceDone("n1", api.FenceResult{Action: "off", OK: true, Power: "off", Output: "Already OFF"}, nil)
 	f.want("n1", api.NodeFenced)
@@ -182,6 +194,9 @@ func TestFastPathLateButOnChangesNothing(t *testing.T) {
 		t.Fatalf("asked %v, observed %v", f.asked, f.observed)
 	}
 	f.want("n1", api.NodeOnline)
+	if len(f.dropped) != 0 {
+		t.Fatalf("peers told to drop a node that is on or unknown: %v", f.dropped)
+	}
 	t0 := f.now
 	f.lv.lost("n1")
 	f.power["n1"] = fence.PowerOn

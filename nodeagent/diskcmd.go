@@ -77,9 +77,17 @@ func (x *Executor) runDisk(ctx context.Context, cmd keys.NodeCommand, progress f
 			if p.Force {
 				log.Warn("drbd_promote_forced", "resource", res.Name)
 			}
-			if p.PeerFenced && dropFencedPeer(ctx, b, res, progress, log) {
+			if p.PeerFenced {
+				// A StandAlone resource here had its dead peer dropped
+				// already (the early drop, whose connect failed): it is
+				// connected again too, to wait for the peer's return.
+				dropped := dropFencedPeer(ctx, b, res, progress, log)
+				_, known := kernelResource(b, res.Name)
+				standAlone := !dropped && known && !connected(b, res.Name)
 				err := b.DRBD.Primary(ctx, res.Name, p.Force)
-				reconnectLater(b, res.Name, log)
+				if dropped || standAlone {
+					reconnectLater(b, res.Name, log)
+				}
 				return nil, err
 			}
 			return nil, b.DRBD.Primary(ctx, res.Name, p.Force)

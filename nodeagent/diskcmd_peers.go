@@ -28,6 +28,9 @@ func (x *Executor) runDiskPeers(ctx context.Context, kind string, b *BlockStorag
 	case keys.CmdDiskAdjust:
 		return nil, diskAdjust(ctx, b, res, p, progress, log)
 	case keys.CmdDiskDisconnect:
+		if p.PeerFenced {
+			return nil, dropFencedPeerEarly(ctx, b, res, progress, log)
+		}
 		if !connected(b, res.Name) {
 			return nil, nil
 		}
@@ -143,7 +146,7 @@ func dropFencedPeer(ctx context.Context, b *BlockStorage, res *drbd.Resource, pr
 		log.Warn("drbd_drop_fenced_peer", "resource", res.Name, "error", err)
 		return false
 	}
-	progress("disconnected; drbdadm primary " + res.Name)
+	progress("disconnected " + res.Name + " from its fenced peer")
 	return true
 }
 
@@ -161,4 +164,25 @@ func reconnectLater(b *BlockStorage, name string, log *slog.Logger) {
 		}
 		log.Info("drbd_reconnected", "resource", name, "reason", "waits for its fenced peer's return")
 	}()
+}
+
+// dropFencedPeerEarly is disk.disconnect with PeerFenced: the leader sends
+// it to the secondaries of a dead node's instances while the node's
+// STONITH still runs (its fence device already said off; docs/ha.md "The
+// fast path"), so that the failover's promotion does not wait for it. A
+// connection that still counts the peer as primary is dropped
+// (disconnect --force) and connected again at once: the resource then
+// waits for the peer's return (its role Unknown), which no longer holds
+// off a promotion. Nothing is promoted here, and a resource whose peer is
+// not counted as primary is left alone (also one already promoted).
+func dropFencedPeerEarly(ctx context.Context, b *BlockStorage, res *drbd.Resource, progress func(string), log *slog.Logger) error {
+	if !dropFencedPeer(ctx, b, res, progress, log) {
+		return nil
+	}
+	progress("drbdadm connect " + res.Name + " (waits for the fenced peer's return)")
+	if err := b.DRBD.Connect(ctx, res.Name, false); err != nil {
+		return fmt.Errorf("connect %s after dropping its fenced peer: %w", res.Name, err)
+	}
+	log.Info("drbd_fenced_peer_dropped", "resource", res.Name, "reason", "its peer is fenced: the promotion need not wait for DRBD's ping timeout")
+	return nil
 }

@@ -237,3 +237,50 @@ func TestDiskPrimaryDropsFencedPeer(t *testing.T) {
 		}
 	}
 }
+
+// The early drop of a dead primary (disk.disconnect with peer_fenced, sent
+// while the node is being fenced): a connection that still counts the peer
+// as primary is dropped without a handshake and connected again within the
+// command, and nothing is promoted; a peer already seen gone (Connecting,
+// role Unknown) or a resource already primary is left alone.
+func TestDiskDisconnectDropsFencedPeerEarly(t *testing.T) {
+	v84 := drbd.Version{Major: 8, Minor: 4, Patch: 11}
+	n := newPeerNode(t, "node2", v84,
+		"exists resource name:repl1-d0 role:Secondary",
+		"exists connection name:repl1-d0 conn-name:peer connection:Connected role:Primary")
+	if err := n.run(t, keys.CmdDiskDisconnect, []keys.DRBDNode{peer1, peer2}, keys.DiskParams{PeerFenced: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.takeCalls(); got != "drbdadm disconnect --force repl1-d0; drbdadm connect repl1-d0" {
+		t.Errorf("calls %q, want the forced disconnect and the connect, no promotion", got)
+	}
+	// The promotion after an early drop whose connect failed (StandAlone):
+	// promoted, and connected again afterwards.
+	sa := newPeerNode(t, "node2", v84, "exists resource name:repl1-d0 role:Secondary",
+		"exists connection name:repl1-d0 conn-name:peer connection:StandAlone role:Unknown")
+	if err := sa.run(t, keys.CmdDiskPrimary, []keys.DRBDNode{peer1, peer2}, keys.DiskParams{PeerFenced: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := "drbdadm primary repl1-d0; drbdadm connect repl1-d0"
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && got != want; time.Sleep(10 * time.Millisecond) {
+		sa.mu.Lock()
+		got = strings.Join(sa.calls, "; ")
+		sa.mu.Unlock()
+	}
+	if got != want {
+		t.Errorf("StandAlone promotion: calls %q, want %q", got, want)
+	}
+	for _, state := range [][]string{
+		{"exists resource name:repl1-d0 role:Secondary", "exists connection name:repl1-d0 conn-name:peer connection:Connecting role:Unknown"},
+		{"exists resource name:repl1-d0 role:Primary", "exists connection name:repl1-d0 conn-name:peer connection:Connecting role:Unknown"},
+	} {
+		m := newPeerNode(t, "node2", v84, state...)
+		if err := m.run(t, keys.CmdDiskDisconnect, []keys.DRBDNode{peer1, peer2}, keys.DiskParams{PeerFenced: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.takeCalls(); got != "" {
+			t.Errorf("%v: calls %q, want none", state, got)
+		}
+	}
+}

@@ -54,6 +54,12 @@ func TestVMNodesBenchFailover(t *testing.T) {
 	}
 	t.Logf("bench-failover: load before local up: %s", loadAvg())
 	l := startVMLabN(t, "8.4", labKit(), 3, "--node-lease-ttl", ttl)
+	if keep := os.Getenv("DROVER_BENCH_LOGS"); keep != "" {
+		// Before local down and the lab dir's removal (cleanups run last
+		// first): the masters' logs and the guests' consoles, also of a
+		// failed run.
+		t.Cleanup(func() { l.keepLogs(keep) })
+	}
 	l.reniceGuests()
 	tarball := t.TempDir() + "/tiny.tar.gz"
 	writeTinyRootfs(t, tarball, "")
@@ -319,4 +325,29 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// keepLogs copies the masters' logs and the node guests' consoles out of
+// the lab dir into dir (DROVER_BENCH_LOGS, set by scripts/bench-failover.sh).
+func (l *vmLab) keepLogs(dir string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		l.t.Logf("bench-failover: keep logs: %v", err)
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(l.dir, "log", "*.log"))
+	consoles, _ := filepath.Glob(filepath.Join(l.dir, "vm", "node*", "console.log"))
+	for _, src := range append(logs, consoles...) {
+		name := filepath.Base(src)
+		if name == "console.log" {
+			name = filepath.Base(filepath.Dir(src)) + "-console.log"
+		}
+		b, err := os.ReadFile(src)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		}
+		if err != nil {
+			l.t.Logf("bench-failover: keep %s: %v", src, err)
+		}
+	}
+	l.t.Logf("bench-failover: logs kept in %s", dir)
 }

@@ -146,6 +146,9 @@ type DiskParams struct {
 	// 8.4 sees a powered-off peer only at its next ping, up to 10 s) is
 	// dropped (disconnect --force) before the promotion and connected
 	// again after it (the resource waits for the peer's return).
+	// disk.disconnect with PeerFenced does only the drop and the connect,
+	// never a promotion: the leader sends it while a node whose fence
+	// device said off is being fenced (docs/ha.md "The fast path").
 	PeerFenced bool `json:"peer_fenced,omitempty"`
 }
 
