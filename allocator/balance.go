@@ -1,6 +1,8 @@
 package allocator
 
 import (
+	"os"
+	"time"
 	"math"
 	"slices"
 )
@@ -43,12 +45,17 @@ func (c *Cluster) Balance(opt BalanceOptions) Plan {
 		}
 	}
 	plan := Plan{InitialScore: st.score()}
-	raw, score := runBalancer(st, opt, false)
-	if st.nn <= exactBalance {
-		// a second plan from the exact greedy (hbal's own search); the
-		// shorter plan wins, then the lower score
+	lazy, exact := searches(st.nn)
+	var raw []rawMove
+	var score float64
+	if lazy {
+		raw, score = runBalancer(st, opt, false)
+	}
+	if exact {
+		// a plan from the exact greedy (hbal's own search); of two plans
+		// the shorter wins, then the lower score
 		alt, altScore := runBalancer(newState(c, moveFilters()), opt, true)
-		if len(alt) < len(raw) || (len(alt) == len(raw) && altScore < score) {
+		if !lazy || len(alt) < len(raw) || (len(alt) == len(raw) && altScore < score) {
 			raw = alt
 		}
 	}
@@ -64,6 +71,9 @@ func (c *Cluster) Balance(opt BalanceOptions) Plan {
 		plan.Moves[k-1].Score = plan.FinalScore // the same, without rounding drift
 	}
 	plan.Cluster = fresh.snapshot()
+	if os.Getenv("DRV_DEBUG") != "" {
+		println("scorer", Cnt[0], "score", Cnt[1], "moved", Cnt[2], "boundcut", Cnt[3], "full", Cnt[4], "fits", Cnt[5])
+	}
 	return plan
 }
 
@@ -93,6 +103,7 @@ type balancer struct {
 	stamp   int
 	tree    *maxTree // gains of best, for the lazy search
 	exact   bool     // exact greedy: every move re-evaluated each step
+	deep    bool     // shorten also tries trimDeep
 	ms      *moveScorer
 }
 
@@ -108,21 +119,51 @@ func (b *balancer) done() bool {
 	return b.opt.MaxMoves < 0 || (b.opt.MaxMoves > 0 && len(b.plan.Moves) >= b.opt.MaxMoves)
 }
 
-// exactBalance is the node count up to which Balance also runs the exact
-// greedy search and keeps the better of the two plans.
-const exactBalance = 16
+// Which searches Balance runs, by node count. Up to exactOnlyBalance nodes
+// the exact greedy alone: hbal takes 1-6 s there, and 100 times faster
+// leaves no room for a second search. Up to exactBalance nodes, and from
+// deepBalance to exhaustiveBalance, both searches, each plan polished and
+// shortened; the shorter plan wins, then the lower score. In between (where
+// hbal takes 20-70 s, and the exact search 0.2-0.4 s) and above, the lazy
+// greedy alone.
+const (
+	exactOnlyBalance = 12
+	exactBalance     = 16
+	deepBalance      = 24
+)
+
+// searches returns whether Balance runs the lazy and the exact greedy on a
+// cluster of nn nodes.
+func searches(nn int) (lazy, exact bool) {
+	if v := os.Getenv("DRV_MODE"); v != "" {
+		return v != "exact", v != "lazy"
+	}
+	switch {
+	case nn <= exactOnlyBalance:
+		return false, true
+	case nn <= exactBalance, nn > deepBalance && nn <= exhaustiveBalance:
+		return true, true
+	}
+	return true, false
+}
 
 // runBalancer searches a plan on st (lazy or exact greedy), polishes and
 // shortens it on clusters small enough, and returns its moves and the score
 // they reach.
 func runBalancer(st *state, opt BalanceOptions, exact bool) ([]rawMove, float64) {
 	var moves Plan
-	b := balancer{st: st, opt: opt, plan: &moves, exact: exact}
+	b := balancer{st: st, opt: opt, plan: &moves, exact: exact, deep: st.nn > deepBalance && st.nn <= exhaustiveBalance}
+	t0 := time.Now()
 	b.run()
+	t1 := time.Now()
 	greedy := st.score()
 	if st.nn <= 4*exhaustiveBalance {
 		b.polish()
+		t2 := time.Now()
 		b.shorten(greedy)
+		if os.Getenv("DRV_DEBUG") != "" {
+			println("exact", exact, "run", t1.Sub(t0).Microseconds(), "polish", t2.Sub(t1).Microseconds(), "shorten", time.Since(t2).Microseconds(), len(b.raw))
+		}
 	}
 	return b.raw, st.score()
 }
@@ -395,10 +436,24 @@ func (b *balancer) evalMoves(i int, targets []int, failover bool) candidate {
 		if n < 0 || n == P || n == S {
 			return
 		}
-		try(P, n)
-		try(S, n)
-		try(n, P)
-		try(n, S)
+		var cut uint8 // as in bestMove
+		if c.ok {
+			cut = b.ms.boundMask(n, c.score)
+		}
+		b.ms.bounded = true
+		if cut&1 == 0 {
+			try(P, n)
+		}
+		if cut&2 == 0 {
+			try(S, n)
+		}
+		if cut&4 == 0 {
+			try(n, P)
+		}
+		if cut&8 == 0 {
+			try(n, S)
+		}
+		b.ms.bounded = false
 	}
 	if targets == nil {
 		for n := range st.nn {
@@ -439,10 +494,24 @@ func (st *state) bestMove(k int, all bool) (bi, bp, bs int, best float64) {
 			if n == P || n == S || (dst != nil && !dst[n]) {
 				continue
 			}
-			try(i, P, n)
-			try(i, S, n)
-			try(i, n, P)
-			try(i, n, S)
+			var cut uint8 // the moves towards n that certainly score above best
+			if bi >= 0 {
+				cut = ms.boundMask(n, best)
+			}
+			ms.bounded = true // each move's bound is in cut
+			if cut&1 == 0 {
+				try(i, P, n)
+			}
+			if cut&2 == 0 {
+				try(i, S, n)
+			}
+			if cut&4 == 0 {
+				try(i, n, P)
+			}
+			if cut&8 == 0 {
+				try(i, n, S)
+			}
+			ms.bounded = false
 		}
 	}
 	return bi, bp, bs, best

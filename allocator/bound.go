@@ -13,8 +13,8 @@ import "math"
 //	sqrt(v+d) >= r + d/(2r) - d²/(2r³)   for -v <= d < 0
 //
 // (the second from sqrt(v') >= v'/r on [0, v], the chord of sqrt, and
-// 1/(1-x) <= 1+2x for 0 <= x <= 1/2); the bound uses the second for both
-// signs (it is the lower one). It computes v' with 1/n instead of /n and
+// 1/(1-x) <= 1+2x for 0 <= x <= 1/2); the bound takes the one of d's sign,
+// d clamped to [-v, 2v] (curve). It computes v' with 1/n instead of /n and
 // subtracts a tolerance far above the rounding of both ways, so a move is
 // skipped only when its exact score, as scoreUntil computes it, is above
 // the limit: every search returns what it returned without the bound.
@@ -77,7 +77,21 @@ func (b *bounds) term(k int, s, q float64) (c, tol float64, ok bool) {
 	mean := s * b.invN
 	A, B := q*b.invN, mean*mean
 	d := (A - B) - b.v[k]
-	return b.wr[k] + d*b.wa[k] - d*d*b.wb[k], b.tk[k] * (A + B), math.Abs(d) <= b.vLim[k]
+	d, cv := b.curve(k, d)
+	return b.wr[k] + d*b.wa[k] - d*d*cv, b.tk[k] * (A + B), true
+}
+
+// curve returns d, clamped to [-v, 2v], and the coefficient of d² in the
+// bound of term k: w/(2r³) for d < 0, w/(8r³) for d >= 0. The square root
+// grows with d, so the bound at the clamp holds beyond it (at 2v the d >= 0
+// bound is at its top, 1.5 r; below -v, v' < 0 is rounding and the bound 0
+// holds); on [-v, 2v] the bound's slope in d stays within w/(2r), as the
+// tolerance assumes.
+func (b *bounds) curve(k int, d float64) (float64, float64) {
+	if d < 0 {
+		return max(d, -b.vLim[k]), b.wb[k]
+	}
+	return min(d, 2*b.vLim[k]), 0.25 * b.wb[k]
 }
 
 // Move kinds of a moveScorer towards a node n.
@@ -140,61 +154,135 @@ func (ms *moveScorer) prepBound() {
 // above limit. Node n's new values in the terms it changes are computed
 // from its loads as nodeSec and nodePri do, without the load copy.
 func (ms *moveScorer) boundAbove(kd, n, q int, limit float64) bool {
-	st := ms.st
-	if !ms.lbOK[kd] || ms.lbGen != st.sumsGen || st.down(n) {
+	if !ms.boundable(kd, n) {
 		return false
 	}
-	b := &st.lb
+	var nv nodeBound
+	if kd < kindRF {
+		ms.secBound(n, q, &nv)
+	} else {
+		ms.priBound(n, &nv)
+	}
+	return ms.boundKind(kd, n, &nv, limit)
+}
+
+// boundable reports whether the bound of kind kd holds for the current sums.
+func (ms *moveScorer) boundable(kd, n int) bool {
+	return ms.lbOK[kd] && ms.lbGen == ms.st.sumsGen && !ms.st.down(n)
+}
+
+// nodeBound is node n's new values in the terms it changes (secTerms or
+// priTerms), its new N+1 count and, as a secondary, its reserve term.
+type nodeBound struct {
+	xs      [len(priTerms)]float64
+	n1, res float64
+	sec     bool
+}
+
+// secBound fills node n's values as the new secondary of primary q.
+func (ms *moveScorer) secBound(n, q int, nv *nodeBound) {
+	st := ms.st
 	in := &st.inst[ms.i]
-	sum, sq := ms.kindSums(kd)
-	old := &st.vals[n]
-	inv := &st.inv[n]
-	s, tol := ms.lbFix[kd], ms.lbTol[kd]
 	fDsk := st.fDsk[n]
 	if in.Template.usesLocalDisk() {
 		fDsk -= in.Disk
 	}
 	spn := st.spn[n] + in.SpindleUse
-	var n1 float64
-	var xs [len(priTerms)]float64 // n's new values in the terms of ks
-	var ks []int
-	if kd < kindRF {
-		sCnt := st.sCnt[n] + 1
-		rMem := st.rMem[n]
-		if ms.sec {
-			rMem = max(rMem, st.peers[n*st.nn+q]+ms.mem)
-		}
-		rem := float64(rMem) * inv[0]
+	sCnt := st.sCnt[n] + 1
+	rMem := st.rMem[n]
+	if ms.sec {
+		rMem = max(rMem, st.peers[n*st.nn+q]+ms.mem)
+	}
+	inv := &st.inv[n]
+	rem := float64(rMem) * inv[0]
+	nv.sec = true
+	nv.xs[0], nv.xs[1], nv.xs[2], nv.xs[3] = float64(fDsk)*inv[1], float64(spn)*inv[3], rem, float64(st.pCnt[n]+sCnt)
+	nv.n1 = 0
+	if rMem > 0 && st.fMem[n] < rMem {
+		nv.n1 = float64(st.pCnt[n] + sCnt)
+	}
+	nv.res = weights[sResMem] * (rem - st.vals[n][sResMem])
+}
+
+// priBound fills node n's values as the new primary.
+func (ms *moveScorer) priBound(n int, nv *nodeBound) {
+	st := ms.st
+	in := &st.inst[ms.i]
+	fDsk := st.fDsk[n]
+	if in.Template.usesLocalDisk() {
+		fDsk -= in.Disk
+	}
+	spn := st.spn[n] + in.SpindleUse
+	fMem := st.fMem[n]
+	if usesMemory(in.RunState) {
+		fMem -= in.Mem
+	}
+	pCnt := st.pCnt[n] + 1
+	inv := &st.inv[n]
+	nv.sec = false
+	nv.xs[0], nv.xs[1], nv.xs[2] = float64(fMem)*inv[0], float64(fDsk)*inv[1], float64(st.uCpu[n]+in.VCPUs)*inv[2]
+	nv.xs[3], nv.xs[4], nv.xs[5] = float64(spn)*inv[3], float64(pCnt), float64(pCnt+st.sCnt[n])
+	nv.n1, nv.res = 0, 0
+	if r := st.rMem[n]; r > 0 && fMem < r {
+		nv.n1 = float64(pCnt + st.sCnt[n])
+	}
+}
+
+// boundKind is boundAbove for node values already computed.
+func (ms *moveScorer) boundKind(kd, n int, nv *nodeBound, limit float64) bool {
+	st := ms.st
+	b := &st.lb
+	sum, sq := ms.kindSums(kd)
+	old := &st.vals[n]
+	s, tol := ms.lbFix[kd], ms.lbTol[kd]
+	ks := priTerms[:]
+	if nv.sec {
 		ks = secTerms[:]
-		xs[0], xs[1], xs[2], xs[3] = float64(fDsk)*inv[1], float64(spn)*inv[3], rem, float64(st.pCnt[n]+sCnt)
-		if rMem > 0 && st.fMem[n] < rMem {
-			n1 = float64(st.pCnt[n] + sCnt)
-		}
-		s += weights[sResMem] * (rem - old[sResMem])
-	} else {
-		fMem := st.fMem[n]
-		if usesMemory(in.RunState) {
-			fMem -= in.Mem
-		}
-		pCnt := st.pCnt[n] + 1
-		ks = priTerms[:]
-		xs[0], xs[1], xs[2] = float64(fMem)*inv[0], float64(fDsk)*inv[1], float64(st.uCpu[n]+in.VCPUs)*inv[2]
-		xs[3], xs[4], xs[5] = float64(spn)*inv[3], float64(pCnt), float64(pCnt+st.sCnt[n])
-		if r := st.rMem[n]; r > 0 && fMem < r {
-			n1 = float64(pCnt + st.sCnt[n])
-		}
+		s += nv.res
 	}
 	for t, k := range ks { // b.term, inlined
-		o, x := old[k], xs[t]
+		o, x := old[k], nv.xs[t]
 		mean := (sum[k] + (x - o)) * b.invN
 		A, B := (sq[k]+(x*x-o*o))*b.invN, mean*mean
 		d := (A - B) - b.v[k]
-		if math.Abs(d) > b.vLim[k] {
-			return false
-		}
-		s += b.wr[k] + d*b.wa[k] - d*d*b.wb[k]
+		d, c := b.curve(k, d)
+		s += b.wr[k] + d*b.wa[k] - d*d*c
 		tol += b.tk[k] * (A + B)
 	}
-	s += weights[sN1] * (n1 - old[sN1])
+	s += weights[sN1] * (nv.n1 - old[sN1])
 	return s-tol-b.tolR-lbEps*(math.Abs(s)+math.Abs(limit)) > limit
+}
+
+// boundMask returns which of the four moves towards node n ((P, n), (S, n),
+// (n, P), (n, S): bits 0-3) certainly score above limit, sharing node n's
+// values between the kinds.
+func (ms *moveScorer) boundMask(n int, limit float64) (mask uint8) {
+	if !ms.fast || math.IsInf(limit, 1) || ms.st.down(n) || ms.lbGen != ms.st.sumsGen {
+		return 0
+	}
+	var nv nodeBound
+	if ms.lbOK[kindR] {
+		ms.secBound(n, ms.P, &nv)
+		if ms.boundKind(kindR, n, &nv, limit) {
+			mask |= 1
+		}
+	}
+	if ms.lbOK[kindFR] {
+		ms.secBound(n, ms.S, &nv)
+		if ms.boundKind(kindFR, n, &nv, limit) {
+			mask |= 2
+		}
+	}
+	kRF, _, _ := ms.kindOf(n, ms.P)
+	kFRF, _, _ := ms.kindOf(n, ms.S)
+	if (kRF == kindRF && ms.lbOK[kindRF]) || (kFRF == kindFRF && ms.lbOK[kindFRF]) {
+		ms.priBound(n, &nv)
+		if kRF == kindRF && ms.lbOK[kindRF] && ms.boundKind(kindRF, n, &nv, limit) {
+			mask |= 4
+		}
+		if kFRF == kindFRF && ms.lbOK[kindFRF] && ms.boundKind(kindFRF, n, &nv, limit) {
+			mask |= 8
+		}
+	}
+	return mask
 }

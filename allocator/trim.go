@@ -1,6 +1,8 @@
 package allocator
 
 import (
+	"fmt"
+	"os"
 	"cmp"
 	"slices"
 )
@@ -143,11 +145,16 @@ func (b *balancer) shorten(greedy float64) {
 		return
 	}
 	target := polished + trimShare*(greedy-polished)
+	if os.Getenv("DRV_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "shorten: greedy %.6f polished %.6f target %.6f moves %d\n", greedy, polished, target, len(b.raw))
+	}
 	for range maxTrimRounds {
 		t := b.trim(target, origP, origS)
 		c := b.compress(origP, origS)
 		if !t && !c {
-			return
+			if !b.deep || !b.trimDeep(target, origP, origS) {
+				return
+			}
 		}
 		b.polish()
 	}
