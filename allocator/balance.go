@@ -153,6 +153,9 @@ func searches(nn int) (lazy, exact bool) {
 func runBalancer(st *state, opt BalanceOptions, exact bool) ([]rawMove, float64) {
 	var moves Plan
 	b := balancer{st: st, opt: opt, plan: &moves, exact: exact, deep: st.nn > deepBalance && st.nn <= exhaustiveBalance}
+	if exact {
+		st.psCache = make([]psEntry, len(st.inst)) // most instances keep P and S from step to step
+	}
 	t0 := time.Now()
 	b.run()
 	t1 := time.Now()
@@ -474,7 +477,8 @@ func (st *state) bestMove(k int, all bool) (bi, bp, bs int, best float64) {
 	if !all {
 		src, dst = st.shortlists(k)
 	}
-	var ms *moveScorer
+	ms := st.msScratch
+	defer func() { st.msScratch = ms }()
 	try := func(i, p, s int) {
 		if sc, ok := ms.evalBelow(p, s, best, bi >= 0); ok {
 			bi, bp, bs, best = i, p, s, sc

@@ -159,10 +159,8 @@ type moveScorer struct {
 	moves bool // the filters are moveFilters(): checked by fits
 	mem   int64
 	sec   bool // the instance's memory is reserved on its secondary
-	// loads of P and S by kind; P is unchanged by r, S keeps its role in f r f
-	pLose, sLose, sPri, pSec load
-	vPLose, vSLose, vSPri    [nComp]float64
-	rMinusS                  int64 // S's reserved memory without this instance
+	psVals
+	rMinusS int64 // S's reserved memory without this instance
 	// sums after P and S: r (P unchanged, S loses), f r (P loses, S primary),
 	// r f when P's reserved memory stays, f r f when S's stays; after P alone
 	sumR, sqR, sumFR, sqFR, sumRF, sqRF, sumFRF, sqFRF, sumP, sqP [nComp]float64
@@ -175,6 +173,23 @@ type moveScorer struct {
 	lbFix, lbTol [nKinds]float64
 	lbGen        uint64
 	bounded      bool // the caller took the bound already (boundMask)
+}
+
+// psVals are what P and S become in each kind of move: they depend on the
+// loads of P and S only, so the exact search keeps them per instance
+// (state.psCache) while neither node changed (state.nodeGen).
+type psVals struct {
+	// loads of P and S by kind; P is unchanged by r, S keeps its role in f r f
+	pLose, sLose, sPri, pSec     load
+	vPLose, vSLose, vSPri, vPSec [nComp]float64 // vPSec: pSec with P's reserve as now
+	vFP, vFS                     [nComp]float64 // failover: P secondary, S primary
+}
+
+// psEntry is one instance's psVals, for P and S at generations gP and gS.
+type psEntry struct {
+	psVals
+	P, S, gP, gS int
+	ok           bool
 }
 
 // scorer prepares a moveScorer for instance i; ms is reused when not nil.
@@ -194,13 +209,25 @@ func (st *state) scorer(ms *moveScorer, i int) *moveScorer {
 	ms.fast, ms.moves = true, st.movesOnly()
 	in := &st.inst[i]
 	ms.mem, ms.sec = in.Mem, st.usesSecMem(in)
-	// P leaves as primary; S leaves as secondary; S becomes primary; P becomes secondary
-	ms.pLose = st.movedLoad(P, i, P, S, S, -1) // P only loses its primary role here
-	ms.sLose = st.movedLoad(S, i, P, S, P, -1) // S only loses its secondary role here
-	ms.sPri = st.movedLoad(S, i, P, S, S, -1)
-	ms.pSec = st.movedLoad(P, i, P, S, -1, P) // P's reserved memory is set per n
+	if c := st.psCache; c != nil && c[i].ok && c[i].P == P && c[i].S == S && c[i].gP == st.nodeGen[P] && c[i].gS == st.nodeGen[S] {
+		ms.psVals = c[i].psVals
+	} else {
+		// P leaves as primary; S leaves as secondary; S becomes primary; P becomes secondary
+		ms.pLose = st.movedLoad(P, i, P, S, S, -1) // P only loses its primary role here
+		ms.sLose = st.movedLoad(S, i, P, S, P, -1) // S only loses its secondary role here
+		ms.sPri = st.movedLoad(S, i, P, S, S, -1)
+		ms.pSec = st.movedLoad(P, i, P, S, -1, P) // P's reserved memory is set per n
+		ms.vPLose, ms.vSLose, ms.vSPri = st.valuesOf(P, &ms.pLose), st.valuesOf(S, &ms.sLose), st.valuesOf(S, &ms.sPri)
+		pSec := ms.pSec
+		pSec.rMem = st.rMem[P]
+		ms.vPSec = st.valuesOf(P, &pSec)
+		lp, ls := st.movedLoad(P, i, P, S, S, P), st.movedLoad(S, i, P, S, S, P)
+		ms.vFP, ms.vFS = st.valuesOf(P, &lp), st.valuesOf(S, &ls)
+		if c := st.psCache; c != nil {
+			c[i] = psEntry{psVals: ms.psVals, P: P, S: S, gP: st.nodeGen[P], gS: st.nodeGen[S], ok: true}
+		}
+	}
 	ms.rMinusS = ms.sLose.rMem
-	ms.vPLose, ms.vSLose, ms.vSPri = st.valuesOf(P, &ms.pLose), st.valuesOf(S, &ms.sLose), st.valuesOf(S, &ms.sPri)
 	ms.sumR, ms.sqR = st.sum, st.sq
 	addValues(&ms.sumR, &ms.sqR, &st.vals[P], &st.vals[P])
 	addValues(&ms.sumR, &ms.sqR, &ms.vSLose, &st.vals[S])
@@ -211,11 +238,8 @@ func (st *state) scorer(ms *moveScorer, i int) *moveScorer {
 	ms.sumFR, ms.sqFR = ms.sumP, ms.sqP
 	addValues(&ms.sumFR, &ms.sqFR, &ms.vSPri, &st.vals[S])
 	// r f with P's reserved memory unchanged
-	pSec := ms.pSec
-	pSec.rMem = st.rMem[P]
-	vP := st.valuesOf(P, &pSec)
 	ms.sumRF, ms.sqRF = st.sum, st.sq
-	addValues(&ms.sumRF, &ms.sqRF, &vP, &st.vals[P])
+	addValues(&ms.sumRF, &ms.sqRF, &ms.vPSec, &st.vals[P])
 	addValues(&ms.sumRF, &ms.sqRF, &ms.vSLose, &st.vals[S])
 	ms.prepBound()
 	return ms
@@ -268,6 +292,12 @@ func (ms *moveScorer) score(p, s int, limit float64) float64 {
 	Cnt[1]++
 	st := ms.st
 	P, S := ms.P, ms.S
+	if ms.fast && p == S && s == P { // failover: movedScoreUntil's sums, P then S
+		sum, sq := st.sum, st.sq
+		addValues(&sum, &sq, &ms.vFP, &st.vals[P])
+		addValues(&sum, &sq, &ms.vFS, &st.vals[S])
+		return st.scoreUntil(&sum, &sq, limit)
+	}
 	kd, n, q := ms.kindOf(p, s)
 	if n < 0 {
 		Cnt[2]++

@@ -202,5 +202,10 @@ func (st *state) pairMayBeat(i, pi, si, j, pj, sj int, limit float64) bool {
 		}
 	}
 	st.sumsGen++ // the bounds cache must not take the restored sums for the moved ones
+	for _, n := range nodes {
+		if n >= 0 {
+			st.nodeGen[n]++ // nor the scorer's cache the restored loads
+		}
+	}
 	return sc < limit+1e-9*(1+math.Abs(limit))
 }

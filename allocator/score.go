@@ -101,6 +101,7 @@ func (st *state) refresh(n int) {
 	}
 	*old = nv
 	st.sumsGen++
+	st.nodeGen[n]++
 }
 
 // recomputeStats rebuilds the sums from scratch (no floating-point drift).
@@ -109,6 +110,7 @@ func (st *state) recomputeStats() {
 	st.nOnline = 0
 	st.sumsGen++
 	for n := range st.nn {
+		st.nodeGen[n]++
 		st.vals[n] = st.nodeValues(n)
 		if !st.down(n) {
 			st.nOnline++

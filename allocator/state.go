@@ -70,6 +70,9 @@ type state struct {
 	commits int // moves committed, for the periodic recount
 
 	pairCache *pairScorer // scratch of pairs
+	psCache   []psEntry   // per instance, when not nil: scorer's P and S values
+	msScratch *moveScorer // bestMove's scorer, kept from step to step
+	nodeGen   []int       // per node: bumped whenever its load may have changed
 	sumsGen   uint64      // bumped whenever sum or sq change
 	lb        bounds      // lower-bound coefficients for the sums of sumsGen
 
@@ -109,6 +112,7 @@ func newState(c *Cluster, filters []Filter) *state {
 	st.conflicts, st.locBad = make([]int, nn), make([]int, nn)
 	st.vals = make([][nComp]float64, nn)
 	st.inv = make([][4]float64, nn)
+	st.nodeGen = make([]int, nn)
 	for i, n := range nodes {
 		pol := c.policyFor(n.Group)
 		st.name[i] = n.Name
