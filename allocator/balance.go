@@ -1,8 +1,6 @@
 package allocator
 
 import (
-	"os"
-	"time"
 	"math"
 	"slices"
 )
@@ -71,9 +69,6 @@ func (c *Cluster) Balance(opt BalanceOptions) Plan {
 		plan.Moves[k-1].Score = plan.FinalScore // the same, without rounding drift
 	}
 	plan.Cluster = fresh.snapshot()
-	if os.Getenv("DRV_DEBUG") != "" {
-		println("scorer", Cnt[0], "score", Cnt[1], "moved", Cnt[2], "boundcut", Cnt[3], "full", Cnt[4], "fits", Cnt[5])
-	}
 	return plan
 }
 
@@ -135,9 +130,6 @@ const (
 // searches returns whether Balance runs the lazy and the exact greedy on a
 // cluster of nn nodes.
 func searches(nn int) (lazy, exact bool) {
-	if v := os.Getenv("DRV_MODE"); v != "" {
-		return v != "exact", v != "lazy"
-	}
 	switch {
 	case nn <= exactOnlyBalance:
 		return false, true
@@ -156,17 +148,11 @@ func runBalancer(st *state, opt BalanceOptions, exact bool) ([]rawMove, float64)
 	if exact {
 		st.psCache = make([]psEntry, len(st.inst)) // most instances keep P and S from step to step
 	}
-	t0 := time.Now()
 	b.run()
-	t1 := time.Now()
 	greedy := st.score()
 	if st.nn <= 4*exhaustiveBalance {
 		b.polish()
-		t2 := time.Now()
 		b.shorten(greedy)
-		if os.Getenv("DRV_DEBUG") != "" {
-			println("exact", exact, "run", t1.Sub(t0).Microseconds(), "polish", t2.Sub(t1).Microseconds(), "shorten", time.Since(t2).Microseconds(), len(b.raw))
-		}
 	}
 	return b.raw, st.score()
 }

@@ -194,7 +194,6 @@ type psEntry struct {
 
 // scorer prepares a moveScorer for instance i; ms is reused when not nil.
 func (st *state) scorer(ms *moveScorer, i int) *moveScorer {
-	Cnt[0]++
 	if ms == nil {
 		ms = &moveScorer{}
 	}
@@ -286,10 +285,7 @@ func (ms *moveScorer) kindOf(p, s int) (kd, n, q int) {
 // score returns the score of moving the instance to (p, s), stopping early
 // once it is above limit (see scoreUntil); a move whose lower bound is above
 // limit (bound.go) gets +Inf without being scored.
-var Cnt [8]int
-
 func (ms *moveScorer) score(p, s int, limit float64) float64 {
-	Cnt[1]++
 	st := ms.st
 	P, S := ms.P, ms.S
 	if ms.fast && p == S && s == P { // failover: movedScoreUntil's sums, P then S
@@ -300,17 +296,14 @@ func (ms *moveScorer) score(p, s int, limit float64) float64 {
 	}
 	kd, n, q := ms.kindOf(p, s)
 	if n < 0 {
-		Cnt[2]++
 		return st.movedScoreUntil(ms.i, p, s, limit)
 	}
 	if n != ms.n {
 		ms.n, ms.haveNPri, ms.haveSecP, ms.haveSecS = n, false, false, false
 	}
 	if kd >= 0 && !ms.bounded && limit < math.Inf(1) && ms.boundAbove(kd, n, q, limit) {
-		Cnt[3]++
 		return math.Inf(1)
 	}
-	Cnt[4]++
 	switch kd {
 	case kindR: // n becomes the secondary of P
 		return st.scoreAdd(&ms.sumR, &ms.sqR, ms.nodeSec(n, P, &ms.nSecP, &ms.haveSecP), &st.vals[n], limit)
@@ -384,7 +377,6 @@ func (ms *moveScorer) evalBelow(p, s int, bound float64, bounded bool) (float64,
 		return sc, false
 	}
 	if ms.moves {
-		Cnt[5]++
 		return sc, st.fits(ms.i, p, s)
 	}
 	return sc, st.checkMove(ms.i, p, s) == nil

@@ -1,8 +1,6 @@
 package allocator
 
 import (
-	"fmt"
-	"os"
 	"cmp"
 	"slices"
 )
@@ -145,9 +143,6 @@ func (b *balancer) shorten(greedy float64) {
 		return
 	}
 	target := polished + trimShare*(greedy-polished)
-	if os.Getenv("DRV_DEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "shorten: greedy %.6f polished %.6f target %.6f moves %d\n", greedy, polished, target, len(b.raw))
-	}
 	for range maxTrimRounds {
 		t := b.trim(target, origP, origS)
 		c := b.compress(origP, origS)

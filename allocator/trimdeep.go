@@ -2,23 +2,22 @@ package allocator
 
 import (
 	"cmp"
-	"os"
 	"slices"
-	"strconv"
 )
 
-// deepTries is how many instances trimDeep tries per call.
+// deepTries is how many instances one trimDeep call tries.
 const deepTries = 2
 
-// trimDeep drops the moves of one whole instance and re-polishes the rest of
-// the plan, keeping the result when the final score is at or below target.
-// It tries the instances whose return alone costs least, at most deepTries.
+// trimDeep is trim with a look-ahead, for when no whole instance can go back
+// within the target on its own: it sends one instance back to where it
+// started, polishes the rest of the plan (the other moved instances may then
+// take its part), and keeps the result when the final score is at or below
+// target; otherwise it restores the plan. It tries the instances whose
+// return alone leaves the lowest score, at most deepTries of them. Balance
+// uses it from deepBalance to exhaustiveBalance nodes, where hbal takes
+// minutes and a polish is cheap against that.
 func (b *balancer) trimDeep(target float64, origP, origS []int) bool {
 	st := b.st
-	tries := deepTries
-	if v, err := strconv.Atoi(os.Getenv("DRV_DEEP")); err == nil {
-		tries = v
-	}
 	type cand struct {
 		i     int
 		score float64
@@ -37,10 +36,7 @@ func (b *balancer) trimDeep(target float64, origP, origS []int) bool {
 	slices.SortFunc(cs, func(a, c cand) int { return cmp.Or(cmp.Compare(a.score, c.score), cmp.Compare(a.i, c.i)) })
 	saveRaw := slices.Clone(b.raw)
 	saveP, saveS := slices.Clone(st.ipri), slices.Clone(st.isec)
-	for k, c := range cs {
-		if k >= tries {
-			break
-		}
+	for _, c := range cs[:min(len(cs), deepTries)] {
 		next := b.without(c.i, -1, rawMove{})
 		if !b.replayOK(next) {
 			continue
@@ -50,13 +46,9 @@ func (b *balancer) trimDeep(target float64, origP, origS []int) bool {
 		b.raw = next
 		b.polish()
 		b.compress(origP, origS)
-		if os.Getenv("DRV_DEBUG") != "" {
-			println("deep", k, c.i, c.score, st.score(), target, len(b.raw))
-		}
 		if st.score() <= target {
 			return true
 		}
-		// undo
 		b.raw = slices.Clone(saveRaw)
 		for i := range st.inst {
 			if st.ipri[i] != saveP[i] || st.isec[i] != saveS[i] {
