@@ -132,6 +132,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"TokenRequest": api.TokenRequest{}, "Token": api.Token{},
 		"ReplaceDisksOptions": api.ReplaceDisksOptions{}, "RecoverSplitBrainOptions": api.RecoverSplitBrainOptions{},
 		"NodeEvacuateOptions": api.NodeEvacuateOptions{}, "ClusterBalance": api.ClusterBalance{},
+		"CleanupOptions": api.CleanupOptions{}, "InstanceHAState": api.InstanceHAState{}, "InstanceModify": api.InstanceModify{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

@@ -31,6 +31,7 @@ func (s *server) instanceRoutes() []route {
 		{http.MethodPost, "/instances/:name/migrate", RoleOperate, s.migrateInstance},
 		{http.MethodGet, "/instances/:name/console", RoleOperate, s.instanceConsole},
 		{http.MethodPost, "/instances/:name/failover", RoleOperate, s.failoverInstance},
+		{http.MethodPost, "/instances/:name/cleanup", RoleOperate, s.cleanupInstance},
 		{http.MethodPost, "/instances/:name/activate-disks", RoleOperate, s.instanceSimple(OpInstanceActivateDisks)},
 		{http.MethodPost, "/instances/:name/deactivate-disks", RoleOperate, s.instanceSimple(OpInstanceDeactivateDisks)},
 	}
@@ -244,11 +245,10 @@ var (
 
 func fieldsOf(t reflect.Type) structFields {
 	sf := structFields{byName: map[string]nodeField{}}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
+	for _, f := range reflect.VisibleFields(t) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
+		if name == "" || name == "-" || !f.IsExported() {
+			continue // embedded structs: their fields are visible ones
 		}
 		k := fieldOther
 		switch f.Type.Kind() {

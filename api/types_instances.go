@@ -96,6 +96,8 @@ type InstanceAdd struct {
 	SSHKeys []string `json:"ssh_keys,omitempty"`
 	// NoStart leaves the instance defined but stopped (ADMIN_down).
 	NoStart bool `json:"no_start,omitempty"`
+	// InstanceHA are the HA properties (-B ha_priority=, ...).
+	InstanceHA
 }
 
 // InstanceName is the params of opcodes that need only the instance name.
@@ -172,6 +174,8 @@ type InstanceModify struct {
 	// runs the instance holds it on host device DEV (docs/ha.md,
 	// "Floating addresses").
 	ServiceIP *string `json:"service_ip,omitempty"`
+	// InstanceHAModify: the HA properties to change.
+	InstanceHAModify
 }
 
 // InstanceModifyOp is the params of instance.modify.
@@ -226,6 +230,11 @@ type Instance struct {
 	// "syncing N%" (a resync runs), degraded (a node down, a resource
 	// not up or not connected, a split brain, a disk being replaced).
 	Redundancy string `json:"redundancy,omitempty"`
+	// InstanceHA are the HA properties (docs/ha.md).
+	InstanceHA
+	// HA is what the leader recorded of its failures and failovers
+	// (GET /instances/{name} only).
+	HA *InstanceHAState `json:"ha,omitempty"`
 }
 
 // InstanceConsole is the answer of GET /instances/{name}/console: the tail
@@ -334,6 +343,9 @@ func (a InstanceAdd) Validate() error {
 	if err := validBE(a.VCPUs, a.MemoryMiB); err != nil {
 		return err
 	}
+	if err := a.InstanceHA.validate(); err != nil {
+		return err
+	}
 	switch a.Hypervisor {
 	case "", "kvm", "lxc", "xen", "openvz", "test", "fake", "workload":
 	default:
@@ -436,13 +448,16 @@ func (m InstanceModifyOp) Validate() error {
 	if err := validInstanceName(m.Name); err != nil {
 		return err
 	}
-	if m.VCPUs == nil && m.MemoryMiB == nil && m.ServiceIP == nil {
+	if m.VCPUs == nil && m.MemoryMiB == nil && m.ServiceIP == nil && m.InstanceHAModify.empty() {
 		return Errorf(CodeWrongInput, "instance modify without changes")
 	}
 	if m.ServiceIP != nil && *m.ServiceIP != "" {
 		if _, err := ParseServiceIP(*m.ServiceIP); err != nil {
 			return err
 		}
+	}
+	if err := m.InstanceHAModify.validate(); err != nil {
+		return err
 	}
 	v, mem := 1, int64(MinInstanceMemoryMiB)
 	if m.VCPUs != nil {

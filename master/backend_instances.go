@@ -62,7 +62,7 @@ func instanceView(r keys.InstanceRecord, nodeStatus string, d *keys.DomainStatus
 		Hypervisor: r.Hypervisor, DiskTemplate: r.DiskTemplate, VCPUs: r.VCPUs, MemoryMiB: r.MemoryMiB,
 		AdminState: "down", Status: instanceStatus(r.AdminUp, nodeStatus, d),
 		Restarts: r.Restarts, GaveUp: r.GaveUp, CreatedAt: r.CreatedAt, Tags: r.Tags,
-		ServiceIP: r.ServiceIP,
+		ServiceIP: r.ServiceIP, InstanceHA: r.InstanceHA,
 	}
 	if r.AdminUp {
 		in.AdminState = "up"
@@ -224,6 +224,13 @@ func (m *Master) GetInstance(ctx context.Context, name string) (*api.Instance, e
 		return nil, err
 	}
 	in.Redundancy = m.instanceRedundancy(ctx, r)
+	ha, err := m.instanceHA(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if len(ha.Value.FailCounts) > 0 || len(ha.Value.Events) > 0 {
+		in.HA = &ha.Value.InstanceHAState
+	}
 	return &in, nil
 }
 

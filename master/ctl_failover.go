@@ -29,24 +29,31 @@ const failoverJobTimeout = 10 * time.Minute
 // IgnoreConsistency stays off, a secondary that is not UpToDate is refused;
 // instance.failover accepts the old primary as dead because the liveness
 // record says fenced), one job per instance (an unfinished one is waited
-// for, see startFailoverJob), each only when its secondary has the memory
-// for it (what does not fit is reported, not overcommitted; instances are
-// counted by name). The jobs are all submitted at once and run side by
-// side (each locks only its instance), so the last instance of a node
-// does not wait for the others. Stopped instances stay stopped. Instances
-// on plain or file disks cannot move (their disks are on the dead node):
-// reported. It returns an error (the node stays fenced and it is tried
-// again) when a failover job failed.
-func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, log *slog.Logger) error {
+// for, see startFailoverJob). The instances are taken in ha_priority order
+// (highest first, then by name), and each gets a job only when its target
+// has the memory for it: instances are counted against the target's last
+// reported free memory in that order, so the higher ones get the memory
+// first; what does not fit is reported (log and an event in the
+// instance's HA record), not overcommitted. A target where the instance's
+// failures reached its migration_threshold is not chosen (reported the
+// same way). The jobs are all submitted at once and run side by side (each
+// locks only its instance), so the last instance of a node does not wait
+// for the others. Stopped instances stay stopped. Instances on plain or
+// file disks cannot move (their disks are on the dead node): reported. It
+// returns an error (the node stays fenced and it is tried again) when a
+// failover job failed.
+func (m *Master) failoverNode(ctx context.Context, fence store.Fence, node string, log *slog.Logger) error {
 	insts, err := m.primariesOn(ctx, node)
 	if err != nil {
 		return err
 	}
+	byHAPriority(insts)
 	free := map[string]int64{}
 	var failed []string
 	type started struct {
-		name, target string
-		job          uint64
+		rec    keys.InstanceRecord
+		target string
+		job    uint64
 	}
 	var jobs []started
 	for _, in := range insts {
@@ -61,13 +68,30 @@ func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, l
 			m.observeFailover("unavailable")
 			continue
 		}
-		target := secondaryOf(in, node)
+		ha, err := m.instanceHA(ctx, &in)
+		if err != nil {
+			log.Error("failover_failed", "node", node, "instance", in.Name, "error", err)
+			m.observeFailover("failed")
+			failed = append(failed, in.Name)
+			continue
+		}
+		target, rejected := chooseTarget(&in, &ha.Value, []string{secondaryOf(in, node)})
+		if target == "" {
+			for _, r := range rejected {
+				log.Error("failover_banned", "node", node, "instance", in.Name, "secondary", r.Node, "reason", r.Reason)
+				m.haEvent(ctx, fence, &in, haEventBanned, r.Node, "not failed over from "+node+": "+r.Reason, log)
+			}
+			m.observeFailover("banned")
+			continue
+		}
 		if _, ok := free[target]; !ok {
 			free[target] = m.freeMemory(ctx, target)
 		}
 		if free[target] < in.MemoryMiB {
-			log.Error("failover_no_fit", "node", node, "instance", in.Name, "secondary", target,
+			log.Error("failover_no_fit", "node", node, "instance", in.Name, "secondary", target, "ha_priority", in.HAPriority,
 				"memory_mib", in.MemoryMiB, "free_mib", free[target])
+			m.haEvent(ctx, fence, &in, haEventNoFit, target, fmt.Sprintf("not failed over from %s: needs %d MiB, %s has %d MiB left "+
+				"for it (instances of a higher ha_priority first)", node, in.MemoryMiB, target, free[target]), log)
 			m.observeFailover("no_fit")
 			continue
 		}
@@ -79,16 +103,18 @@ func (m *Master) failoverNode(ctx context.Context, _ store.Fence, node string, l
 			failed = append(failed, in.Name)
 			continue
 		}
-		jobs = append(jobs, started{in.Name, target, id})
+		jobs = append(jobs, started{in, target, id})
 	}
 	for _, j := range jobs {
 		if err := m.waitFailoverJob(ctx, j.job); err != nil {
-			log.Error("failover_failed", "node", node, "instance", j.name, "job", j.job, "error", err)
+			log.Error("failover_failed", "node", node, "instance", j.rec.Name, "job", j.job, "error", err)
+			m.haEvent(ctx, fence, &j.rec, haEventFailoverError, j.target, fmt.Sprintf("failover from %s failed: %v", node, err), log)
 			m.observeFailover("failed")
-			failed = append(failed, j.name)
+			failed = append(failed, j.rec.Name)
 			continue
 		}
-		log.Warn("failover_done", "node", node, "instance", j.name, "new_primary", j.target, "job", j.job)
+		log.Warn("failover_done", "node", node, "instance", j.rec.Name, "new_primary", j.target, "job", j.job)
+		m.haEvent(ctx, fence, &j.rec, haEventFailoverDone, j.target, fmt.Sprintf("failed over from %s (job %d)", node, j.job), log)
 		m.observeFailover("started")
 	}
 	if len(failed) > 0 {

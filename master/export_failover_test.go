@@ -4,14 +4,17 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/drover-project/drover/master/store"
 )
 
 // FailoverNode runs the failover controller's step for a fenced node (as
 // the liveness controller calls it), for tests.
 func (m *Master) FailoverNode(ctx context.Context, node string, log *slog.Logger) error {
-	return m.failoverNode(ctx, store.Fence{}, node, log)
+	_, epoch := m.Leading()
+	fence, err := m.fenceOf(ctx, epoch)
+	if err != nil {
+		return err
+	}
+	return m.failoverNode(ctx, fence, node, log)
 }
 
 // ReprotectOnce runs one pass of the reprotect controller with threshold

@@ -83,6 +83,7 @@ func (m *Master) failoverInstance(ctx context.Context, sc *jobs.StepContext, nam
 		}
 	}
 	if err := m.promoteFailover(ctx, sc, rec, target, plan); err != nil {
+		m.stepFailure(ctx, sc, rec, target, haEventPromoteFailed, err)
 		if !plan.oldDead {
 			if rerr := m.setDiskRoles(ctx, sc, rec, old, keys.CmdDiskPrimary, keys.DiskParams{}, "failover-revert"); rerr != nil {
 				return fmt.Errorf("%w (and the disks could not be promoted again on %s: %v)", err, old, rerr)

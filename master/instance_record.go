@@ -61,7 +61,7 @@ func newInstanceRecord(p api.InstanceAdd, hv string, t *keys.TemplateRecord, mac
 		Name: p.Name, UUID: uuid.NewString(), PrimaryNode: p.Node, OS: t.Name, OSVersion: t.Version,
 		OSDigest: t.Digest, Hypervisor: hv, DiskTemplate: p.DiskTemplate, VCPUs: p.VCPUs,
 		MemoryMiB: p.MemoryMiB, SSHKeys: p.SSHKeys, CreatedAt: time.Now().UTC(), CreatingJob: job,
-		OSParams: p.OSParams,
+		OSParams: p.OSParams, InstanceHA: p.InstanceHA,
 	}
 	for _, d := range p.Disks {
 		rec.Disks = append(rec.Disks, keys.DiskSpec{SizeMiB: d.SizeMiB})

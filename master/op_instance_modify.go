@@ -29,15 +29,20 @@ func (m *Master) opInstanceModify() jobs.Kind {
 						if p.ServiceIP != nil {
 							r.ServiceIP = *p.ServiceIP
 						}
+						p.InstanceHAModify.Apply(&r.InstanceHA)
 						return true, nil
 					})
 					if err != nil {
 						return err
 					}
-					sc.Logf("instance %s: vcpus=%d memory=%dMiB service_ip=%s", p.Name, rec.VCPUs, rec.MemoryMiB, orDefault(rec.ServiceIP, "none"))
+					sc.Logf("instance %s: vcpus=%d memory=%dMiB service_ip=%s ha_priority=%d migration_threshold=%d", p.Name, rec.VCPUs, rec.MemoryMiB,
+						orDefault(rec.ServiceIP, "none"), rec.HAPriority, rec.MigrationThreshold)
 					return nil
 				}},
 				{Name: "redefine", Run: func(ctx context.Context, sc *jobs.StepContext) error {
+					if p.VCPUs == nil && p.MemoryMiB == nil && p.ServiceIP == nil {
+						return nil // HA properties only: the domain is the same
+					}
 					rec, _, err := m.instanceRecord(ctx, p.Name)
 					if err != nil {
 						return err

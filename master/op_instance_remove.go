@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
 	"github.com/drover-project/drover/master/keys"
@@ -49,6 +51,7 @@ func (m *Master) opInstanceRemove() jobs.Kind {
 					}
 					deleteNamed(sc, keys.InstancesPrefix, p.Name, rev)
 					sc.Then(m.ownDomainDelete(ctx, rec.PrimaryNode, rec)...)
+					sc.Then(clientv3.OpDelete(keys.InstanceHAKey(rec.UUID)))
 					sc.Logf("instance %s removed", p.Name)
 					return nil
 				}},

@@ -76,6 +76,7 @@ func (m *Master) startDomain(ctx context.Context, sc *jobs.StepContext, rec *key
 		}
 	}
 	if _, err := m.stepCmd(ctx, sc, "start", nodeCmd{Node: rec.PrimaryNode, Kind: keys.CmdInstanceStart, Instance: *rec}); err != nil {
+		m.stepFailure(ctx, sc, rec, rec.PrimaryNode, haEventStartFailed, err)
 		return err
 	}
 	sc.Logf("instance %s started on %s", rec.Name, rec.PrimaryNode)

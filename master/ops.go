@@ -15,7 +15,7 @@ func (m *Master) registerOps() error {
 		m.opInstanceAdd(), m.opInstanceBatchCreate(), m.opInstanceRemove(), m.opInstanceStartup(), m.opInstanceShutdown(),
 		m.opInstanceReboot(), m.opInstanceReinstall(), m.opInstanceRename(), m.opInstanceGrowDisk(),
 		m.opInstanceModify(), m.opInstanceMigrate(), m.opNodePower(), m.opTemplateBuild(), m.opTemplateRemove(), m.opTagsModify(), m.opClusterRepair(),
-		m.opInstanceFailover(), m.opInstanceActivateDisks(), m.opInstanceDeactivateDisks(),
+		m.opInstanceFailover(), m.opInstanceCleanup(), m.opInstanceActivateDisks(), m.opInstanceDeactivateDisks(),
 		m.opInstanceReplaceDisks(), m.opInstanceRecoverSplitBrain(), m.opClusterVerifyDisks(),
 		m.opNodeEvacuate(), m.opNodeMigrate(), m.opNodeFailover(), m.opClusterBalance(), m.opClusterModify()}
 	for _, k := range append(kinds, m.cfg.ExtraOps...) {

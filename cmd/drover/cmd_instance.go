@@ -49,6 +49,8 @@ var instanceFields = fieldSet[api.Instance]{
 			return orDash(strings.Join(s, ","))
 		}},
 		{"restarts", "Restarts", func(i api.Instance) string { return strconv.Itoa(i.Restarts) }},
+		{"ha_priority", "HA_priority", func(i api.Instance) string { return strconv.Itoa(i.HAPriority) }},
+		{"migration_threshold", "Migration_threshold", func(i api.Instance) string { return strconv.Itoa(i.MigrationThreshold) }},
 		{"uuid", "UUID", func(i api.Instance) string { return i.UUID }},
 		{"created", "Created", func(i api.Instance) string { return fmtTime(&i.CreatedAt) }},
 	},
@@ -118,7 +120,7 @@ func parseBE(s string) (vcpus *int, mem *int64, err error) {
 			}
 			mem = &n
 		default:
-			return nil, nil, usagef("-B %s: unknown parameter (vcpus, memory)", k)
+			return nil, nil, usagef("-B %s: unknown parameter (vcpus, memory, "+haBEKeys+")", k)
 		}
 	}
 	return vcpus, mem, nil
@@ -143,6 +145,11 @@ func instanceAddRequest(c *cli.Context) (api.InstanceAdd, error) {
 		return a, err
 	}
 	if b := c.String("backend-parameters"); b != "" {
+		ha, b, err := parseHABE(b)
+		if err != nil {
+			return a, err
+		}
+		ha.Apply(&a.InstanceHA)
 		v, m, err := parseBE(b)
 		if err != nil {
 			return a, err
@@ -225,7 +232,7 @@ func instanceCommand() *cli.Command {
 					&cli.BoolFlag{Name: "no-wait-for-sync", Usage: "drbd: do not wait for the first sync of the disks"},
 					&cli.BoolFlag{Name: "no-install", Usage: "create the disks without installing the template onto them"},
 					&cli.StringSliceFlag{Name: "disk", Usage: "a disk: SIZE (512M, 10G, MiB) or Ganeti's N:size=SIZE; repeat for more"},
-					&cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE (default vcpus=1,memory=512M)"},
+					&cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE,ha_priority=N,migration_threshold=N (default vcpus=1,memory=512M)"},
 					&cli.StringSliceFlag{Name: "net", Usage: "a NIC: link=BRIDGE, or Ganeti's N:link=BRIDGE or N; repeat for more"},
 					&cli.StringFlag{Name: "hypervisor", Aliases: []string{"H"}, Usage: "kvm, lxc, xen, openvz, test or fake; must match the node's"},
 					&cli.StringSliceFlag{Name: "ssh-key", Usage: "file of SSH public keys for root"},
@@ -327,8 +334,8 @@ func instanceCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "modify", Usage: "change vcpus, memory or the service address (-B); a running instance gets them at its next start", ArgsUsage: "NAME",
-				Flags: append(submitFlags(), &cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV (service_ip= removes it)"}),
+				Name: "modify", Usage: "change vcpus, memory, the service address or HA properties (-B); a running instance gets vcpus and memory at its next start", ArgsUsage: "NAME",
+				Flags: append(submitFlags(), &cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV,ha_priority=N,migration_threshold=N (service_ip= removes it)"}),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usagef("instance modify needs one instance name")
@@ -337,6 +344,10 @@ func instanceCommand() *cli.Command {
 						return usagef("instance modify: nothing to change (use -B vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV)")
 					}
 					be, sip, err := cutServiceIP(c.String("backend-parameters"))
+					if err != nil {
+						return err
+					}
+					ha, be, err := parseHABE(be)
 					if err != nil {
 						return err
 					}
@@ -351,7 +362,7 @@ func instanceCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					id, err := cl.ModifyInstance(c.Context, c.Args().First(), api.InstanceModify{VCPUs: v, MemoryMiB: m, ServiceIP: sip})
+					id, err := cl.ModifyInstance(c.Context, c.Args().First(), api.InstanceModify{VCPUs: v, MemoryMiB: m, ServiceIP: sip, InstanceHAModify: ha})
 					if err != nil {
 						return err
 					}
@@ -403,7 +414,7 @@ func instanceCommand() *cli.Command {
 					return err
 				},
 			},
-		}, instanceDRBDCommands()...),
+		}, append(instanceDRBDCommands(), instanceHACommands()...)...),
 	}
 }
 
@@ -452,6 +463,7 @@ func instanceInfo(c *cli.Context) error {
 		if i.ServiceIP != "" {
 			fmt.Fprintf(w, "  Service IP: %s (held by the node that runs the instance)\n", i.ServiceIP)
 		}
+		printInstanceHA(w, i)
 		fmt.Fprintf(w, "  Disk template: %s\n", i.DiskTemplate)
 		for n, d := range i.Disks {
 			fmt.Fprintf(w, "    - disk/%d: %s\n", n, fmtMiB(d.SizeMiB))

@@ -97,6 +97,9 @@ type InstanceRecord struct {
 	// "ADDR/PREFIX@DEV" (additive): the agent of the node whose domain of
 	// the instance runs puts it on host device DEV (nodeagent/serviceip.go).
 	ServiceIP string `json:"service_ip,omitempty"`
+	// InstanceHA are the HA properties (-B ha_priority=, ...; additive;
+	// docs/ha.md).
+	api.InstanceHA
 }
 
 // MaxAutoRestarts is how often the watcher restarts an instance that should run
