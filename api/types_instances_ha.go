@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // OpInstanceCleanup clears an instance's failure counts (InstanceCleanup).
 const OpInstanceCleanup = "instance.cleanup"
@@ -26,17 +29,40 @@ type InstanceHA struct {
 	// counts are cleaned up (instance cleanup). 0 is off (Pacemaker's
 	// migration-threshold).
 	MigrationThreshold int `json:"migration_threshold,omitempty"`
+	// Failback: once the instance is redundant again after a failover,
+	// live-migrate it back to its preferred node (the best Location score
+	// among its DRBD nodes, else the node it was failed over from). Off by
+	// default: it stays where it is until an operator moves it (Pacemaker's
+	// resource-stickiness=INFINITY; on is stickiness 0).
+	Failback bool `json:"failback,omitempty"`
+	// Location are scores per node (Pacemaker's location constraints):
+	// the higher the more preferred, LocationNever (-INFINITY) never. The
+	// failover target choice and failback use them.
+	Location map[string]int `json:"location,omitempty"`
 }
+
+// Location scores: LocationInfinity is Pacemaker's INFINITY; a node scored
+// LocationNever is never the instance's primary.
+const (
+	LocationInfinity = 1000000
+	LocationNever    = -LocationInfinity
+	MaxLocations     = 32
+)
 
 // InstanceHAModify are the HA properties an instance modify changes (nil:
 // unchanged).
 type InstanceHAModify struct {
-	HAPriority         *int `json:"ha_priority,omitempty"`
-	MigrationThreshold *int `json:"migration_threshold,omitempty"`
+	HAPriority         *int  `json:"ha_priority,omitempty"`
+	MigrationThreshold *int  `json:"migration_threshold,omitempty"`
+	Failback           *bool `json:"failback,omitempty"`
+	// Location replaces the scores ({} clears them).
+	Location *map[string]int `json:"location,omitempty"`
 }
 
 // empty reports whether nothing is to change.
-func (h InstanceHAModify) empty() bool { return h.HAPriority == nil && h.MigrationThreshold == nil }
+func (h InstanceHAModify) empty() bool {
+	return h.HAPriority == nil && h.MigrationThreshold == nil && h.Failback == nil && h.Location == nil
+}
 
 // Apply sets what h changes in ha.
 func (h InstanceHAModify) Apply(ha *InstanceHA) {
@@ -45,6 +71,15 @@ func (h InstanceHAModify) Apply(ha *InstanceHA) {
 	}
 	if h.MigrationThreshold != nil {
 		ha.MigrationThreshold = *h.MigrationThreshold
+	}
+	if h.Failback != nil {
+		ha.Failback = *h.Failback
+	}
+	if h.Location != nil {
+		ha.Location = nil
+		if len(*h.Location) > 0 {
+			ha.Location = maps.Clone(*h.Location)
+		}
 	}
 }
 
@@ -55,6 +90,17 @@ func (h InstanceHA) validate() error {
 	}
 	if h.MigrationThreshold < 0 || h.MigrationThreshold > MaxMigrationThreshold {
 		return Errorf(CodeWrongInput, "migration_threshold %d not in 0..%d (0: off)", h.MigrationThreshold, MaxMigrationThreshold)
+	}
+	if len(h.Location) > MaxLocations {
+		return Errorf(CodeWrongInput, "location: at most %d nodes", MaxLocations)
+	}
+	for n, score := range h.Location {
+		if err := ValidHostname(n); err != nil {
+			return Errorf(CodeWrongInput, "location: node %s: %s", quoteShort(n), AsError(err).Message)
+		}
+		if score < LocationNever || score > LocationInfinity {
+			return Errorf(CodeWrongInput, "location: score %d of %s not in %d..%d", score, n, LocationNever, LocationInfinity)
+		}
 	}
 	return nil
 }
@@ -93,6 +139,10 @@ type InstanceHAState struct {
 	FailCounts []InstanceFailCount `json:"fail_counts,omitempty"`
 	// Events are the last few, oldest first.
 	Events []InstanceHAEvent `json:"events,omitempty"`
+	// FailedOverFrom is the node the failover controller last moved the
+	// instance away from (cleared by a failback, or once the instance
+	// runs there again); failback=on without Location moves it back there.
+	FailedOverFrom string `json:"failed_over_from,omitempty"`
 }
 
 // CleanupOptions is the body of POST /instances/{name}/cleanup.

@@ -11,14 +11,16 @@ func TestInstanceHAValidate(t *testing.T) {
 	if err := base.Validate(); err != nil {
 		t.Fatalf("base: %v", err)
 	}
-	for _, ha := range []api.InstanceHA{{HAPriority: 10}, {HAPriority: -api.MaxHAPriority}, {MigrationThreshold: 3}} {
+	for _, ha := range []api.InstanceHA{{HAPriority: 10}, {HAPriority: -api.MaxHAPriority}, {MigrationThreshold: 3},
+		{Failback: true, Location: map[string]int{"node1": 100, "node2": api.LocationNever}}} {
 		a := base
 		a.InstanceHA = ha
 		if err := a.Validate(); err != nil {
 			t.Errorf("%+v refused: %v", ha, err)
 		}
 	}
-	for _, ha := range []api.InstanceHA{{HAPriority: api.MaxHAPriority + 1}, {MigrationThreshold: -1}} {
+	for _, ha := range []api.InstanceHA{{HAPriority: api.MaxHAPriority + 1}, {MigrationThreshold: -1},
+		{Location: map[string]int{"no de": 1}}, {Location: map[string]int{"node1": api.LocationInfinity + 1}}} {
 		a := base
 		a.InstanceHA = ha
 		if err := a.Validate(); api.AsError(err).Code != api.CodeWrongInput {

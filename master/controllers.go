@@ -37,6 +37,7 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 		{name: "drbd-rejoin", run: m.runDRBDRejoin},
 		{name: "reprotect", run: m.runReprotect},
 		{name: "cluster-ip", run: m.runClusterIP},
+		{name: "failback", run: m.runFailback},
 	}
 }
 

@@ -115,6 +115,7 @@ func (m *Master) failoverNode(ctx context.Context, fence store.Fence, node strin
 		}
 		log.Warn("failover_done", "node", node, "instance", j.rec.Name, "new_primary", j.target, "job", j.job)
 		m.haEvent(ctx, fence, &j.rec, haEventFailoverDone, j.target, fmt.Sprintf("failed over from %s (job %d)", node, j.job), log)
+		m.setFailedOverFrom(ctx, fence, &j.rec, node)
 		m.observeFailover("started")
 	}
 	if len(failed) > 0 {

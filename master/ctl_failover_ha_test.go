@@ -206,3 +206,93 @@ func TestFailoverMigrationThreshold(t *testing.T) {
 		t.Errorf("cleanup of node2 cleared node1's count: %+v", in.HA)
 	}
 }
+
+// connectedDRBD is a node's DRBD state with every resource of names
+// UpToDate and connected to an UpToDate peer.
+func connectedDRBD(role string, names ...string) keys.DRBDState {
+	st := keys.DRBDState{Version: "8.4.11", ObservedAt: time.Now().UTC()}
+	for _, n := range names {
+		st.Resources = append(st.Resources, keys.DRBDResource{Name: n + "-d0", Role: role, Disk: "UpToDate",
+			Peers: []keys.DRBDPeer{{Name: "peer", Connection: "Connected", Replication: "Established", PeerDisk: "UpToDate"}}})
+	}
+	return st
+}
+
+// TestFailbackPolicy: fb (failback=on) and st (failback off) are failed
+// over from the fenced node2 to node1; node2 comes back (a second
+// stand-in) and both are redundant again. The failback pass submits one
+// live migration, of fb back to node2, none of st; node2 fails the
+// migration, so the next pass records failback_failed and counts it on
+// node2, and does not try again before failbackRetry.
+func TestFailbackPolicy(t *testing.T) {
+	e := startStandInEnv(t)
+	m := e.m
+	fb, st := haInstance("fb", 1, 128, api.InstanceHA{Failback: true}), haInstance("st", 2, 128, api.InstanceHA{})
+	fb.Hypervisor, st.Hypervisor = "workload", "workload" // fake does not migrate
+	putHAInstances(t, e, fb, st)
+	if err := m.FailoverNode(ctx(t), "node2", slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("failover step: %v", err)
+	}
+	for _, n := range []string{"fb", "st"} {
+		in, err := m.GetInstance(ctx(t), n)
+		if err != nil || in.PrimaryNode != "node1" || in.HA == nil || in.HA.FailedOverFrom != "node2" {
+			t.Fatalf("%s after the failover: %+v %v", n, in, err)
+		}
+	}
+	fs := master.NewFailbackState()
+	now := time.Now()
+	if got, err := m.FailbackOnce(ctx(t), fs, now); err != nil || len(got) != 0 {
+		t.Fatalf("failback while node2 is dead: %v %v", got, err)
+	}
+
+	n2 := &standIn{c: m.Client(), node: "node2", fail: map[string]*api.Error{}}
+	for _, k := range []string{keys.CmdInstanceMigratePrepare, keys.CmdInstanceMigrate, keys.CmdDiskDualPrimary, keys.CmdDiskPrimary} {
+		n2.failKind(k, &api.Error{Code: api.CodeWrongState, Message: "no migration here"})
+	}
+	n2.putJSON(ctx(t), t, keys.NodeStatusKey("node2"), keys.NodeStatus{Hypervisor: "workload", HypervisorOK: true,
+		Resources:   api.NodeResources{MemoryTotalMiB: 4096, MemoryFreeMiB: 4096, DiskTotalMiB: 10240, DiskFreeMiB: 10240, CPUs: 4},
+		PublishedAt: time.Now().UTC(), StartedAt: time.Now().UTC()})
+	go n2.run(ctx(t), t)
+	e.si.putJSON(ctx(t), t, keys.NodeDRBDKey("node1"), connectedDRBD("Primary", "fb", "st"))
+	n2.putJSON(ctx(t), t, keys.NodeDRBDKey("node2"), connectedDRBD("Secondary", "fb", "st"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		in, err := m.GetInstance(ctx(t), "fb")
+		if err == nil && in.Redundancy == "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fb not redundant: %+v %v", in, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, err := m.FailbackOnce(ctx(t), fs, now)
+	if err != nil || !slices.Equal(got, []string{"fb"}) {
+		in, _ := m.GetInstance(ctx(t), "fb")
+		t.Fatalf("failback pass: %v %v; want [fb] (fb: %+v)", got, err, in.HA)
+	}
+	js, err := m.ListJobs(ctx(t), api.JobFilter{Archived: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mig []api.Job
+	for _, j := range js {
+		if len(j.Ops) == 1 && j.Ops[0].Kind == api.OpInstanceMigrate {
+			mig = append(mig, j)
+		}
+	}
+	var p api.InstanceMigrate
+	if len(mig) != 1 || json.Unmarshal(mig[0].Ops[0].Params, &p) != nil || p.Name != "fb" || p.TargetNode != "node2" || p.Mode != api.MigrateModeLive {
+		t.Fatalf("migrate jobs %+v, want one live migration of fb to node2", mig)
+	}
+	if j := mastertest.WaitJob(t, m, mig[0].ID, 60*time.Second); j.State == api.JobSuccess {
+		t.Fatalf("the failback migration succeeded although node2 refuses it: %+v", j)
+	}
+	if got, err = m.FailbackOnce(ctx(t), fs, now.Add(time.Second)); err != nil || len(got) != 0 {
+		t.Fatalf("pass after the failed failback: %v %v; want nothing", got, err)
+	}
+	in, err := m.GetInstance(ctx(t), "fb")
+	if err != nil || in.HA == nil || !slices.Contains(eventKinds(in), "failback_failed") || len(in.HA.FailCounts) != 1 || in.HA.FailCounts[0].Node != "node2" {
+		t.Fatalf("fb after the failed failback: %+v %v", in.HA, err)
+	}
+}

@@ -26,3 +26,20 @@ func (m *Master) ReprotectOnce(ctx context.Context, after time.Duration) []strin
 // StartFileBMC starts a test BMC whose "hardware" is a file holding 1 or
 // 0 (ctl_liveness_late_ipmi_test.go).
 var StartFileBMC = startFileBMC
+
+// FailbackState is the failback controller's state between passes.
+type FailbackState = failbackState
+
+// NewFailbackState is a new controller state, for tests.
+func NewFailbackState() *FailbackState { return newFailbackState() }
+
+// FailbackOnce runs one pass of the failback controller at now, for tests;
+// it returns the instances it submitted a failback for.
+func (m *Master) FailbackOnce(ctx context.Context, st *FailbackState, now time.Time) ([]string, error) {
+	_, epoch := m.Leading()
+	fence, err := m.fenceOf(ctx, epoch)
+	if err != nil {
+		return nil, err
+	}
+	return m.failbackOnce(ctx, fence, st, now), nil
+}

@@ -24,6 +24,8 @@ const (
 	haEventStartFailed   = "start_failed"
 	haEventPromoteFailed = "promote_failed"
 	haEventCleanup       = "cleanup"
+	haEventFailbackDone  = "failback_done"
+	haEventFailbackError = "failback_failed"
 )
 
 // instanceHA reads the HA record of rec (an empty one when there is none).

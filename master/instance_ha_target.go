@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
 )
 
@@ -25,18 +26,69 @@ type targetRejection struct {
 	Node, Reason string
 }
 
+// locationScore is rec's location score of node (0 when not given).
+func locationScore(rec *keys.InstanceRecord, node string) int { return rec.Location[node] }
+
 // chooseTarget picks rec's failover target among candidates (its DRBD
 // secondaries; with DRBD 8.4 there is one): a node where its failures
-// reached migration_threshold is left out. It returns "" and the reasons
-// when no candidate is left.
+// reached migration_threshold, or scored -INFINITY (api.LocationNever), is
+// left out; of the others the best location score wins, then the first
+// in candidates' order. It returns "" and the reasons when no candidate is
+// left.
 func chooseTarget(rec *keys.InstanceRecord, ha *keys.InstanceHARecord, candidates []string) (string, []targetRejection) {
 	var out []targetRejection
+	var ok []string
 	for _, n := range candidates {
-		if why := bannedBy(rec, ha, n); why != "" {
+		switch why := bannedBy(rec, ha, n); {
+		case why != "":
 			out = append(out, targetRejection{n, why})
-			continue
+		case locationScore(rec, n) <= api.LocationNever:
+			out = append(out, targetRejection{n, "location score -INFINITY on " + n})
+		default:
+			ok = append(ok, n)
 		}
-		return n, out
 	}
-	return "", out
+	if len(ok) == 0 {
+		return "", out
+	}
+	slices.SortStableFunc(ok, func(a, b string) int { return cmp.Compare(locationScore(rec, b), locationScore(rec, a)) })
+	return ok[0], out
+}
+
+// preferredNode is where failback=on wants rec to run, among its DRBD
+// nodes: the one with the best location score when that is better than
+// its current primary's (stickiness 0: a tie stays), else the node it was
+// failed over from when that scores no worse. "" when it is where it
+// should be.
+func preferredNode(rec *keys.InstanceRecord, ha *keys.InstanceHARecord) string {
+	cur := rec.PrimaryNode
+	best := cur
+	for _, n := range diskNodes(rec) {
+		if locationScore(rec, n) > locationScore(rec, best) {
+			best = n
+		}
+	}
+	if best != cur {
+		return best
+	}
+	if from := ha.FailedOverFrom; from != "" && from != cur && slices.Contains(diskNodes(rec), from) &&
+		locationScore(rec, from) >= locationScore(rec, cur) {
+		return from
+	}
+	return ""
+}
+
+// failbackTarget is the node rec is to be migrated back to now ("" none):
+// failback=on, running, drbd, redundant again (every disk UpToDate on both
+// nodes), the preferred node usable (nodeOK) and not excluded by
+// migration_threshold or a -INFINITY score.
+func failbackTarget(rec *keys.InstanceRecord, ha *keys.InstanceHARecord, redundancy string, nodeOK func(string) bool) string {
+	if !rec.Failback || !rec.AdminUp || rec.DiskTemplate != api.DiskTemplateDRBD || rec.CreatingJob != 0 || redundancy != "ok" {
+		return ""
+	}
+	n := preferredNode(rec, ha)
+	if n == "" || !nodeOK(n) || locationScore(rec, n) <= api.LocationNever || bannedBy(rec, ha, n) != "" {
+		return ""
+	}
+	return n
 }

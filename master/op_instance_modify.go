@@ -35,8 +35,8 @@ func (m *Master) opInstanceModify() jobs.Kind {
 					if err != nil {
 						return err
 					}
-					sc.Logf("instance %s: vcpus=%d memory=%dMiB service_ip=%s ha_priority=%d migration_threshold=%d", p.Name, rec.VCPUs, rec.MemoryMiB,
-						orDefault(rec.ServiceIP, "none"), rec.HAPriority, rec.MigrationThreshold)
+					sc.Logf("instance %s: vcpus=%d memory=%dMiB service_ip=%s ha_priority=%d migration_threshold=%d failback=%v location=%v", p.Name,
+						rec.VCPUs, rec.MemoryMiB, orDefault(rec.ServiceIP, "none"), rec.HAPriority, rec.MigrationThreshold, rec.Failback, rec.Location)
 					return nil
 				}},
 				{Name: "redefine", Run: func(ctx context.Context, sc *jobs.StepContext) error {

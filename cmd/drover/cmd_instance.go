@@ -51,6 +51,8 @@ var instanceFields = fieldSet[api.Instance]{
 		{"restarts", "Restarts", func(i api.Instance) string { return strconv.Itoa(i.Restarts) }},
 		{"ha_priority", "HA_priority", func(i api.Instance) string { return strconv.Itoa(i.HAPriority) }},
 		{"migration_threshold", "Migration_threshold", func(i api.Instance) string { return strconv.Itoa(i.MigrationThreshold) }},
+		{"failback", "Failback", func(i api.Instance) string { return onOff(i.Failback) }},
+		{"location", "Location", func(i api.Instance) string { return orDash(fmtLocation(i.Location)) }},
 		{"uuid", "UUID", func(i api.Instance) string { return i.UUID }},
 		{"created", "Created", func(i api.Instance) string { return fmtTime(&i.CreatedAt) }},
 	},
@@ -232,7 +234,7 @@ func instanceCommand() *cli.Command {
 					&cli.BoolFlag{Name: "no-wait-for-sync", Usage: "drbd: do not wait for the first sync of the disks"},
 					&cli.BoolFlag{Name: "no-install", Usage: "create the disks without installing the template onto them"},
 					&cli.StringSliceFlag{Name: "disk", Usage: "a disk: SIZE (512M, 10G, MiB) or Ganeti's N:size=SIZE; repeat for more"},
-					&cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE,ha_priority=N,migration_threshold=N (default vcpus=1,memory=512M)"},
+					&cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE,ha_priority=N,migration_threshold=N,failback=on|off,location=NODE:SCORE,... (default vcpus=1,memory=512M)"},
 					&cli.StringSliceFlag{Name: "net", Usage: "a NIC: link=BRIDGE, or Ganeti's N:link=BRIDGE or N; repeat for more"},
 					&cli.StringFlag{Name: "hypervisor", Aliases: []string{"H"}, Usage: "kvm, lxc, xen, openvz, test or fake; must match the node's"},
 					&cli.StringSliceFlag{Name: "ssh-key", Usage: "file of SSH public keys for root"},
@@ -335,7 +337,7 @@ func instanceCommand() *cli.Command {
 			},
 			{
 				Name: "modify", Usage: "change vcpus, memory, the service address or HA properties (-B); a running instance gets vcpus and memory at its next start", ArgsUsage: "NAME",
-				Flags: append(submitFlags(), &cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV,ha_priority=N,migration_threshold=N (service_ip= removes it)"}),
+				Flags: append(submitFlags(), &cli.StringFlag{Name: "backend-parameters", Aliases: []string{"B"}, Usage: "vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV,ha_priority=N,migration_threshold=N,failback=on|off,location=NODE:SCORE,... (service_ip= removes it)"}),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usagef("instance modify needs one instance name")

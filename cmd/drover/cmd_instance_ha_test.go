@@ -16,3 +16,24 @@ func TestParseHABE(t *testing.T) {
 		}
 	}
 }
+
+func TestParseHABELocationFailback(t *testing.T) {
+	ha, rest, err := parseHABE("location=node1:100,node2:50, node3:-INFINITY,memory=1G,failback=on")
+	if err != nil || rest != "memory=1G" || ha.Failback == nil || !*ha.Failback || ha.Location == nil {
+		t.Fatalf("parseHABE: %+v %q %v", ha, rest, err)
+	}
+	if loc := *ha.Location; len(loc) != 3 || loc["node1"] != 100 || loc["node2"] != 50 || loc["node3"] != -1000000 {
+		t.Errorf("location %v", loc)
+	}
+	if got := fmtLocation(*ha.Location); got != "node1:100,node2:50,node3:-INFINITY" {
+		t.Errorf("fmtLocation: %q", got)
+	}
+	if ha, _, err = parseHABE("location=,failback=off"); err != nil || ha.Location == nil || len(*ha.Location) != 0 || *ha.Failback {
+		t.Errorf("clearing location, failback off: %+v %v", ha, err)
+	}
+	for _, in := range []string{"failback=maybe", "location=node1", "location=node1:x", "location=node1:1,node1:2", "location=:5"} {
+		if _, _, err := parseHABE(in); err == nil {
+			t.Errorf("parseHABE(%q) accepted", in)
+		}
+	}
+}
