@@ -20,9 +20,13 @@ import (
 // both nodes, connected): it is live-migrated (instance.migrate, submitter
 // "failback") to its preferred node (preferredNode: the best location
 // score, else the node it was failed over from). With failback off it
-// stays until an operator migrates it. One job per instance at a time; a
-// failed one is reported (event failback_failed, counted as a failure of
-// the target) and not tried again for failbackRetry.
+// stays until an operator migrates it. The same pass moves an instance
+// off its primary once its failures there reached migration_threshold and
+// it does not run (awayTarget: instance.failover to its secondary, as
+// Pacemaker moves a resource whose fail-count reached the threshold). One
+// job per instance at a time; a failed one is reported (event
+// failback_failed, counted as a failure of the target) and not tried again
+// for failbackRetry.
 
 // failbackInterval is how often the controller looks; failbackRetry how
 // long it leaves an instance alone after its failback failed.
@@ -43,6 +47,8 @@ type failbackState struct {
 type failbackJob struct {
 	id     uint64
 	target string
+	what   string // failback, or failover at migration_threshold
+	from   string // the primary when it was submitted
 }
 
 func newFailbackState() *failbackState {
@@ -79,9 +85,10 @@ func (m *Master) failbackOnce(ctx context.Context, fence store.Fence, st *failba
 			ha = &keys.InstanceHARecord{}
 		}
 		if j, ok := st.pending[r.UUID]; ok {
-			if !m.failbackEnded(ctx, fence, st, r, j, now) {
-				continue
-			}
+			// Running, or just ended: the view may be older than its
+			// end; the next pass looks again.
+			m.failbackEnded(ctx, fence, st, r, j, now)
+			continue
 		}
 		if ha.FailedOverFrom != "" && ha.FailedOverFrom == r.PrimaryNode {
 			// Back where it was (a failback, or an operator's migrate).
@@ -91,51 +98,69 @@ func (m *Master) failbackOnce(ctx context.Context, fence store.Fence, st *failba
 		if at, ok := st.failed[r.UUID]; ok && now.Sub(at) < failbackRetry {
 			continue
 		}
-		target := failbackTarget(r, ha, redundancyOf(r, v.drbdOf), nodeOK)
-		if target == "" || v.nodeStatus(r.PrimaryNode) != api.NodeOnline {
+		if v.nodeStatus(r.PrimaryNode) != api.NodeOnline {
 			continue
 		}
-		id, err := m.queue.Submit(ctx, failbackPrincipal, api.JobSubmit{Ops: []api.OpCode{api.MustOp(api.OpInstanceMigrate,
-			api.InstanceMigrate{Name: r.Name, MigrateOptions: api.MigrateOptions{TargetNode: target, Mode: api.MigrateModeLive}})}})
+		red := redundancyOf(r, v.drbdOf)
+		var op api.OpCode
+		what := "failback"
+		target := awayTarget(r, ha, red, domainUp(v.domain(r.PrimaryNode, r.Name)), nodeOK)
+		if target != "" {
+			op, what = api.MustOp(api.OpInstanceFailover, api.InstanceFailover{Name: r.Name}), "failover at migration_threshold"
+			m.log.Warn("failover_threshold", "instance", r.Name, "node", r.PrimaryNode, "to", target, "reason", bannedBy(r, ha, r.PrimaryNode))
+		} else if target = failbackTarget(r, ha, red, nodeOK); target != "" {
+			op = api.MustOp(api.OpInstanceMigrate, api.InstanceMigrate{Name: r.Name,
+				MigrateOptions: api.MigrateOptions{TargetNode: target, Mode: api.MigrateModeLive}})
+		} else {
+			continue
+		}
+		id, err := m.queue.Submit(ctx, failbackPrincipal, api.JobSubmit{Ops: []api.OpCode{op}})
 		if err != nil {
 			st.failed[r.UUID] = now
 			m.log.Warn("failback_refused", "instance", r.Name, "to", target, "error", err)
-			m.haEvent(ctx, fence, r, haEventFailbackError, target, "failback refused: "+api.AsError(err).Message, m.log)
+			m.haEvent(ctx, fence, r, haEventFailbackError, target, what+" refused: "+api.AsError(err).Message, m.log)
 			continue
 		}
-		st.pending[r.UUID] = failbackJob{id, target}
+		st.pending[r.UUID] = failbackJob{id, target, what, r.PrimaryNode}
 		out = append(out, r.Name)
-		m.log.Warn("failback", "instance", r.Name, "from", r.PrimaryNode, "to", target, "job_id", id)
+		m.log.Warn("failback", "instance", r.Name, "what", what, "from", r.PrimaryNode, "to", target, "job_id", id)
 	}
 	return out
 }
 
-// failbackEnded checks r's failback job j; false while it runs. Its end is
-// recorded as an event (and a failure as a failure of the target).
-func (m *Master) failbackEnded(ctx context.Context, fence store.Fence, st *failbackState, r *keys.InstanceRecord, j failbackJob, now time.Time) bool {
+// failbackEnded checks r's failback job j: once it ended, the end is
+// recorded as an event (and a failure as a failure of the target) and j
+// forgotten.
+func (m *Master) failbackEnded(ctx context.Context, fence store.Fence, st *failbackState, r *keys.InstanceRecord, j failbackJob, now time.Time) {
 	job, err := m.queue.Get(ctx, j.id)
 	if err != nil || !job.State.Finished() {
-		return false
+		return
 	}
 	delete(st.pending, r.UUID)
+	done, failed := haEventFailbackDone, haEventFailbackError
+	if j.what != "failback" {
+		done, failed = haEventFailoverDone, haEventFailoverError
+	}
 	if job.State == api.JobSuccess {
-		m.haEvent(ctx, fence, r, haEventFailbackDone, j.target, fmt.Sprintf("failed back to %s (job %d)", j.target, j.id), m.log)
-		return true
+		m.haEvent(ctx, fence, r, done, j.target, fmt.Sprintf("%s from %s to %s done (job %d)", j.what, j.from, j.target, j.id), m.log)
+		if j.what != "failback" {
+			m.setFailedOverFrom(ctx, fence, r, j.from)
+		}
+		return
 	}
 	msg := string(job.State)
 	if job.Error != nil {
 		msg = job.Error.Message
 	}
 	st.failed[r.UUID] = now
-	m.log.Error("failback_failed", "instance", r.Name, "to", j.target, "job_id", j.id, "error", msg)
+	m.log.Error("failback_failed", "instance", r.Name, "what", j.what, "to", j.target, "job_id", j.id, "error", msg)
 	err = m.updateHA(ctx, fence, r, func(ha *keys.InstanceHARecord) bool {
-		countFailure(ha, j.target, haEventFailbackError, now.UTC(), fmt.Errorf("failback job %d: %s", j.id, msg))
+		countFailure(ha, j.target, failed, now.UTC(), fmt.Errorf("%s job %d: %s", j.what, j.id, msg))
 		return true
 	})
 	if err != nil {
 		m.log.Warn("fail_count_not_recorded", "instance", r.Name, "node", j.target, "error", err)
 	}
-	return true
 }
 
 // setFailedOverFrom records (or, with "", clears) the node r was failed

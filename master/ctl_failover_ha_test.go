@@ -296,3 +296,64 @@ func TestFailbackPolicy(t *testing.T) {
 		t.Fatalf("fb after the failed failback: %+v %v", in.HA, err)
 	}
 }
+
+// TestFailoverAtThreshold: aw (migration_threshold=1) runs on node1 with
+// its secondary on node2 (both stand-ins); its start on node1 fails, which
+// counts one failure there and reaches the threshold: the next failback
+// pass moves it to node2 with instance.failover (node1 is alive: shut
+// down, demoted, node2 promoted and started), and records where it came
+// from once the job succeeded.
+func TestFailoverAtThreshold(t *testing.T) {
+	e := startStandInEnv(t)
+	m := e.m
+	aw := haInstance("aw", 1, 128, api.InstanceHA{MigrationThreshold: 1})
+	aw.PrimaryNode = "node1"
+	aw.Disks[0].DRBD.Nodes = []keys.DRBDNode{aw.Disks[0].DRBD.Nodes[1], aw.Disks[0].DRBD.Nodes[0]}
+	e.si.putJSON(ctx(t), t, keys.InstanceKey("aw"), aw)
+	n2 := &standIn{c: m.Client(), node: "node2", fail: map[string]*api.Error{}}
+	n2.publishStatus(ctx(t), t)
+	go n2.run(ctx(t), t)
+	e.si.putJSON(ctx(t), t, keys.NodeDRBDKey("node1"), connectedDRBD("Secondary", "aw"))
+	n2.putJSON(ctx(t), t, keys.NodeDRBDKey("node2"), connectedDRBD("Secondary", "aw"))
+	e.si.setDomain(ctx(t), t, "aw", keys.DomainStopped)
+
+	fs := master.NewFailbackState()
+	if got, err := m.FailbackOnce(ctx(t), fs, time.Now()); err != nil || len(got) != 0 {
+		t.Fatalf("pass before any failure: %v %v", got, err)
+	}
+	e.si.failKind(keys.CmdInstanceStart, &api.Error{Code: api.CodeWrongState, Message: "qemu: no"})
+	id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpInstanceStartup, api.InstanceStartup{Name: "aw"}))
+	if j := mastertest.WaitJob(t, m, id, 30*time.Second); j.State == api.JobSuccess {
+		t.Fatal("startup with a failing start succeeded")
+	}
+	e.si.failKind(keys.CmdInstanceStart, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		in, err := m.GetInstance(ctx(t), "aw")
+		if err == nil && in.Redundancy == "ok" && in.HA != nil && len(in.HA.FailCounts) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("aw: %+v %v", in, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, err := m.FailbackOnce(ctx(t), fs, time.Now())
+	if err != nil || !slices.Equal(got, []string{"aw"}) {
+		t.Fatalf("pass at the threshold: %v %v; want [aw]", got, err)
+	}
+	ids := failoverJobs(t, m)["aw"]
+	if len(ids) != 1 {
+		t.Fatalf("failover jobs of aw: %v", ids)
+	}
+	if j := mastertest.WaitJob(t, m, ids[0], 60*time.Second); j.State != api.JobSuccess {
+		t.Fatalf("failover at the threshold: %+v", j.Error)
+	}
+	if got, err := m.FailbackOnce(ctx(t), fs, time.Now()); err != nil || len(got) != 0 {
+		t.Fatalf("pass after the move: %v %v", got, err)
+	}
+	in, err := m.GetInstance(ctx(t), "aw")
+	if err != nil || in.PrimaryNode != "node2" || in.HA.FailedOverFrom != "node1" || eventKinds(in)[len(in.HA.Events)-1] != "failover_done" {
+		t.Fatalf("aw after the move: primary %s, HA %+v, %v", in.PrimaryNode, in.HA, err)
+	}
+}

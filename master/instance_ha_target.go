@@ -92,3 +92,21 @@ func failbackTarget(rec *keys.InstanceRecord, ha *keys.InstanceHARecord, redunda
 	}
 	return n
 }
+
+// awayTarget is the node rec is to be failed over to because its failures
+// on its primary reached migration_threshold ("" none): Pacemaker moves a
+// resource off a node once its fail-count there reaches the threshold.
+// Only an instance that should run and does not (its starts there failed),
+// drbd, redundant (its secondary UpToDate), whose secondary is usable and
+// not excluded itself.
+func awayTarget(rec *keys.InstanceRecord, ha *keys.InstanceHARecord, redundancy string, running bool, nodeOK func(string) bool) string {
+	if !rec.AdminUp || running || rec.DiskTemplate != api.DiskTemplateDRBD || rec.CreatingJob != 0 || redundancy != "ok" ||
+		bannedBy(rec, ha, rec.PrimaryNode) == "" {
+		return ""
+	}
+	sec := drbdSecondary(rec)
+	if t, _ := chooseTarget(rec, ha, []string{sec}); t == "" || !nodeOK(t) {
+		return ""
+	}
+	return sec
+}

@@ -91,3 +91,29 @@ func TestFailbackTarget(t *testing.T) {
 		t.Errorf("stopped instance: %q", got)
 	}
 }
+
+func TestAwayTarget(t *testing.T) {
+	failed := &keys.InstanceHARecord{InstanceHAState: api.InstanceHAState{FailCounts: []api.InstanceFailCount{{Node: "n1", Count: 2}}}}
+	all := func(string) bool { return true }
+	for _, c := range []struct {
+		name       string
+		ha         api.InstanceHA
+		rec        *keys.InstanceHARecord
+		redundancy string
+		running    bool
+		nodeOK     func(string) bool
+		want       string
+	}{
+		{"threshold reached", api.InstanceHA{MigrationThreshold: 2}, failed, "ok", false, all, "n2"},
+		{"threshold off", api.InstanceHA{}, failed, "ok", false, all, ""},
+		{"below threshold", api.InstanceHA{MigrationThreshold: 3}, failed, "ok", false, all, ""},
+		{"runs after all", api.InstanceHA{MigrationThreshold: 2}, failed, "ok", true, all, ""},
+		{"secondary not in sync", api.InstanceHA{MigrationThreshold: 2}, failed, "syncing 10%", false, all, ""},
+		{"secondary down", api.InstanceHA{MigrationThreshold: 2}, failed, "ok", false, func(n string) bool { return n != "n2" }, ""},
+		{"secondary -INFINITY", api.InstanceHA{MigrationThreshold: 2, Location: map[string]int{"n2": api.LocationNever}}, failed, "ok", false, all, ""},
+	} {
+		if got := awayTarget(haRec("n1", "n2", c.ha), c.rec, c.redundancy, c.running, c.nodeOK); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
