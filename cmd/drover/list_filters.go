@@ -69,6 +69,7 @@ var instanceColumnFields = map[string][]string{
 	"status": {"status"}, "admin_state": {"admin_state"}, "oper_state": {"oper_state"}, "redundancy": {"redundancy"},
 	"memory": {"memory_mib"}, "vcpus": {"vcpus"}, "disk_template": {"disk_template"}, "disk_sizes": {"disks"},
 	"nic_macs": {"nics"}, "nic_links": {"nics"}, "restarts": {"restarts"}, "uuid": {"uuid"}, "created": {"created_at"},
+	"ha_priority": {"ha_priority"}, "migration_threshold": {"migration_threshold"}, "failback": {"failback"}, "location": {"location"},
 }
 
 // instanceListFields is what instance list asks the masters for: only the
