@@ -82,6 +82,9 @@ func (m *Master) failbackOnce(ctx context.Context, fence store.Fence, st *failba
 		r := &v.instances[i]
 		ha := has[r.UUID]
 		if ha == nil {
+			if !r.Failback && r.MigrationThreshold == 0 {
+				continue // nothing to do for it (most instances)
+			}
 			ha = &keys.InstanceHARecord{}
 		}
 		if j, ok := st.pending[r.UUID]; ok {
