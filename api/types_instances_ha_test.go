@@ -37,6 +37,19 @@ func TestInstanceHAValidate(t *testing.T) {
 	if err := m.Validate(); err != nil {
 		t.Errorf("modify ha_priority only: %v", err)
 	}
+	sip := "192.0.2.20/24@br0"
+	m.ServiceIP = &sip
+	if err := m.Validate(); err != nil {
+		t.Errorf("modify service_ip and ha_priority: %v", err)
+	}
+	m.HAPriority = nil
+	if err := m.Validate(); err != nil {
+		t.Errorf("modify service_ip only: %v", err)
+	}
+	m.ServiceIP = nil
+	if err := m.Validate(); api.AsError(err).Code != api.CodeWrongInput {
+		t.Errorf("modify without service_ip or HA properties: %v, want wrong_input", err)
+	}
 	for _, c := range []api.InstanceCleanup{{Name: "web1"}, {Name: "web1", CleanupOptions: api.CleanupOptions{Node: "node1"}}} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%+v: %v", c, err)

@@ -343,28 +343,17 @@ func instanceCommand() *cli.Command {
 						return usagef("instance modify needs one instance name")
 					}
 					if c.String("backend-parameters") == "" {
-						return usagef("instance modify: nothing to change (use -B vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV)")
+						return usagef("instance modify: nothing to change (use -B vcpus=N,memory=SIZE,service_ip=ADDR/PREFIX@DEV,ha_priority=N,...)")
 					}
-					be, sip, err := cutServiceIP(c.String("backend-parameters"))
+					req, err := instanceModifyRequest(c.String("backend-parameters"))
 					if err != nil {
 						return err
-					}
-					ha, be, err := parseHABE(be)
-					if err != nil {
-						return err
-					}
-					var v *int
-					var m *int64
-					if be != "" {
-						if v, m, err = parseBE(be); err != nil {
-							return err
-						}
 					}
 					cl, err := newClient(c)
 					if err != nil {
 						return err
 					}
-					id, err := cl.ModifyInstance(c.Context, c.Args().First(), api.InstanceModify{VCPUs: v, MemoryMiB: m, ServiceIP: sip, InstanceHAModify: ha})
+					id, err := cl.ModifyInstance(c.Context, c.Args().First(), req)
 					if err != nil {
 						return err
 					}
