@@ -23,13 +23,26 @@ type ClusterModify struct {
 	// ClusterIPDev is the network device on which the leader announces the
 	// cluster IP (gratuitous ARP) and is reached.
 	ClusterIPDev *string `json:"cluster_ip_dev,omitempty"`
+	// PingTargets sets the ping targets of the named node groups (an empty
+	// list clears a group's); groups left out keep theirs (docs/ha.md,
+	// "Connectivity").
+	PingTargets map[string][]string `json:"ping_targets,omitempty"`
+	// UplinkMigrate turns on or off the leader's migration of instances away
+	// from a node that lost its uplink.
+	UplinkMigrate *bool `json:"uplink_migrate,omitempty"`
 }
 
 // Validate checks a ClusterModify: something to change, an IPv4
 // ADDR/PREFIX, a device name, and both set or both cleared.
 func (m ClusterModify) Validate() error {
-	if m.ClusterIP == nil && m.ClusterIPDev == nil {
+	if m.ClusterIP == nil && m.ClusterIPDev == nil && m.PingTargets == nil && m.UplinkMigrate == nil {
 		return Errorf(CodeWrongInput, "nothing to change")
+	}
+	if err := ValidPingTargets(m.PingTargets); err != nil {
+		return err
+	}
+	if m.ClusterIP == nil && m.ClusterIPDev == nil {
+		return nil
 	}
 	ip, dev := deref(m.ClusterIP), deref(m.ClusterIPDev)
 	return ValidClusterIP(ip, dev, m.ClusterIP != nil, m.ClusterIPDev != nil)

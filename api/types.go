@@ -47,6 +47,11 @@ type ClusterInfo struct {
 	// announced on (docs/ha.md, "Floating addresses").
 	ClusterIP    string `json:"cluster_ip,omitempty"`
 	ClusterIPDev string `json:"cluster_ip_dev,omitempty"`
+	// PingTargets are the node groups' ping targets and UplinkMigrate whether
+	// the leader migrates instances away from a node that lost its uplink
+	// (docs/ha.md, "Connectivity").
+	PingTargets   map[string][]string `json:"ping_targets,omitempty"`
+	UplinkMigrate bool                `json:"uplink_migrate"`
 	// Counts of nodes and jobs.
 	NodeCount int `json:"node_count"`
 	// JobsPending is the number of queued, waiting or running jobs.
@@ -146,6 +151,9 @@ type Node struct {
 	Fence *NodeFence `json:"fence,omitempty"`
 	// Watchdog is the watchdog the agent reports armed ("" none).
 	Watchdog string `json:"watchdog,omitempty"`
+	// Uplink is the agent's view of its group's ping targets (nil: none
+	// configured; docs/ha.md, "Connectivity").
+	Uplink *UplinkStatus `json:"uplink,omitempty"`
 	// Health is the liveness controller's record (node info only).
 	Health *NodeHealth `json:"health,omitempty"`
 	// Hypervisor is what the agent reports ("fake", "kvm", ...); "" if never seen.

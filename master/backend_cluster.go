@@ -134,6 +134,7 @@ func (m *Master) ClusterInfo(ctx context.Context) (*api.ClusterInfo, error) {
 		AnsweredBy: m.cfg.Name, Version: m.cfg.Version,
 		MACPrefix: rec.MACPrefix, NodeLeaseTTL: rec.NodeLeaseTTL,
 		ClusterIP: rec.ClusterIP, ClusterIPDev: rec.ClusterIPDev,
+		PingTargets: rec.PingTargets, UplinkMigrate: !rec.UplinkMigrateOff,
 		NodeCount: int(nodes.Count), JobsPending: len(pending),
 	}, nil
 }

@@ -38,6 +38,7 @@ func nodeView(r keys.NodeRecord, st *keys.NodeStatus) api.Node {
 		n.HypervisorError = st.HypervisorError
 		n.Resources, n.AgentStartedAt, n.LastSeen = &res, &started, &seen
 		n.OSDefinitions = st.OSDefinitions
+		n.Uplink = st.Uplink
 		if s := st.Storage; s != nil {
 			n.Storage = &api.NodeStorage{DRBDVersion: s.DRBDVersion, DRBDUtils: s.DRBDUtils, VG: s.VG,
 				VGSizeMiB: s.VGSizeMiB, VGFreeMiB: s.VGFreeMiB, Error: s.Error}

@@ -38,6 +38,7 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 		{name: "reprotect", run: m.runReprotect},
 		{name: "cluster-ip", run: m.runClusterIP},
 		{name: "failback", run: m.runFailback},
+		{name: "uplink", run: m.runUplink},
 	}
 }
 

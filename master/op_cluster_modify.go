@@ -11,8 +11,8 @@ import (
 	"github.com/drover-project/drover/master/store"
 )
 
-// opClusterModify changes the cluster record's settings (now: the cluster
-// IP and its device). The leader's cluster-ip controller and every master's
+// opClusterModify changes the cluster record's settings (the cluster IP
+// and its device, the node groups' ping targets, uplink migration). The leader's cluster-ip controller and every master's
 // listener follow the record (ctl_cluster_ip.go, cluster_ip.go).
 func (m *Master) opClusterModify() jobs.Kind {
 	return jobs.Kind{
@@ -49,10 +49,22 @@ func (m *Master) opClusterModify() jobs.Kind {
 				}
 				sc.If(store.Unchanged(keys.ClusterKey, rev))
 				sc.Then(put)
-				if rec.ClusterIP == "" {
-					sc.Logf("cluster IP removed")
-				} else {
-					sc.Logf("cluster IP %s on device %s", rec.ClusterIP, rec.ClusterIPDev)
+				if p.ClusterIP != nil || p.ClusterIPDev != nil {
+					if rec.ClusterIP == "" {
+						sc.Logf("cluster IP removed")
+					} else {
+						sc.Logf("cluster IP %s on device %s", rec.ClusterIP, rec.ClusterIPDev)
+					}
+				}
+				if p.PingTargets != nil {
+					targets := api.PingTargetsString(rec.PingTargets)
+					if targets == "" {
+						targets = "none"
+					}
+					sc.Logf("ping targets: %s", targets)
+				}
+				if p.UplinkMigrate != nil {
+					sc.Logf("migration away from a node without uplink: %v", !rec.UplinkMigrateOff)
 				}
 				return nil
 			}}}, nil
@@ -71,6 +83,25 @@ func applyClusterModify(rec *keys.ClusterRecord, p api.ClusterModify) error {
 	}
 	if p.ClusterIPDev != nil {
 		rec.ClusterIPDev = *p.ClusterIPDev
+	}
+	if err := api.ValidPingTargets(p.PingTargets); err != nil {
+		return err
+	}
+	for g, addrs := range p.PingTargets {
+		if rec.PingTargets == nil {
+			rec.PingTargets = map[string][]string{}
+		}
+		if len(addrs) == 0 {
+			delete(rec.PingTargets, g)
+		} else {
+			rec.PingTargets[g] = append([]string(nil), addrs...)
+		}
+	}
+	if len(rec.PingTargets) == 0 {
+		rec.PingTargets = nil
+	}
+	if p.UplinkMigrate != nil {
+		rec.UplinkMigrateOff = !*p.UplinkMigrate
 	}
 	switch {
 	case rec.ClusterIP == "" && rec.ClusterIPDev != "":

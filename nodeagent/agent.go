@@ -98,6 +98,10 @@ type Agent struct {
 	// svcIPs holds the service addresses of the instances running here
 	// (nil without a driver).
 	svcIPs *serviceIPs
+	// uplink is the outcome of the ping targets' probes (uplink.go);
+	// pubKick asks publishLoop for a publish now.
+	uplink  uplink
+	pubKick chan struct{}
 }
 
 // New returns an agent; Run starts it.
@@ -106,7 +110,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if c.Node == "" || len(c.EtcdEndpoints) == 0 || c.EtcdUser == "" {
 		return nil, errors.New("nodeagent: incomplete credentials (node, etcd endpoints, user)")
 	}
-	a := &Agent{log: log.With("node", c.Node), started: time.Now()}
+	a := &Agent{log: log.With("node", c.Node), started: time.Now(), pubKick: make(chan struct{}, 1)}
 	if cfg.Driver != nil {
 		if cfg.StorageDir == "" {
 			return nil, errors.New("nodeagent: a storage directory is required with a hypervisor driver")
@@ -251,6 +255,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer cli.Close()
 	a.cli = cli
+	uctx, stopUplink := context.WithCancel(ctx)
+	var uplinkDone sync.WaitGroup
+	uplinkDone.Go(func() { a.uplinkLoop(uctx, cli) })
+	defer func() { stopUplink(); uplinkDone.Wait() }()
 	if b := a.cfg.Block; b != nil && b.Monitor != nil {
 		go b.Monitor.Run(ctx)
 	}
@@ -399,7 +407,16 @@ func (a *Agent) publishLoop(ctx context.Context, id clientv3.LeaseID) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(next):
+		case <-a.pubKick:
 		}
+	}
+}
+
+// kickPublish asks publishLoop for a publish now.
+func (a *Agent) kickPublish() {
+	select {
+	case a.pubKick <- struct{}{}:
+	default:
 	}
 }
 
@@ -420,6 +437,7 @@ func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
 		Watchdog:        a.fencer.watchdogStatus(),
 		StartedAt:       a.started,
 		PublishedAt:     time.Now().UTC(),
+		Uplink:          a.uplink.status(),
 	}
 	st.Bridges, st.BridgesReported = hostBridges(st.Hypervisor)
 	if a.exec != nil {

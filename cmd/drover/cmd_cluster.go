@@ -171,6 +171,9 @@ func printClusterInfo(w io.Writer, ci *api.ClusterInfo) {
 	fmt.Fprintf(w, "Answered by: %s (version %s)\n", ci.AnsweredBy, ci.Version)
 	fmt.Fprintf(w, "MAC prefix: %s\n", ci.MACPrefix)
 	fmt.Fprintf(w, "Node lease TTL: %ds\n", ci.NodeLeaseTTL)
+	if len(ci.PingTargets) > 0 {
+		fmt.Fprintf(w, "Ping targets: %s (migration away from a node without uplink: %s)\n", api.PingTargetsString(ci.PingTargets), yesNo(ci.UplinkMigrate))
+	}
 	if ci.ClusterIP != "" {
 		fmt.Fprintf(w, "Cluster IP: %s on %s (held by the leader)\n", ci.ClusterIP, ci.ClusterIPDev)
 	}

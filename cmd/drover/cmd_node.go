@@ -59,6 +59,7 @@ var nodeFields = fieldSet[api.Node]{
 		{"tags", "Tags", func(n api.Node) string { return strings.Join(n.Tags, ",") }},
 		{"last_seen", "LastSeen", func(n api.Node) string { return fmtTime(n.LastSeen) }},
 		{"agent_version", "AgentVersion", func(n api.Node) string { return orDash(n.AgentVersion) }},
+		{"uplink", "Uplink", func(n api.Node) string { return api.UplinkWord(n.Uplink) }},
 		{"fence", "Fence", func(n api.Node) string {
 			if n.Fence == nil {
 				return "-"

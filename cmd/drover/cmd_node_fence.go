@@ -125,6 +125,10 @@ func nodePowerCommand() *cli.Command {
 func printNodeHealth(w io.Writer, n api.Node) {
 	fmt.Fprintf(w, "  Fence device: %s\n", fenceString(n.Fence))
 	fmt.Fprintf(w, "  Watchdog: %s\n", orDash(n.Watchdog))
+	if u := n.Uplink; u != nil {
+		fmt.Fprintf(w, "  Uplink: %s since %s (targets %s; answering %s)\n", api.UplinkWord(u),
+			u.Since.Format(time.RFC3339), strings.Join(u.Targets, ","), orDash(strings.Join(u.Reachable, ",")))
+	}
 	h := n.Health
 	if h == nil {
 		return

@@ -208,3 +208,16 @@ func (l *Lab) Destroy() {
 	}
 	_ = exec.Command("ip", "netns", "del", l.lan).Run()
 }
+
+// SetLink sets host name's port on the LAN's bridge up or down: a cable
+// that is cut and plugged in again (the host's own eth0 stays up).
+func (l *Lab) SetLink(name string, up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	if out, err := exec.Command("ip", "-n", l.lan, "link", "set", "p"+name, state).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip link set p%s %s: %v: %s", name, state, err, out)
+	}
+	return nil
+}

@@ -40,6 +40,9 @@ type NodeStatus struct {
 	// OSDefinitions are the Ganeti OS definitions on the agent's search
 	// path (additive; docs/templates.md).
 	OSDefinitions []api.OSDefinition `json:"os_definitions,omitempty"`
+	// Uplink is the outcome of the agent's pings of its group's ping
+	// targets (nil: no targets; additive).
+	Uplink *api.UplinkStatus `json:"uplink,omitempty"`
 }
 
 // WatchdogStatus describes an armed watchdog.
@@ -94,6 +97,12 @@ type ClusterRecord struct {
 	// leader's host (docs/ha.md, "Floating addresses"; additive).
 	ClusterIP    string `json:"cluster_ip,omitempty"`
 	ClusterIPDev string `json:"cluster_ip_dev,omitempty"`
+	// PingTargets are the addresses each node group's agents ping to judge
+	// their uplink, by group (docs/ha.md, "Connectivity"; additive).
+	PingTargets map[string][]string `json:"ping_targets,omitempty"`
+	// UplinkMigrateOff stops the leader from migrating instances away from
+	// a node that lost its uplink (on by default).
+	UplinkMigrateOff bool `json:"uplink_migrate_off,omitempty"`
 }
 
 // ClusterIPAddr is the cluster IP without its prefix ("" for none).
