@@ -73,10 +73,7 @@ func (m *Master) failbackOnce(ctx context.Context, fence store.Fence, st *failba
 		m.log.Warn("failback_read_failed", "error", err)
 		return nil
 	}
-	nodeOK := func(n string) bool {
-		rec := v.nodes[n]
-		return v.nodeStatus(n) == api.NodeOnline && rec != nil && !rec.Drained
-	}
+	nodeOK := failbackNodeOK(v)
 	var out []string
 	for i := range v.instances {
 		r := &v.instances[i]
@@ -198,4 +195,14 @@ func (m *Master) haRecords(ctx context.Context) (map[string]*keys.InstanceHAReco
 		out[keys.NameFromKey(keys.InstanceHAPrefix, string(kv.Key))] = &r
 	}
 	return out, nil
+}
+
+// failbackNodeOK tells whether the failback controller may move an
+// instance to a node: online, not drained, and its uplink not lost (else
+// the uplink controller would move it off again: ctl_uplink.go).
+func failbackNodeOK(v *clusterView) func(string) bool {
+	return func(n string) bool {
+		rec := v.nodes[n]
+		return v.nodeStatus(n) == api.NodeOnline && rec != nil && !rec.Drained && !uplinkLost(v, n)
+	}
 }

@@ -146,3 +146,9 @@ func uplinkTarget(v *clusterView, r *keys.InstanceRecord) string {
 	}
 	return ""
 }
+
+// uplinkLost reports whether node n's agent says its uplink is lost.
+func uplinkLost(v *clusterView, n string) bool {
+	st := v.status[n]
+	return st != nil && st.Uplink != nil && !st.Uplink.OK
+}
