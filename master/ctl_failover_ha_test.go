@@ -223,7 +223,8 @@ func connectedDRBD(role string, names ...string) keys.DRBDState {
 // stand-in) and both are redundant again. The failback pass submits one
 // live migration, of fb back to node2, none of st; node2 fails the
 // migration, so the next pass records failback_failed and counts it on
-// node2, and does not try again before failbackRetry.
+// node2, and does not try again before failbackRetry. st stays on node1
+// throughout, even in a pass long after (issue 9 point 5).
 func TestFailbackPolicy(t *testing.T) {
 	e := startStandInEnv(t)
 	m := e.m
@@ -294,6 +295,34 @@ func TestFailbackPolicy(t *testing.T) {
 	in, err := m.GetInstance(ctx(t), "fb")
 	if err != nil || in.HA == nil || !slices.Contains(eventKinds(in), "failback_failed") || len(in.HA.FailCounts) != 1 || in.HA.FailCounts[0].Node != "node2" {
 		t.Fatalf("fb after the failed failback: %+v %v", in.HA, err)
+	}
+
+	// Issue 9 point 5: node2 came back, but st (failback off) is not made
+	// a primary there again by itself, not even in a pass long after fb's
+	// retry time, which does try fb (failback on) again.
+	later, err := m.FailbackOnce(ctx(t), fs, now.Add(time.Hour))
+	if err != nil || !slices.Equal(later, []string{"fb"}) {
+		t.Fatalf("pass an hour later: %v %v; want [fb] (retried), st must not be failed back", later, err)
+	}
+	js, err = m.ListJobs(ctx(t), api.JobFilter{Archived: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range js {
+		if len(j.Ops) != 1 || j.Ops[0].Kind != api.OpInstanceMigrate {
+			continue
+		}
+		mastertest.WaitJob(t, m, j.ID, 60*time.Second) // fb's retry: node2 refuses it again
+		if json.Unmarshal(j.Ops[0].Params, &p) != nil || p.Name == "st" {
+			t.Errorf("migrate job %d names st (%+v)", j.ID, p)
+		}
+	}
+	if fj := failoverJobs(t, m)["st"]; len(fj) != 1 {
+		t.Errorf("st's instance.failover jobs: %v, want only the one away from the fenced node2", fj)
+	}
+	in, err = m.GetInstance(ctx(t), "st")
+	if err != nil || in.PrimaryNode != "node1" || in.HA == nil || in.HA.FailedOverFrom != "node2" {
+		t.Errorf("st at the end: %+v %v; want primary node1, failed over from node2", in, err)
 	}
 }
 
