@@ -427,7 +427,7 @@ func (b *balancer) evalMoves(i int, targets []int, failover bool) candidate {
 		}
 		var cut uint8 // as in bestMove
 		if c.ok {
-			cut = b.ms.boundMask(n, c.score)
+			cut = b.ms.boundMask(n, c.score, 0)
 		}
 		b.ms.bounded = true
 		if cut&1 == 0 {
@@ -480,13 +480,17 @@ func (st *state) bestMove(k int, all bool) (bi, bp, bs int, best float64) {
 			continue
 		}
 		try(i, S, P)
+		var kinds uint8 // the move kinds that certainly score above best
+		if bi >= 0 {
+			kinds = ms.kindCuts(best)
+		}
 		for n := range st.nn {
 			if n == P || n == S || (dst != nil && !dst[n]) {
 				continue
 			}
 			var cut uint8 // the moves towards n that certainly score above best
 			if bi >= 0 {
-				cut = ms.boundMask(n, best)
+				cut = ms.boundMask(n, best, kinds)
 			}
 			ms.bounded = true // each move's bound is in cut
 			if cut&1 == 0 {

@@ -256,18 +256,22 @@ func (ms *moveScorer) boundKind(kd, n int, nv *nodeBound, limit float64) bool {
 // boundMask returns which of the four moves towards node n ((P, n), (S, n),
 // (n, P), (n, S): bits 0-3) certainly score above limit, sharing node n's
 // values between the kinds.
-func (ms *moveScorer) boundMask(n int, limit float64) (mask uint8) {
+//
+// kinds are the kinds already known to be above limit (kindCuts): their
+// moves are reported without their own bound.
+func (ms *moveScorer) boundMask(n int, limit float64, kinds uint8) (mask uint8) {
 	if !ms.fast || math.IsInf(limit, 1) || ms.st.down(n) || ms.lbGen != ms.st.sumsGen {
 		return 0
 	}
+	mask = kinds & 3
 	var nv nodeBound
-	if ms.lbOK[kindR] {
+	if mask&1 == 0 && ms.lbOK[kindR] {
 		ms.secBound(n, ms.P, &nv)
 		if ms.boundKind(kindR, n, &nv, limit) {
 			mask |= 1
 		}
 	}
-	if ms.lbOK[kindFR] {
+	if mask&2 == 0 && ms.lbOK[kindFR] {
 		ms.secBound(n, ms.S, &nv)
 		if ms.boundKind(kindFR, n, &nv, limit) {
 			mask |= 2
@@ -275,12 +279,18 @@ func (ms *moveScorer) boundMask(n int, limit float64) (mask uint8) {
 	}
 	kRF, _, _ := ms.kindOf(n, ms.P)
 	kFRF, _, _ := ms.kindOf(n, ms.S)
-	if (kRF == kindRF && ms.lbOK[kindRF]) || (kFRF == kindFRF && ms.lbOK[kindFRF]) {
+	if kRF == kindRF && kinds&4 != 0 {
+		mask |= 4
+	}
+	if kFRF == kindFRF && kinds&8 != 0 {
+		mask |= 8
+	}
+	if (mask&4 == 0 && kRF == kindRF && ms.lbOK[kindRF]) || (mask&8 == 0 && kFRF == kindFRF && ms.lbOK[kindFRF]) {
 		ms.priBound(n, &nv)
-		if kRF == kindRF && ms.lbOK[kindRF] && ms.boundKind(kindRF, n, &nv, limit) {
+		if mask&4 == 0 && kRF == kindRF && ms.lbOK[kindRF] && ms.boundKind(kindRF, n, &nv, limit) {
 			mask |= 4
 		}
-		if kFRF == kindFRF && ms.lbOK[kindFRF] && ms.boundKind(kindFRF, n, &nv, limit) {
+		if mask&8 == 0 && kFRF == kindFRF && ms.lbOK[kindFRF] && ms.boundKind(kindFRF, n, &nv, limit) {
 			mask |= 8
 		}
 	}

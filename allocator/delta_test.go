@@ -51,3 +51,36 @@ func TestBoundSkipsSome(t *testing.T) {
 		t.Logf("%d moves skipped by the bound", n)
 	}
 }
+
+// TestKindCutsBelowScore checks on random whole clusters that the bound of
+// a whole move kind (kindbound.go) never cuts a kind at the score of its
+// best move, and that 2% below it some kinds are cut.
+func TestKindCutsBelowScore(t *testing.T) {
+	total := 0
+	for seed := range uint64(80) {
+		c := randomCluster(t, seed, 14)
+		if seed%2 == 0 {
+			spec := c.Spec()
+			var tags []string
+			for _, tag := range spec.Tags {
+				if !strings.HasPrefix(tag, "htools:") {
+					tags = append(tags, tag)
+				}
+			}
+			spec.Tags = tags
+			var err error
+			if c, err = allocator.NewCluster(spec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := allocator.KindCutMismatch(c)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		total += n
+	}
+	if total == 0 {
+		t.Fatal("no move kind was cut 2% below its best move")
+	}
+	t.Logf("%d kinds cut 2%% below their best move", total)
+}

@@ -98,3 +98,42 @@ func (ms *moveScorer) boundCuts(p, s int, limit float64) bool {
 	}
 	return false
 }
+
+// KindCutMismatch checks kindCuts against exact scores: for every instance
+// the delta path takes and every move kind, bounded at the lowest score of
+// that kind's moves towards online nodes, the kind must not be cut. It
+// returns how many kinds were cut bounded 2% below that lowest score.
+func KindCutMismatch(c *Cluster) (cuts int, err error) {
+	st := newState(c, moveFilters())
+	var ms *moveScorer
+	for i := range st.inst {
+		P, S := st.ipri[i], st.isec[i]
+		if !st.deltaOK(i) || P < 0 || S < 0 || P == S {
+			continue
+		}
+		ms = st.scorer(ms, i)
+		for kd := range nKinds {
+			low, any := math.Inf(1), false
+			for n := range st.nn {
+				if n == P || n == S || st.down(n) {
+					continue
+				}
+				p, s := [nKinds]int{P, S, n, n}[kd], [nKinds]int{n, n, P, S}[kd]
+				if k, _, _ := ms.kindOf(p, s); k != kd {
+					continue
+				}
+				low, any = min(low, ms.score(p, s, math.Inf(1))), true
+			}
+			if !any {
+				continue
+			}
+			if ms.kindCuts(low)&(1<<kd) != 0 {
+				return cuts, fmt.Errorf("instance %d (%d,%d): kind %d cut at its lowest score %v", i, P, S, kd, low)
+			}
+			if ms.kindCuts(low-0.02*math.Abs(low)-1e-6)&(1<<kd) != 0 {
+				cuts++
+			}
+		}
+	}
+	return cuts, nil
+}

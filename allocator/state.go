@@ -75,6 +75,7 @@ type state struct {
 	nodeGen   []int       // per node: bumped whenever its load may have changed
 	sumsGen   uint64      // bumped whenever sum or sq change
 	lb        bounds      // lower-bound coefficients for the sums of sumsGen
+	agg       nodeAgg     // extremes of the node values, for kindCuts
 
 	// per evaluation: the instance's placement before the move, and the
 	// N+1 / tag state of the touched nodes before it.
