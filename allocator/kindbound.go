@@ -19,10 +19,10 @@ import "math"
 
 // nodeAgg holds those extremes for the node values of generation gen.
 type nodeAgg struct {
-	gen                                    uint64
+	gen                                   uint64
 	minIO, maxIO, minInv, maxInv, minInv2 [nStd]float64
-	minO                                   [nStd]float64
-	maxN1                                  float64
+	minO                                  [nStd]float64
+	maxN1                                 float64
 }
 
 // invOf is node n's 1/capacity in spread term k (1 for the counts).
