@@ -199,8 +199,12 @@ func (c *chaosRun) nodeDeath(kind, node string) faultResult {
 	})
 	h := l.nodeHealth(node)
 	if h.Health != nil {
-		if at := transitionAt(h, api.NodeUnreachable); at.After(f.t0) {
-			f.detect = at.Sub(f.t0)
+		// Detected: the first state of a lost node (the fast path goes
+		// from online to fencing at once).
+		for _, st := range []string{api.NodeUnreachable, api.NodeSuspect, api.NodeFencing} {
+			if at := transitionAt(h, st); at.After(f.t0) && (f.detect == 0 || at.Sub(f.t0) < f.detect) {
+				f.detect = at.Sub(f.t0)
+			}
 		}
 		if at := transitionAt(h, api.NodeFenced); at.After(f.t0) {
 			f.fence = at.Sub(f.t0)
