@@ -246,13 +246,23 @@ func (c *chaosRun) nodeDeath(kind, node string) faultResult {
 func (c *chaosRun) waitWhole(t0 time.Time, limit time.Duration) (time.Duration, string) {
 	l := c.l
 	var why string
+	poweredOn := map[string]bool{}
 	_, ok := within(limit, func() bool {
 		st := l.nodeStatus()
 		for _, n := range c.nodes {
-			if st[n] != "online" {
-				why = fmt.Sprintf("node %s is %q", n, st[n])
-				return false
+			if st[n] == "online" {
+				continue
 			}
+			why = fmt.Sprintf("node %s is %q", n, st[n])
+			// A node fenced although it was not the victim of a node
+			// death (counted as unneeded) is powered on as an operator
+			// would, once.
+			if _, alive := localDir(l.dir).alive(n); !alive && !poweredOn[n] && (st[n] == "fenced" || st[n] == "offline") {
+				poweredOn[n] = true
+				out, errOut, code := l.localCluster.cli(nil, "node", "power", "on", n)
+				c.note("%s found %s and powered off: node power on: exit %d %s%s", n, st[n], code, out, errOut)
+			}
+			return false
 		}
 		ci, ok := l.clusterInfo()
 		if !ok || ci.Leader == "" {
