@@ -35,13 +35,18 @@ var chaosSkipped = []struct{ kind, why string }{
 	{"libvirtd-kill", "no libvirtd runs: node guests run the workload hypervisor (the agent starts the workload driver itself)"},
 }
 
-func chaosPick(rng *rand.Rand) string {
+func chaosPick(rng *rand.Rand, single bool) string {
 	total := 0
 	for _, w := range chaosWeights {
-		total += w.weight
+		if !single || w.kind != "member-kill" {
+			total += w.weight
+		}
 	}
 	x := rng.IntN(total)
 	for _, w := range chaosWeights {
+		if single && w.kind == "member-kill" {
+			continue // one master: a member lost is the leader lost
+		}
 		if x < w.weight {
 			return w.kind
 		}
@@ -141,10 +146,21 @@ func (c *chaosRun) masterKill(leader bool) faultResult {
 	}
 	// Detected: a new leader leads (leader), or the member is reported
 	// unhealthy (follower).
+	if c.single {
+		// The only master: started again once dead; detected = it leads again.
+		_, _ = within(10*time.Second, func() bool { return !processAlive(pid) })
+		if out, errOut, code := c.l.localCluster.cli(nil, "local", "start", "--dir", c.l.dir, victim); code != 0 {
+			f.err = fmt.Sprintf("local start %s: exit %d %s%s", victim, code, out, errOut)
+			return f
+		}
+	}
 	d, ok := within(60*time.Second, func() bool {
 		ci, ok := c.l.clusterInfo()
 		if !ok {
 			return false
+		}
+		if c.single {
+			return ci.Leader != ""
 		}
 		if leader {
 			return ci.Leader != "" && ci.Leader != victim
@@ -161,6 +177,9 @@ func (c *chaosRun) masterKill(leader bool) faultResult {
 		return f
 	}
 	f.detect = d
+	if c.single {
+		return f
+	}
 	_, _ = within(10*time.Second, func() bool { return !processAlive(pid) })
 	if rest := 10*time.Second - time.Since(f.t0); !leader && rest > 0 {
 		time.Sleep(rest) // the member stays lost for 10 s

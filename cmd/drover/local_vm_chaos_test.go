@@ -44,21 +44,22 @@ func TestVMNodesChaos(t *testing.T) {
 		t.Fatalf("DROVER_CHAOS_SEED: %v", err)
 	}
 	nodes, _ := strconv.Atoi(cmp.Or(os.Getenv("DROVER_CHAOS_NODES"), "3"))
+	masters := cmp.Or(os.Getenv("DROVER_CHAOS_MASTERS"), "3")
 	minutes, _ := strconv.Atoi(cmp.Or(os.Getenv("DROVER_CHAOS_MINUTES"), "80"))
 	ttl := cmp.Or(os.Getenv("DROVER_CHAOS_TTL"), "10")
 	rng := rand.New(rand.NewPCG(seed, 9))
-	t.Logf("chaos-vm: %d faults, seed %d (DROVER_CHAOS_SEED=%d replays the choices), %d node guests, 3 masters, lease TTL %s s, at most %d min; load %s",
-		rounds, seed, seed, nodes, ttl, minutes, loadAvg())
+	t.Logf("chaos-vm: %d faults, seed %d (DROVER_CHAOS_SEED=%d replays the choices), %d node guests, %s master(s), lease TTL %s s, at most %d min; load %s",
+		rounds, seed, seed, nodes, masters, ttl, minutes, loadAvg())
 	for _, k := range chaosSkipped {
 		t.Logf("chaos-vm: fault kind %q not injected: %s", k.kind, k.why)
 	}
-	l := startVMLabN(t, "8.4", labKit(), nodes, "--masters", "3", "--node-lease-ttl", ttl)
+	l := startVMLabN(t, "8.4", labKit(), nodes, "--masters", masters, "--node-lease-ttl", ttl)
 	l.reniceGuests()
 	var names []string
 	for i := 1; i <= nodes; i++ {
 		names = append(names, fmt.Sprintf("node%d", i))
 	}
-	c := &chaosRun{l: l, rng: rng, nodes: names, stats: map[string]*chaosStats{}}
+	c := &chaosRun{l: l, rng: rng, nodes: names, stats: map[string]*chaosStats{}, single: masters == "1"}
 	tarball := t.TempDir() + "/tiny.tar.gz"
 	writeTinyRootfs(t, tarball, "")
 	l.mustCLI("template", "import", "tiny", tarball)
@@ -106,6 +107,7 @@ type chaosRun struct {
 	t0     time.Time
 	rounds int
 	took   []float64
+	single bool // one master: no follower to kill; the leader is started again at once
 }
 
 func (c *chaosRun) note(format string, args ...any) {
@@ -135,7 +137,7 @@ func (c *chaosRun) round(r int) {
 		c.t0 = time.Now()
 	}
 	began := time.Now()
-	kind := chaosPick(c.rng)
+	kind := chaosPick(c.rng, c.single)
 	marks := map[string]writerMark{}
 	for _, n := range c.insts {
 		marks[n] = c.l.mark(n)
