@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -36,6 +37,8 @@ type stateCache struct {
 	domains   map[string]*keys.DomainStatus
 	encoded   sync.Map                   // instance name → *encodedEntry (instance_cache_encoded.go)
 	drbd      map[string]*keys.DRBDState // what nodes publish of their DRBD resources
+	listGen   uint64                     // moves when what lists show changes (instance_cache_list.go)
+	list      atomic.Pointer[listSnapshot]
 }
 
 // cacheWait bounds how long a reader waits for the cache to catch up before
@@ -121,6 +124,7 @@ func (c *stateCache) load(ctx context.Context, cli *clientv3.Client) (int64, err
 	c.encoded.Clear()
 	c.nodes, c.status, c.domains = map[string]*keys.NodeRecord{}, map[string]*keys.NodeStatus{}, map[string]*keys.DomainStatus{}
 	c.drbd = map[string]*keys.DRBDState{}
+	c.listGen++
 	for _, kv := range kvs {
 		c.applyLocked(&clientv3.Event{Type: clientv3.EventTypePut, Kv: kv})
 	}
@@ -149,6 +153,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 				delete(c.instances, name)
 				c.encoded.Delete(name)
 				c.sorted = nil
+				c.listGen++
 			}
 			return
 		}
@@ -156,6 +161,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 			c.sorted = nil
 		}
 		c.instances[name] = r
+		c.listGen++
 	case strings.HasPrefix(k, keys.NodesPrefix):
 		name := keys.NameFromKey(keys.NodesPrefix, k)
 		r := &keys.NodeRecord{}
@@ -163,6 +169,12 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 			return
 		}
 		if !put || json.Unmarshal(ev.Kv.Value, r) != nil {
+			r = nil
+		}
+		if nodeListChange(c.nodes[name], r) {
+			c.listGen++
+		}
+		if r == nil {
 			delete(c.nodes, name)
 			return
 		}
@@ -176,6 +188,12 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 		case tail == "status":
 			st := &keys.NodeStatus{}
 			if !put || json.Unmarshal(ev.Kv.Value, st) != nil {
+				st = nil
+			}
+			if (c.status[node] == nil) != (st == nil) {
+				c.listGen++ // a node's status appears or goes (nodeStatusOf, drbdOf)
+			}
+			if st == nil {
 				delete(c.status, node)
 				return
 			}
@@ -183,6 +201,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 		case strings.HasPrefix(tail, "domains/"):
 			id := node + "/" + strings.TrimPrefix(tail, "domains/")
 			d := &keys.DomainStatus{}
+			c.listGen++
 			if !put || json.Unmarshal(ev.Kv.Value, d) != nil {
 				delete(c.domains, id)
 				return
@@ -191,6 +210,12 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 		case tail == "drbd":
 			st := &keys.DRBDState{}
 			if !put || json.Unmarshal(ev.Kv.Value, st) != nil {
+				st = nil
+			}
+			if drbdListChange(c.drbd[node], st) {
+				c.listGen++
+			}
+			if st == nil {
 				delete(c.drbd, node)
 				return
 			}

@@ -25,43 +25,34 @@ func (m *Master) ListInstancePage(ctx context.Context, q api.InstancePageQuery) 
 }
 
 // ListInstancePageEncoded implements api.InstanceEncodedPager: one page of
-// the instances in name order, from the state cache, whose encodings it
-// keeps (etcd, encoding each instance, when the cache is not current).
-// Instances being created are not listed.
+// the instances in name order, from the state cache's list snapshot
+// (instance_cache_list.go; etcd, encoding each instance, when the cache is
+// not current). Instances being created are not listed.
 func (m *Master) ListInstancePageEncoded(ctx context.Context, q api.InstancePageQuery) ([]*api.EncodedInstance, bool, error) {
 	if m.cache.sync(ctx, m.client) {
-		var out []*api.EncodedInstance
-		var more bool
-		var err error
-		c := &m.cache
-		c.read(func(names []string) {
-			recs := func(yield func(*keys.InstanceRecord) bool) {
-				for _, n := range names[startAt(names, q):] {
-					if r := c.instances[n]; r != nil && !yield(r) {
-						return
-					}
-				}
-			}
-			out, more, err = pageOf(q, recs, c.encodedLocked)
-		})
-		return out, more, err
+		return m.cache.listPage(q)
 	}
 	v, err := m.readClusterViewEtcd(ctx)
 	if err != nil {
 		return nil, false, err
 	}
+	return pageOfView(v, q)
+}
+
+// pageOfView is a page of the instances of v, each encoded for it.
+func pageOfView(v *clusterView, q api.InstancePageQuery) ([]*api.EncodedInstance, bool, error) {
 	names := make([]string, len(v.instances))
 	for i := range v.instances {
 		names[i] = v.instances[i].Name
 	}
-	recs := func(yield func(*keys.InstanceRecord) bool) {
+	items := func(yield func(listItem) bool) {
 		for i := startAt(names, q); i < len(v.instances); i++ {
-			if !yield(&v.instances[i]) {
+			if !yield(listItem{rec: &v.instances[i]}) {
 				return
 			}
 		}
 	}
-	return pageOf(q, recs, func(r *keys.InstanceRecord) (*api.EncodedInstance, error) {
+	return pageOf(q, items, func(r *keys.InstanceRecord) (*api.EncodedInstance, error) {
 		in := instanceView(*r, v.nodeStatus(r.PrimaryNode), v.domain(r.PrimaryNode, r.Name))
 		in.Redundancy = redundancyOf(r, v.drbdOf)
 		return api.NewEncodedInstance(in)
@@ -84,21 +75,28 @@ func startAt(names []string, q api.InstancePageQuery) int {
 	return i
 }
 
-// pageOf fills a page from records in name order (starting at startAt),
-// encode giving each record's listed instance.
-func pageOf(q api.InstancePageQuery, recs iter.Seq[*keys.InstanceRecord],
+// pageOf fills a page from items in name order (starting at startAt);
+// encode gives the listed instance of an item that has no encoding.
+func pageOf(q api.InstancePageQuery, items iter.Seq[listItem],
 	encode func(*keys.InstanceRecord) (*api.EncodedInstance, error)) ([]*api.EncodedInstance, bool, error) {
 	out := []*api.EncodedInstance{}
-	for r := range recs {
+	if q.Limit > 0 && q.Node == "" && q.Tag == "" && q.Keep == nil {
+		out = make([]*api.EncodedInstance, 0, min(q.Limit, 1<<14))
+	}
+	for it := range items {
+		r := it.rec
 		switch {
 		case q.NamePrefix != "" && !strings.HasPrefix(r.Name, q.NamePrefix):
 			return out, false, nil // names in order: no later one has the prefix
 		case r.CreatingJob != 0, q.Node != "" && r.PrimaryNode != q.Node, q.Tag != "" && !slices.Contains(r.Tags, q.Tag):
 			continue
 		}
-		e, err := encode(r)
-		if err != nil {
-			return nil, false, err
+		e := it.enc
+		if e == nil {
+			var err error
+			if e, err = encode(r); err != nil {
+				return nil, false, err
+			}
 		}
 		if q.Keep != nil && !q.Keep(&e.Instance) {
 			continue

@@ -60,8 +60,12 @@ type Config struct {
 	DomainResync time.Duration
 	// LeaseTTL overrides the credentials' TTL when non-zero.
 	LeaseTTL time.Duration
-	// PublishInterval is how often the status is republished (default TTL/2).
+	// PublishInterval is how often the status is read again and
+	// republished if it changed (default TTL/2).
 	PublishInterval time.Duration
+	// StatusHeartbeat is how often an unchanged status is written anyway
+	// (default 5 min; status_publish.go).
+	StatusHeartbeat time.Duration
 	// Metrics, when set, records lease renewals (see metrics.go).
 	Metrics *Metrics
 	// Fence configures self-fencing (guest pid files, watchdog).
@@ -148,6 +152,9 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	}
 	if cfg.PublishInterval == 0 {
 		cfg.PublishInterval = cfg.LeaseTTL / 2
+	}
+	if cfg.StatusHeartbeat == 0 {
+		cfg.StatusHeartbeat = defaultStatusHeartbeat
 	}
 	a.timing = keys.NewLeaseTiming(cfg.LeaseTTL)
 	if err := a.timing.Validate(); err != nil {
@@ -394,22 +401,13 @@ func (a *Agent) publishStopped(k *leaseKeeper) {
 	}
 }
 
-// publishLoop publishes the status at once and then every PublishInterval
-// (sooner again after a failure), apart from the renewals: a publish that
-// hangs on a stalled member must not delay a keep-alive.
-func (a *Agent) publishLoop(ctx context.Context, id clientv3.LeaseID) {
-	for ctx.Err() == nil {
-		next := a.cfg.PublishInterval
-		if err := a.publish(ctx, id); err != nil && ctx.Err() == nil {
-			a.log.Warn("publish_failed", "err", err)
-			next = a.timing.Renew
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(next):
-		case <-a.pubKick:
-		}
+// publish writes the node's status now (status_publish.go).
+func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
+	st, err := a.nodeStatus(ctx)
+	if err != nil {
+		return err
 	}
+	return a.putStatus(ctx, id, st)
 }
 
 // kickPublish asks publishLoop for a publish now.
@@ -420,7 +418,8 @@ func (a *Agent) kickPublish() {
 	}
 }
 
-func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
+// nodeStatus is the node's status as published, PublishedAt now.
+func (a *Agent) nodeStatus(ctx context.Context) (keys.NodeStatus, error) {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	res, rerr := a.cfg.Hypervisor.Resources(rctx)
 	cancel()
@@ -450,15 +449,5 @@ func (a *Agent) publish(ctx context.Context, id clientv3.LeaseID) error {
 		// plain and drbd disks come from the volume group.
 		st.Resources.DiskTotalMiB, st.Resources.DiskFreeMiB = st.Storage.VGSizeMiB, st.Storage.VGFreeMiB
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	key := keys.NodeStatusKey(a.cfg.Credentials.Node)
-	if _, err := a.cli.Put(pctx, key, string(b), clientv3.WithLease(id)); err != nil {
-		return fmt.Errorf("publish status: %w", err)
-	}
-	return nil
+	return st, nil
 }
