@@ -133,7 +133,9 @@ func TestListSnapshotAnswers(t *testing.T) {
 			cachePut(t, c, keys.InstanceKey("i105"), keys.InstanceRecord{Name: "i105", PrimaryNode: "n1", AdminUp: true, Tags: []string{"web"}})
 		}},
 		{"creation ended", func() { cachePut(t, c, keys.InstanceKey("i05"), keys.InstanceRecord{Name: "i05", PrimaryNode: "n3"}) }},
-		{"instance modified", func() { cachePut(t, c, keys.InstanceKey("i12"), keys.InstanceRecord{Name: "i12", PrimaryNode: "n1", MemoryMiB: 512}) }},
+		{"instance modified", func() {
+			cachePut(t, c, keys.InstanceKey("i12"), keys.InstanceRecord{Name: "i12", PrimaryNode: "n1", MemoryMiB: 512})
+		}},
 		{"drbd degraded", func() {
 			cachePut(t, c, keys.NodeDRBDKey("n1"), keys.DRBDState{Resources: []keys.DRBDResource{{Name: "r-i09", Minor: 1, Role: "Primary", Disk: "Outdated"}}})
 		}},
