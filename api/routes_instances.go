@@ -306,20 +306,5 @@ func parseSelectionOf(q url.Values, sf structFields) ([]string, map[string][]str
 
 // matchFields reports whether v passes every (scalar) filter.
 func matchFields(v reflect.Value, sf structFields, filters map[string][]string) bool {
-	for key, want := range filters {
-		f := v.FieldByIndex(sf.byName[key].index)
-		var got string
-		switch f.Kind() {
-		case reflect.String:
-			got = f.String()
-		case reflect.Bool:
-			got = strconv.FormatBool(f.Bool())
-		case reflect.Int, reflect.Int64:
-			got = strconv.FormatInt(f.Int(), 10)
-		}
-		if !slices.Contains(want, got) {
-			return false
-		}
-	}
-	return true
+	return compileFilters(sf, filters).match(v)
 }

@@ -37,7 +37,8 @@ func (s *server) listInstances(c *gin.Context) {
 		return
 	}
 	if len(filters) > 0 {
-		pq.Keep = func(in *Instance) bool { return matchFields(reflect.ValueOf(in).Elem(), instanceFields(), filters) }
+		ff := compileFilters(instanceFields(), filters)
+		pq.Keep = func(in *Instance) bool { return ff.match(reflect.ValueOf(in).Elem()) }
 	}
 	page, more, err := s.instancePage(c, ib, pq)
 	if err != nil {
@@ -174,4 +175,42 @@ func appendInstanceList(dst []byte, page []*EncodedInstance, fields []string) ([
 		out = append(out, '}')
 	}
 	return append(out, ']'), nil
+}
+
+// fieldFilter is one scalar filter with its field's index, looked up once
+// per request rather than once per instance and filter.
+type fieldFilter struct {
+	index []int
+	want  []string
+}
+
+type fieldFilters []fieldFilter
+
+// compileFilters looks up the fields of filters (parseSelectionOf's).
+func compileFilters(sf structFields, filters map[string][]string) fieldFilters {
+	out := make(fieldFilters, 0, len(filters))
+	for key, want := range filters {
+		out = append(out, fieldFilter{index: sf.byName[key].index, want: want})
+	}
+	return out
+}
+
+// match reports whether v passes every filter.
+func (ff fieldFilters) match(v reflect.Value) bool {
+	for _, f := range ff {
+		fv := v.FieldByIndex(f.index)
+		var got string
+		switch fv.Kind() {
+		case reflect.String:
+			got = fv.String()
+		case reflect.Bool:
+			got = strconv.FormatBool(fv.Bool())
+		case reflect.Int, reflect.Int64:
+			got = strconv.FormatInt(fv.Int(), 10)
+		}
+		if !slices.Contains(f.want, got) {
+			return false
+		}
+	}
+	return true
 }
