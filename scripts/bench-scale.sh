@@ -18,7 +18,9 @@
 # NET (masters' addresses NET.1-3, default 127.0.8; not 127.0.9, which TestMigrateKVM uses), LEASE_TTL (nodes' lease
 # TTL, default 30 s), SESSION_TTL (masters' election session TTL, default 5 s:
 # 2 s sessions expired again and again at load 20; a killed leader is
-# replaced sooner anyway, docs/scale.md), PARALLEL (batch jobs at once, default 10), KEEP=1
+# replaced sooner anyway, docs/scale.md), PARALLEL (batch jobs at once, default 10),
+# CHUNK (instances per batch-create, default 2,000), CREATE_BUDGET (seconds:
+# submit no further file of instances after that; default none), KEEP=1
 # leaves the cluster running at the end. Needs no root; about 30 minutes at
 # the default size on 2 cores.
 set -euo pipefail
@@ -31,6 +33,8 @@ NET=${NET:-127.0.8}
 LEASE_TTL=${LEASE_TTL:-30}
 SESSION_TTL=${SESSION_TTL:-5}
 PARALLEL=${PARALLEL:-10}
+CHUNK=${CHUNK:-2000}
+CREATE_BUDGET=${CREATE_BUDGET:-}
 BIN=$DIR.bin/drover
 
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -80,18 +84,37 @@ tar czf "$DIR.bin/tiny.tar.gz" -C "$TPL" .
 "$BIN" template import tiny "$DIR.bin/tiny.tar.gz" >/dev/null
 
 # gnt-instance batch-create's format; instance i on node i mod NODES, so the
-# jobs of 100 consecutive instances lock disjoint nodes.
-awk -v n="$INSTANCES" -v nodes="$NODES" 'BEGIN {
-	printf "["
-	for (i = 0; i < n; i++)
-		printf "%s{\"instance_name\": \"i%05d\", \"disk_template\": \"diskless\", \"os_type\": \"tiny\", \"pnode\": \"sim%d\", \"beparams\": {\"maxmem\": 128, \"vcpus\": 1}}", (i ? "," : ""), i, i % nodes + 1
-	print "]"
-}' >"$DIR.bin/instances.json"
-say "batch-create of $INSTANCES instances ($PARALLEL jobs at a time)"
-ADD=$("$BIN" instance batch-create --parallel "$PARALLEL" "$DIR.bin/instances.json" 2>"$DIR.create.log" | tail -1) || true
+# jobs of 100 consecutive instances lock disjoint nodes. In files of CHUNK
+# instances, one batch-create each, so that a CREATE_BUDGET can end the
+# creation between two files on a slow machine.
+chunk() {
+	awk -v from="$1" -v n="$2" -v nodes="$NODES" 'BEGIN {
+		printf "["
+		for (i = from; i < from + n; i++)
+			printf "%s{\"instance_name\": \"i%05d\", \"disk_template\": \"diskless\", \"os_type\": \"tiny\", \"pnode\": \"sim%d\", \"beparams\": {\"maxmem\": 128, \"vcpus\": 1}}", (i > from ? "," : ""), i, i % nodes + 1
+		print "]"
+	}'
+}
+say "batch-create of $INSTANCES instances ($PARALLEL jobs at a time, files of $CHUNK${CREATE_BUDGET:+, budget $CREATE_BUDGET s})"
+TC0=$(date +%s)
+MADE=0
+: >"$DIR.create.log"
+while [ "$MADE" -lt "$INSTANCES" ]; do
+	N=$((INSTANCES - MADE < CHUNK ? INSTANCES - MADE : CHUNK))
+	chunk "$MADE" "$N" >"$DIR.bin/instances.json"
+	OUT=$("$BIN" instance batch-create --parallel "$PARALLEL" "$DIR.bin/instances.json" 2>>"$DIR.create.log" | tail -1) || true
+	MADE=$((MADE + N))
+	say "instances $((MADE - N))-$((MADE - 1)): $OUT (load $(loadavg))"
+	if [ -n "$CREATE_BUDGET" ] && [ $(($(date +%s) - TC0)) -ge "$CREATE_BUDGET" ] && [ "$MADE" -lt "$INSTANCES" ]; then
+		say "creation budget of $CREATE_BUDGET s used: stopping at $MADE of $INSTANCES submitted"
+		break
+	fi
+done
+TC=$(($(date +%s) - TC0))
 LOAD_CREATE=$(loadavg)
 COUNT=$("$BIN" instance list --no-headers -o name | wc -l)
-say "$ADD; $COUNT instances listed (load $LOAD_CREATE)"
+ADD="$COUNT instances listed after $TC s of batch-create ($(echo "scale=1; $COUNT / $TC" | bc)/s)"
+say "$ADD (load $LOAD_CREATE)"
 
 # Lists, against a follower (any master serves reads; the leader runs jobs).
 LEADER=$("$BIN" cluster info --output json | sed -n 's/.*"leader": *"\([^"]*\)".*/\1/p' | head -1)
