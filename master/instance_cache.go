@@ -38,6 +38,8 @@ type stateCache struct {
 	encoded   sync.Map                   // instance name → *encodedEntry (instance_cache_encoded.go)
 	drbd      map[string]*keys.DRBDState // what nodes publish of their DRBD resources
 	listGen   uint64                     // moves when what lists show changes (instance_cache_list.go)
+	listLog   []string                   // the instance of each change since listBase ("": all)
+	listBase  uint64                     // listGen before listLog[0]
 	list      atomic.Pointer[listSnapshot]
 }
 
@@ -124,7 +126,7 @@ func (c *stateCache) load(ctx context.Context, cli *clientv3.Client) (int64, err
 	c.encoded.Clear()
 	c.nodes, c.status, c.domains = map[string]*keys.NodeRecord{}, map[string]*keys.NodeStatus{}, map[string]*keys.DomainStatus{}
 	c.drbd = map[string]*keys.DRBDState{}
-	c.listGen++
+	c.listChanged("")
 	for _, kv := range kvs {
 		c.applyLocked(&clientv3.Event{Type: clientv3.EventTypePut, Kv: kv})
 	}
@@ -153,7 +155,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 				delete(c.instances, name)
 				c.encoded.Delete(name)
 				c.sorted = nil
-				c.listGen++
+				c.listChanged(name)
 			}
 			return
 		}
@@ -161,7 +163,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 			c.sorted = nil
 		}
 		c.instances[name] = r
-		c.listGen++
+		c.listChanged(name)
 	case strings.HasPrefix(k, keys.NodesPrefix):
 		name := keys.NameFromKey(keys.NodesPrefix, k)
 		r := &keys.NodeRecord{}
@@ -172,7 +174,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 			r = nil
 		}
 		if nodeListChange(c.nodes[name], r) {
-			c.listGen++
+			c.listChanged("")
 		}
 		if r == nil {
 			delete(c.nodes, name)
@@ -191,7 +193,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 				st = nil
 			}
 			if (c.status[node] == nil) != (st == nil) {
-				c.listGen++ // a node's status appears or goes (nodeStatusOf, drbdOf)
+				c.listChanged("") // a node's status appears or goes (nodeStatusOf, drbdOf)
 			}
 			if st == nil {
 				delete(c.status, node)
@@ -201,7 +203,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 		case strings.HasPrefix(tail, "domains/"):
 			id := node + "/" + strings.TrimPrefix(tail, "domains/")
 			d := &keys.DomainStatus{}
-			c.listGen++
+			c.listChanged(strings.TrimPrefix(tail, "domains/"))
 			if !put || json.Unmarshal(ev.Kv.Value, d) != nil {
 				delete(c.domains, id)
 				return
@@ -213,7 +215,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 				st = nil
 			}
 			if drbdListChange(c.drbd[node], st) {
-				c.listGen++
+				c.listChanged("")
 			}
 			if st == nil {
 				delete(c.drbd, node)

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
@@ -30,23 +31,78 @@ type listItem struct {
 // names in order). No change can be applied while the read lock is held,
 // so the snapshot stored is never older than its gen.
 func (c *stateCache) listSnapshotLocked(names []string) (*listSnapshot, error) {
-	if s := c.list.Load(); s != nil && s.gen == c.listGen {
-		return s, nil
+	old := c.list.Load()
+	if old != nil && old.gen == c.listGen {
+		return old, nil
 	}
-	s := &listSnapshot{gen: c.listGen, items: make([]listItem, 0, len(names))}
-	for _, n := range names {
-		r := c.instances[n]
-		if r == nil || r.CreatingJob != 0 {
-			continue
+	s, ok, err := c.patchSnapshotLocked(old)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		s = &listSnapshot{gen: c.listGen, items: make([]listItem, 0, len(names))}
+		for _, n := range names {
+			r := c.instances[n]
+			if r == nil || r.CreatingJob != 0 {
+				continue
+			}
+			enc, err := c.encodedLocked(r)
+			if err != nil {
+				return nil, err
+			}
+			s.items = append(s.items, listItem{rec: r, enc: enc})
 		}
-		enc, err := c.encodedLocked(r)
-		if err != nil {
-			return nil, err
-		}
-		s.items = append(s.items, listItem{rec: r, enc: enc})
 	}
 	c.list.Store(s)
 	return s, nil
+}
+
+// maxListLog bounds stateCache.listLog: past it, the next list makes its
+// snapshot whole.
+const maxListLog = 1024
+
+// listChanged records a change lists show, of instance name ("": one that
+// may touch any instance: a node's state, a reload), c.mu write-held.
+func (c *stateCache) listChanged(name string) {
+	c.listGen++
+	if name == "" || len(c.listLog) >= maxListLog {
+		c.listLog, c.listBase = c.listLog[:0], c.listGen
+		return
+	}
+	c.listLog = append(c.listLog, name)
+}
+
+// patchSnapshotLocked makes the current snapshot from old when only single
+// instances changed since old and none of them joined or left the list (a
+// new record, a removal, a creation that ended): a copy of old's items with
+// those instances' records and encodings replaced. ok is false when the
+// whole snapshot must be made (c.mu read-held).
+func (c *stateCache) patchSnapshotLocked(old *listSnapshot) (*listSnapshot, bool, error) {
+	if old == nil || old.gen < c.listBase || old.gen-c.listBase > uint64(len(c.listLog)) {
+		return nil, false, nil
+	}
+	changed := c.listLog[old.gen-c.listBase:]
+	if len(changed) > len(old.items)/8 {
+		return nil, false, nil // most of the work of a whole one
+	}
+	s := &listSnapshot{gen: c.listGen, items: slices.Clone(old.items)}
+	for _, name := range changed {
+		i, found := sort.Find(len(s.items), func(j int) int { return strings.Compare(name, s.items[j].rec.Name) })
+		r := c.instances[name]
+		listed := r != nil && r.CreatingJob == 0
+		switch {
+		case !found && !listed:
+			continue
+		case found != listed:
+			return nil, false, nil
+		}
+		enc, err := c.encodedLocked(r)
+		if err != nil {
+			return nil, false, err
+		}
+		s.items[i] = listItem{rec: r, enc: enc}
+	}
+	return s, true, nil
 }
 
 // listPage is a page from the list snapshot (the caller has synced).

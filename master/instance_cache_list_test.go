@@ -48,8 +48,9 @@ func listDRBDRec(name, a, b string) keys.InstanceRecord {
 // TestListSnapshotAnswers compares every page the list snapshot gives with
 // the page encoded afresh from a copy of the cache (the etcd path's
 // pageOfView), for pages, prefixes, node, tag and field filters, before
-// and after each kind of change a list shows; a node status rewritten with
-// new figures only keeps the snapshot.
+// and after each kind of change a list shows (a snapshot patched for
+// single instances, or made whole); a node status rewritten with new
+// figures only keeps the snapshot.
 func TestListSnapshotAnswers(t *testing.T) {
 	c := newListCache()
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -116,6 +117,9 @@ func TestListSnapshotAnswers(t *testing.T) {
 	if c.list.Load() != kept {
 		t.Errorf("a node status with new figures only, or a node record change lists do not show, made a new snapshot")
 	}
+	// patched: the steps whose snapshot is the last one with single
+	// instances replaced (the others make it whole).
+	patched := map[string]bool{"domain stopped": true, "domain gone": true, "instance modified": true, "two at once": true}
 	for _, ch := range []struct {
 		step string
 		do   func()
@@ -136,6 +140,16 @@ func TestListSnapshotAnswers(t *testing.T) {
 		{"instance modified", func() {
 			cachePut(t, c, keys.InstanceKey("i12"), keys.InstanceRecord{Name: "i12", PrimaryNode: "n1", MemoryMiB: 512})
 		}},
+		{"two at once", func() {
+			cachePut(t, c, keys.NodeDomainKey("n1", "i06"), keys.DomainStatus{Instance: "i06", State: keys.DomainStopped, ObservedAt: now})
+			cachePut(t, c, keys.InstanceKey("i12"), keys.InstanceRecord{Name: "i12", PrimaryNode: "n1", MemoryMiB: 1024, Tags: []string{"web"}})
+			cachePut(t, c, keys.InstanceKey("i99"), keys.InstanceRecord{Name: "i99", PrimaryNode: "n1", CreatingJob: 4})
+		}},
+		{"more changes than the log keeps", func() {
+			for i := range maxListLog + 3 {
+				cachePut(t, c, keys.NodeDomainKey("n1", "i15"), keys.DomainStatus{Instance: "i15", State: keys.DomainRunning, ObservedAt: now.Add(time.Duration(i))})
+			}
+		}},
 		{"drbd degraded", func() {
 			cachePut(t, c, keys.NodeDRBDKey("n1"), keys.DRBDState{Resources: []keys.DRBDResource{{Name: "r-i09", Minor: 1, Role: "Primary", Disk: "Outdated"}}})
 		}},
@@ -143,6 +157,12 @@ func TestListSnapshotAnswers(t *testing.T) {
 	} {
 		before := c.list.Load()
 		ch.do()
+		c.mu.RLock()
+		_, ok, err := c.patchSnapshotLocked(before)
+		c.mu.RUnlock()
+		if err != nil || ok != patched[ch.step] {
+			t.Errorf("%s: patched %v (%v), want %v", ch.step, ok, err, patched[ch.step])
+		}
 		check(ch.step)
 		if c.list.Load() == before {
 			t.Errorf("%s: the list snapshot was kept", ch.step)
