@@ -24,7 +24,7 @@ func TestUplinkMigratesAway(t *testing.T) {
 		p.put(ctx, keys.NodeStatusKey(node), keys.NodeStatus{Hypervisor: "workload", HypervisorOK: true,
 			Resources:   api.NodeResources{MemoryTotalMiB: 1024, MemoryFreeMiB: 1024, DiskTotalMiB: 2048, DiskFreeMiB: 2048, CPUs: 1},
 			PublishedAt: time.Now().UTC(), StartedAt: now,
-			Uplink:      &api.UplinkStatus{Targets: []string{"198.51.100.1"}, OK: ok, Since: now.Add(-time.Minute), CheckedAt: now}})
+			Uplink: &api.UplinkStatus{Targets: []string{"198.51.100.1"}, OK: ok, Since: now.Add(-time.Minute), CheckedAt: now}})
 	}
 	modify := func(req api.ClusterModify) {
 		t.Helper()
