@@ -22,6 +22,7 @@ var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/api/v1/users/admin/tokens"},
 	{"POST", "/api/v1/cluster/verify"},
 	{"POST", "/api/v1/nodes/n1/credentials"},
+	{"PATCH", "/api/v1/cluster"},
 }
 
 // checkAnswer fails on a 5xx, and on an error answer that is not an ErrorBody.
@@ -51,6 +52,8 @@ func seedBodies(f *testing.F, add func(string)) {
 		`{"name":"\u0000"}`, `{"name":"a","name":"b"}`, `{"tags":[null]}`, `{"ttl":1e309}`,
 		"\xff\xfe", `{"ops":[{"kind":"node.add","params":null}]}`, strings.Repeat("[", 10000),
 		`{"ops":[{"kind":"debug.delay","params":{"duration":"0s","Duration":"1h"}}]}`, `{"name":"u1","role":"read","ROLE":"admin"}`,
+		`{"ping_targets":{"default":["192.0.2.1","2001:db8::1"]},"uplink_migrate":false}`, `{"ping_targets":{"default":[]}}`,
+		`{"ping_targets":{"Bad_G":["x"]}}`, `{"cluster_ip":"192.0.2.9/24","cluster_ip_dev":"br0"}`,
 	} {
 		add(s)
 	}
