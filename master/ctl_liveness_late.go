@@ -121,7 +121,10 @@ func (f *fastPath) probe(cands []lateCandidate) ([]lateFinding, error) {
 		case !ok:
 			continue
 		case c.gone:
+			// Goroutines of earlier candidates may be appending.
+			mu.Lock()
 			out = append(out, lateFinding{c: c, dev: d, late: true})
+			mu.Unlock()
 			continue
 		}
 		wg.Go(func() {
