@@ -14,6 +14,7 @@
 # machine-wide VM lock /work/vm.lock when it exists (VM_LOCK= to change).
 # MINUTES=M bounds the run (default 80; no fault starts after it). NICE=N
 # renices the guests' QEMU processes (as scripts/bench-failover.sh).
+# SKIP=kind,... leaves fault kinds out (say why in the run's notes).
 # LOCK_WAIT=S gives up when the lock is not free within S seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ if [ -n "$VM_LOCK" ] && [ -e "$(dirname "$VM_LOCK")" ]; then
 	run=(flock ${LOCK_WAIT:+-w "$LOCK_WAIT"} "$VM_LOCK" "${run[@]}")
 fi
 rc=0
-DROVER_CHAOS_VM=$ROUNDS DROVER_CHAOS_MINUTES=$MINUTES DROVER_CHAOS_SEED=${SEED:-} DROVER_CHAOS_NODES=${NODES:-3} DROVER_CHAOS_MASTERS=${MASTERS:-3} \
+DROVER_CHAOS_VM=$ROUNDS DROVER_CHAOS_MINUTES=$MINUTES DROVER_CHAOS_SEED=${SEED:-} DROVER_CHAOS_NODES=${NODES:-3} DROVER_CHAOS_MASTERS=${MASTERS:-3} DROVER_CHAOS_SKIP=${SKIP:-} \
 	DROVER_CHAOS_TTL=${TTL:-10} DROVER_BENCH_NICE=${NICE:-} DROVER_REQUIRE_REAL=1 "${run[@]}" >"$out" 2>&1 || rc=$?
 sed -n '/chaos-vm table/,/^=== \|^--- /p' "$out" | sed 's/^ *local_vm_chaos_test.go:[0-9]*: //'
 grep -E 'chaos-vm|--- (PASS|FAIL|SKIP)|^(ok|FAIL)|Fatal' "$out" | grep -v 'chaos-vm table' | sed 's/^ *local_vm_chaos[a-z_]*_test.go:[0-9]*: //'

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,17 +36,19 @@ var chaosSkipped = []struct{ kind, why string }{
 	{"libvirtd-kill", "no libvirtd runs: node guests run the workload hypervisor (the agent starts the workload driver itself)"},
 }
 
-func chaosPick(rng *rand.Rand, single bool) string {
+// chaosPick draws a fault kind; skip lists kinds left out (one master:
+// member-kill, a member lost is the leader lost; DROVER_CHAOS_SKIP).
+func chaosPick(rng *rand.Rand, skip []string) string {
 	total := 0
 	for _, w := range chaosWeights {
-		if !single || w.kind != "member-kill" {
+		if !slices.Contains(skip, w.kind) {
 			total += w.weight
 		}
 	}
 	x := rng.IntN(total)
 	for _, w := range chaosWeights {
-		if single && w.kind == "member-kill" {
-			continue // one master: a member lost is the leader lost
+		if slices.Contains(skip, w.kind) {
+			continue
 		}
 		if x < w.weight {
 			return w.kind
