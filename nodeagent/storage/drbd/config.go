@@ -88,6 +88,9 @@ func (r Resource) Validate(v Version) error {
 	return nil
 }
 
+// afterSplitBrain are the net options that resolve a split brain.
+const afterSplitBrain = "after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect;"
+
 // Config renders the resource file in the syntax of DRBD v (8.4 or 9).
 func (r Resource) Config(v Version) (string, error) {
 	if err := r.Validate(v); err != nil {
@@ -95,7 +98,14 @@ func (r Resource) Config(v Version) (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# written by the drover agent; changes are overwritten\nresource %s {\n", r.Name)
-	net := fmt.Sprintf("cram-hmac-alg sha256; shared-secret %q;", r.Secret)
+	// After a split brain (both sides wrote while cut apart: an isolated
+	// primary before its self-fence, its secondary after the failover) the
+	// side that is secondary when they meet again discards its changes:
+	// drover promotes a secondary only in a failover that fenced the old
+	// primary first and made the promoted node the record's primary, and a
+	// returning node rejoins as secondary (docs/drbd.md, "Split brain").
+	// Both primary: no automatic choice.
+	net := fmt.Sprintf("cram-hmac-alg sha256; shared-secret %q; %s", r.Secret, afterSplitBrain)
 	if v.Major >= 9 {
 		fmt.Fprintf(&b, "  net { protocol C; %s }\n", net)
 	} else {

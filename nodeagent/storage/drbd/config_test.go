@@ -21,7 +21,7 @@ func TestConfig84(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"resource inst1-disk0 {", "  protocol C;", `net { cram-hmac-alg sha256; shared-secret "c2VjcmV0LXNlY3JldA=="; }`,
+	for _, want := range []string{"resource inst1-disk0 {", "  protocol C;", `net { cram-hmac-alg sha256; shared-secret "c2VjcmV0LXNlY3JldA=="; after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect; }`,
 		"disk { c-plan-ahead 0; resync-rate 500M; }",
 		"on node2 { device minor 3; disk /dev/mapper/drover-inst1--disk0; meta-disk internal; address 198.18.7.12:11000; }"} {
 		if !strings.Contains(c, want) {
@@ -40,7 +40,7 @@ func TestConfig9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"net { protocol C; cram-hmac-alg sha256;", "on node1 { node-id 0; device minor 0;", "on node3 { node-id 2; device minor 1;",
+	for _, want := range []string{"net { protocol C; cram-hmac-alg sha256;", "after-sb-1pri discard-secondary; after-sb-2pri disconnect; }", "on node1 { node-id 0; device minor 0;", "on node3 { node-id 2; device minor 1;",
 		"connection-mesh { hosts node1 node2 node3; }"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("9 config lacks %q:\n%s", want, c)
