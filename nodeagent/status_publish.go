@@ -35,11 +35,23 @@ func (w *statusWriter) due(st keys.NodeStatus, now time.Time, heartbeat time.Dur
 		u.CheckedAt = time.Time{}
 		st.Uplink = &u
 	}
+	// Free memory and free file-disk space drift all the time (page cache,
+	// the host's other files): a drift within a grain is no change either
+	// (the volume group's figures, which disk creation checks, stay exact).
+	st.Resources.MemoryFreeMiB = coarse(st.Resources.MemoryFreeMiB, st.Resources.MemoryTotalMiB)
+	st.Resources.DiskFreeMiB = coarse(st.Resources.DiskFreeMiB, st.Resources.DiskTotalMiB)
 	b, err := json.Marshal(st)
 	if err != nil || w.last == nil || !bytes.Equal(b, w.last) || now.Sub(w.at) >= heartbeat {
 		return true, b
 	}
 	return false, b
+}
+
+// coarse rounds a free figure down to a grain of 1/200 of its total (at
+// least 16 MiB), for the writer's comparison only.
+func coarse(free, total int64) int64 {
+	grain := max(total/200, 16)
+	return free - free%grain
 }
 
 // publishLoop reads the status at once and then every PublishInterval and

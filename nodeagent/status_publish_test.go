@@ -41,10 +41,28 @@ func TestStatusWriterDue(t *testing.T) {
 	if !write(st, t0.Add(30*time.Second)) {
 		t.Error("status with new free memory not written")
 	}
-	if write(st, t0.Add(89*time.Second)) {
+	// A drift of free space within a grain (1/200 of the total) is no
+	// change; a larger one is.
+	st.Resources.DiskTotalMiB, st.Resources.DiskFreeMiB = 200_000, 100_000
+	if !write(st, t0.Add(31*time.Second)) {
+		t.Error("status with new disk figures not written")
+	}
+	st.Resources.DiskFreeMiB = 100_000 + 700
+	if write(st, t0.Add(32*time.Second)) {
+		t.Error("status with free disk drifted by 700 MiB of 200,000 written")
+	}
+	st.Resources.DiskFreeMiB = 100_000 + 1_200
+	if !write(st, t0.Add(33*time.Second)) {
+		t.Error("status with free disk grown by 1,200 MiB of 200,000 not written")
+	}
+	st.Resources.DiskFreeMiB = 100_000 - 1 // just below a grain boundary
+	if !write(st, t0.Add(34*time.Second)) {
+		t.Error("status with free disk shrunk across a grain not written")
+	}
+	if write(st, t0.Add(93*time.Second)) {
 		t.Error("unchanged status written before the heartbeat")
 	}
-	if !write(st, t0.Add(90*time.Second)) {
+	if !write(st, t0.Add(94*time.Second)) {
 		t.Error("unchanged status not written at the heartbeat")
 	}
 }
