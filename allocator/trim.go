@@ -88,6 +88,32 @@ func (b *balancer) compress(origP, origS []int) bool {
 	return changed
 }
 
+// returnCand is an instance the plan moves with the final score that
+// sending it back to where it started, alone, leaves.
+type returnCand struct {
+	i     int
+	score float64
+}
+
+// returnCands lists every instance the plan moves, once, in the order of
+// its first move, with the score of its return to origP/origS; those whose
+// return is rejected are left out.
+func (b *balancer) returnCands(origP, origS []int) []returnCand {
+	st := b.st
+	var cs []returnCand
+	seen := make([]bool, len(st.inst))
+	for _, m := range b.raw {
+		if seen[m.i] {
+			continue
+		}
+		seen[m.i] = true
+		if sc, rej := st.eval(m.i, origP[m.i], origS[m.i]); rej == nil {
+			cs = append(cs, returnCand{m.i, sc})
+		}
+	}
+	return cs
+}
+
 // trim drops the moves of whole instances, sending them back to where they
 // started, as long as the final score stays at or below target: each round
 // drops the instance whose return leaves the lowest score.
@@ -96,23 +122,8 @@ func (b *balancer) trim(target float64, origP, origS []int) bool {
 	changed := false
 	for {
 		times := b.moveCounts()
-		type cand struct {
-			i     int
-			score float64
-		}
-		var cs []cand
-		seen := make([]bool, len(st.inst))
-		for _, m := range b.raw {
-			if seen[m.i] {
-				continue
-			}
-			seen[m.i] = true
-			sc, rej := st.eval(m.i, origP[m.i], origS[m.i])
-			if rej == nil && sc <= target {
-				cs = append(cs, cand{m.i, sc})
-			}
-		}
-		slices.SortFunc(cs, func(a, c cand) int {
+		cs := slices.DeleteFunc(b.returnCands(origP, origS), func(c returnCand) bool { return !(c.score <= target) })
+		slices.SortFunc(cs, func(a, c returnCand) int {
 			return cmp.Or(cmp.Compare(a.score, c.score), cmp.Compare(times[c.i], times[a.i]), cmp.Compare(a.i, c.i))
 		})
 		dropped := false

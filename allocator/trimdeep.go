@@ -18,22 +18,8 @@ const deepTries = 2
 // minutes and a polish is cheap against that.
 func (b *balancer) trimDeep(target float64, origP, origS []int) bool {
 	st := b.st
-	type cand struct {
-		i     int
-		score float64
-	}
-	var cs []cand
-	seen := make([]bool, len(st.inst))
-	for _, m := range b.raw {
-		if seen[m.i] {
-			continue
-		}
-		seen[m.i] = true
-		if sc, rej := st.eval(m.i, origP[m.i], origS[m.i]); rej == nil {
-			cs = append(cs, cand{m.i, sc})
-		}
-	}
-	slices.SortFunc(cs, func(a, c cand) int { return cmp.Or(cmp.Compare(a.score, c.score), cmp.Compare(a.i, c.i)) })
+	cs := b.returnCands(origP, origS)
+	slices.SortFunc(cs, func(a, c returnCand) int { return cmp.Or(cmp.Compare(a.score, c.score), cmp.Compare(a.i, c.i)) })
 	saveRaw := slices.Clone(b.raw)
 	saveP, saveS := slices.Clone(st.ipri), slices.Clone(st.isec)
 	for _, c := range cs[:min(len(cs), deepTries)] {

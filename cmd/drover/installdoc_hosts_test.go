@@ -17,9 +17,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/drover-project/drover/floatip/netnslab"
 )
 
 // docHost is one host: the process holding its namespaces.
@@ -169,19 +169,7 @@ func (l *docLab) logs() string {
 // holders) and removes the namespaces; it runs even when the test failed.
 func (l *docLab) destroy() {
 	for _, h := range l.hosts {
-		for range 50 {
-			out, _ := exec.Command("ip", "netns", "pids", h.netns).Output()
-			pids := strings.Fields(string(out))
-			if len(pids) == 0 {
-				break
-			}
-			for _, p := range pids {
-				if n, err := strconv.Atoi(p); err == nil {
-					_ = syscall.Kill(n, syscall.SIGKILL)
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		netnslab.KillAll(h.netns)
 		if h.holder != nil {
 			_ = h.holder.Wait()
 		}

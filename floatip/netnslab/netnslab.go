@@ -188,22 +188,28 @@ func (h *Host) Dial(addr string, limit time.Duration, use func(net.Conn) error) 
 	})
 }
 
+// KillAll SIGKILLs every process in network namespace ns until none is
+// left (at most 5 s).
+func KillAll(ns string) {
+	for range 50 {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		pids := strings.Fields(string(out))
+		if len(pids) == 0 {
+			return
+		}
+		for _, p := range pids {
+			if n, err := strconv.Atoi(p); err == nil {
+				_ = syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // Destroy kills what still runs in the lab's namespaces and removes them.
 func (l *Lab) Destroy() {
 	for _, h := range l.Hosts {
-		for range 50 {
-			out, _ := exec.Command("ip", "netns", "pids", h.NS).Output()
-			pids := strings.Fields(string(out))
-			if len(pids) == 0 {
-				break
-			}
-			for _, p := range pids {
-				if n, err := strconv.Atoi(p); err == nil {
-					_ = syscall.Kill(n, syscall.SIGKILL)
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		KillAll(h.NS)
 		_ = exec.Command("ip", "netns", "del", h.NS).Run()
 	}
 	_ = exec.Command("ip", "netns", "del", l.lan).Run()
