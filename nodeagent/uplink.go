@@ -2,6 +2,8 @@ package nodeagent
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -119,14 +121,17 @@ func (a *Agent) uplinkLoop(ctx context.Context, cli *clientv3.Client) {
 }
 
 // readPingTargets reads the ping targets of node's group from its node
-// record and the cluster record (the agent may read both).
+// record and the cluster record (the agent may read both). The reads are
+// serializable: the member the agent talks to answers them itself (no round
+// to the etcd leader), which is enough for a setting read every 30 s by
+// every node.
 func readPingTargets(ctx context.Context, cli *clientv3.Client, node string) ([]string, error) {
 	var nrec keys.NodeRecord
-	if _, err := store.GetJSON(ctx, cli, keys.NodeKey(node), &nrec); err != nil {
+	if err := getLocal(ctx, cli, keys.NodeKey(node), &nrec); err != nil {
 		return nil, err
 	}
 	var crec keys.ClusterRecord
-	if _, err := store.GetJSON(ctx, cli, keys.ClusterKey, &crec); err != nil {
+	if err := getLocal(ctx, cli, keys.ClusterKey, &crec); err != nil {
 		return nil, err
 	}
 	group := nrec.Group
@@ -134,4 +139,18 @@ func readPingTargets(ctx context.Context, cli *clientv3.Client, node string) ([]
 		group = "default"
 	}
 	return crec.PingTargets[group], nil
+}
+
+// getLocal reads key with a serializable read and decodes it into v.
+func getLocal(ctx context.Context, cli *clientv3.Client, key string, v any) error {
+	ctx, cancel := store.WithTimeout(ctx)
+	defer cancel()
+	resp, err := cli.Get(ctx, key, clientv3.WithSerializable())
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return fmt.Errorf("get %s: %w", key, store.ErrNotFound)
+	}
+	return json.Unmarshal(resp.Kvs[0].Value, v)
 }
