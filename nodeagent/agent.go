@@ -275,6 +275,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	k := newLeaseKeeper(members, a.timing, a.log)
 	defer k.close()
+	defer a.clearLease() // after the revoke: a clean stop leaves no lease to take over
 	defer k.revoke()
 	// Runs after the disarm below: the last status says "no watchdog", so
 	// the master never trusts a clean stop as a self-fence (the guests
@@ -286,12 +287,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.fencer.disarm()
 	backoff := 200 * time.Millisecond
 	var until time.Time
+	// The lease of this agent's previous process, if it crashed
+	// (lease_resume.go): the first session takes it over while it lives.
+	resume := a.savedLease()
 	for ctx.Err() == nil {
-		err := a.session(ctx, k, until)
+		err := a.session(ctx, k, until, resume)
 		if ctx.Err() != nil {
 			return nil
 		}
-		until = time.Time{}
+		until, resume = time.Time{}, 0
 		if errors.Is(err, errLeaseRevoked) && k.trusted() {
 			// Revoked before its time while still trusted: take a new
 			// lease at once, by the old one's FenceAt (else fence).
@@ -318,9 +322,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// session grants a lease (by until, when not zero), publishes, and renews
-// until the lease is lost.
-func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) error {
+// session takes over the lease resume (when not 0 and it still lives) or
+// grants a lease (by until, when not zero), publishes, and renews until the
+// lease is lost.
+func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time, resume clientv3.LeaseID) error {
 	if !a.fencer.safe() {
 		// The last self-fence could not make sure that no guest runs: no
 		// new lease (and no commands) until a fence succeeds.
@@ -328,13 +333,13 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 			return fmt.Errorf("node not fenced, no new lease: %w", err)
 		}
 	}
-	id, err := k.grant(ctx, until)
+	id, err := a.takeLease(ctx, k, until, resume)
 	if err != nil {
 		return err
 	}
+	a.saveLease(id)
 	a.fencer.hold(k.trusted)
 	defer a.fencer.hold(nil)
-	a.log.Info("lease_granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl", a.timing.TTL)
 	sctx, stopLoops := context.WithCancel(ctx)
 	wait := a.startLoops(sctx, id)
 	var pub sync.WaitGroup
@@ -375,6 +380,7 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 			// more; primary DRBD resources are demoted after the guests.
 			a.log.Error("lease_lost_self_fence", "deadline", k.deadline(),
 				"attempts_failed", k.attemptsFailed.Load())
+			a.clearLease() // a process started after this one must not take it over
 			a.fencer.hold(nil)
 			stopLoops()
 			a.svcIPs.dropAll()
@@ -385,6 +391,25 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time) er
 			return err
 		}
 	}
+}
+
+// takeLease takes over resume while it lives, else grants a new lease.
+func (a *Agent) takeLease(ctx context.Context, k *leaseKeeper, until time.Time, resume clientv3.LeaseID) (clientv3.LeaseID, error) {
+	if resume != 0 {
+		err := k.resume(ctx, resume)
+		if err == nil {
+			a.log.Info("lease_resumed", "lease", fmt.Sprintf("%x", int64(resume)), "ttl", a.timing.TTL,
+				"reason", "the previous agent process's lease still lives")
+			return resume, nil
+		}
+		a.log.Info("lease_not_resumed", "lease", fmt.Sprintf("%x", int64(resume)), "err", err)
+	}
+	id, err := k.grant(ctx, until)
+	if err != nil {
+		return 0, err
+	}
+	a.log.Info("lease_granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl", a.timing.TTL)
+	return id, nil
 }
 
 // publishStopped publishes the status once more at a clean stop, after the

@@ -18,5 +18,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if len(os.Args) > 2 && os.Args[1] == "agent-run" {
+		// An agent in a process of its own, to be killed with SIGKILL
+		// (lease_resume_test.go).
+		if err := runAgentProcess(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
