@@ -19,7 +19,7 @@ import (
 	"github.com/drover-project/drover/master/keys"
 	"github.com/drover-project/drover/master/mastertest"
 	"github.com/drover-project/drover/nodeagent"
-		"github.com/drover-project/drover/nodeagent/hv/workload"
+	"github.com/drover-project/drover/nodeagent/hv/workload"
 )
 
 // agentProcess is what runAgentProcess reads: the agent of one node with the
