@@ -5,8 +5,8 @@
 # driver, ROUNDS=N faults (default 100) chosen at random (the seed is printed;
 # SEED=S replays it): kill -9 of an agent, of the leading master, of a
 # follower master (its etcd member), a cut link (isolate, then heal) and a
-# power-off (then `node power on`), cheap ones common; every other round one
-# instance operation (add, migrate, remove). Checked: never two running
+# power-off (then `node power on`), cheap ones common; every OPS_EVERY=N
+# rounds (default 2; 0: none) one instance operation (add, migrate, remove). Checked: never two running
 # copies, no acknowledged record lost, every job final, every instance
 # redundant again within 360 s. Prints the table per fault kind (detection,
 # fencing, failover, whole again: p50, max; violations). Runs cmd/drover's
@@ -29,7 +29,7 @@ if [ -n "$VM_LOCK" ] && [ -e "$(dirname "$VM_LOCK")" ]; then
 fi
 rc=0
 DROVER_CHAOS_VM=$ROUNDS DROVER_CHAOS_MINUTES=$MINUTES DROVER_CHAOS_SEED=${SEED:-} DROVER_CHAOS_NODES=${NODES:-3} DROVER_CHAOS_MASTERS=${MASTERS:-3} DROVER_CHAOS_SKIP=${SKIP:-} \
-	DROVER_CHAOS_TTL=${TTL:-10} DROVER_BENCH_NICE=${NICE:-} DROVER_REQUIRE_REAL=1 "${run[@]}" >"$out" 2>&1 || rc=$?
+	DROVER_CHAOS_TTL=${TTL:-10} DROVER_CHAOS_OPS_EVERY=${OPS_EVERY:-2} DROVER_BENCH_NICE=${NICE:-} DROVER_REQUIRE_REAL=1 "${run[@]}" >"$out" 2>&1 || rc=$?
 sed -n '/chaos-vm table/,/^=== \|^--- /p' "$out" | sed 's/^ *local_vm_chaos_test.go:[0-9]*: //'
 grep -E 'chaos-vm|--- (PASS|FAIL|SKIP)|^(ok|FAIL)|Fatal' "$out" | grep -v 'chaos-vm table' | sed 's/^ *local_vm_chaos[a-z_]*_test.go:[0-9]*: //'
 exit $rc

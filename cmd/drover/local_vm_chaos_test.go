@@ -47,6 +47,11 @@ func TestVMNodesChaos(t *testing.T) {
 	masters := cmp.Or(os.Getenv("DROVER_CHAOS_MASTERS"), "3")
 	minutes, _ := strconv.Atoi(cmp.Or(os.Getenv("DROVER_CHAOS_MINUTES"), "80"))
 	ttl := cmp.Or(os.Getenv("DROVER_CHAOS_TTL"), "10")
+	// One instance operation every opsEvery rounds (0: none).
+	opsEvery, err := strconv.Atoi(cmp.Or(os.Getenv("DROVER_CHAOS_OPS_EVERY"), "2"))
+	if err != nil || opsEvery < 0 {
+		t.Fatalf("DROVER_CHAOS_OPS_EVERY: %q is not a count of rounds", os.Getenv("DROVER_CHAOS_OPS_EVERY"))
+	}
 	rng := rand.New(rand.NewPCG(seed, 9))
 	t.Logf("chaos-vm: %d faults, seed %d (DROVER_CHAOS_SEED=%d replays the choices), %d node guests, %s master(s), lease TTL %s s, at most %d min; load %s",
 		rounds, seed, seed, nodes, masters, ttl, minutes, loadAvg())
@@ -59,7 +64,7 @@ func TestVMNodesChaos(t *testing.T) {
 	for i := 1; i <= nodes; i++ {
 		names = append(names, fmt.Sprintf("node%d", i))
 	}
-	c := &chaosRun{l: l, rng: rng, nodes: names, stats: map[string]*chaosStats{}, single: masters == "1"}
+	c := &chaosRun{l: l, rng: rng, nodes: names, stats: map[string]*chaosStats{}, single: masters == "1", opsEvery: opsEvery}
 	if c.single {
 		c.skip = append(c.skip, "member-kill")
 	}
@@ -116,6 +121,8 @@ type chaosRun struct {
 	took   []float64
 	single bool     // one master: no follower to kill; the leader is started again at once
 	skip   []string // fault kinds not drawn
+	// opsEvery: one instance operation every opsEvery rounds (0: none).
+	opsEvery int
 }
 
 func (c *chaosRun) note(format string, args ...any) {
@@ -137,7 +144,7 @@ func (c *chaosRun) stat(kind string) *chaosStats {
 	return c.stats[kind]
 }
 
-// round is one fault, the checks after it and, every other round, one
+// round is one fault, the checks after it and, every opsEvery rounds, one
 // instance operation.
 func (c *chaosRun) round(r int) {
 	t := c.l.t
@@ -182,7 +189,7 @@ func (c *chaosRun) round(r int) {
 		c.note("round %d (%s %s): %s", r, kind, f.victim, n)
 	}
 	op := "-"
-	if r%2 == 0 {
+	if c.opsEvery > 0 && r%c.opsEvery == 0 {
 		op = c.operate()
 	}
 	c.rounds++
