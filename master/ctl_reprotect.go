@@ -156,11 +156,23 @@ func (m *Master) relocateSecondary(ctx context.Context, v *clusterView, r *keys.
 	}
 	spec := allocSpec(v, statuses, r.Hypervisor)
 	spec.Policy.VCPURatio = ratio
-	c, err := allocator.NewCluster(spec)
-	if err != nil {
-		return "", fmt.Errorf("allocator snapshot: %w", err)
+	var plan allocator.Plan
+	var snapErr error
+	err = preferUplink(v, spec, func(s allocator.Spec) error {
+		c, err := allocator.NewCluster(s)
+		if err != nil {
+			snapErr = fmt.Errorf("allocator snapshot: %w", err)
+			return snapErr
+		}
+		plan, err = c.Relocate(r.Name)
+		if err == nil && (len(plan.Moves) == 0 || plan.Moves[0].Secondary == "") {
+			err = allocator.ErrNoFit // none here: the next try may find one
+		}
+		return err
+	})
+	if snapErr != nil {
+		return "", snapErr
 	}
-	plan, err := c.Relocate(r.Name)
 	if err != nil {
 		if errors.Is(err, allocator.ErrNoFit) {
 			return "", api.Errorf(api.CodeInsufficientResources, "no node can take the secondary of %s: %v", r.Name, err)

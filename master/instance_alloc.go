@@ -119,16 +119,26 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, s
 	}
 	spec := allocSpec(v, statuses, p.Hypervisor)
 	spec.Policy.VCPURatio = ratio
-	c, err := allocator.NewCluster(spec)
-	if err != nil {
-		return "", "", fmt.Errorf("allocator snapshot: %w", err)
-	}
 	var disk int64
 	for _, d := range p.Disks {
 		disk += d.SizeMiB
 	}
-	res, err := c.Allocate(allocator.AllocateRequest{Name: p.Name, Mem: p.MemoryMiB, Disk: disk, VCPUs: p.VCPUs,
-		Template: allocator.DiskTemplate(p.DiskTemplate)})
+	req := allocator.AllocateRequest{Name: p.Name, Mem: p.MemoryMiB, Disk: disk, VCPUs: p.VCPUs,
+		Template: allocator.DiskTemplate(p.DiskTemplate)}
+	var res allocator.AllocateResult
+	var snapErr error
+	err = preferUplink(v, spec, func(s allocator.Spec) error {
+		c, err := allocator.NewCluster(s)
+		if err != nil {
+			snapErr = fmt.Errorf("allocator snapshot: %w", err)
+			return snapErr
+		}
+		res, err = c.Allocate(req)
+		return err
+	})
+	if snapErr != nil {
+		return "", "", snapErr
+	}
 	if errors.Is(err, allocator.ErrNoFit) {
 		var why []string
 		for _, r := range res.Rejected {

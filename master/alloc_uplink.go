@@ -1,0 +1,40 @@
+package master
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/drover-project/drover/allocator"
+)
+
+// A node whose agent says its uplink is lost (ping targets, ctl_uplink.go)
+// is preferred less for new placements, as the pingd rule of a Pacemaker
+// cluster does: instance add and the re-protection's new secondary are
+// placed without such nodes first, and on them only when nothing else fits
+// (docs/ha.md, "Connectivity").
+
+// withoutLostUplinks returns spec with the nodes of v whose uplink is lost
+// drained; ok is false when no node's uplink is lost (nothing to retry).
+func withoutLostUplinks(v *clusterView, spec allocator.Spec) (allocator.Spec, bool) {
+	out := spec
+	out.Nodes = slices.Clone(spec.Nodes)
+	changed := false
+	for i := range out.Nodes {
+		if n := &out.Nodes[i]; !n.Drained && !n.Offline && uplinkLost(v, n.Name) {
+			n.Drained, changed = true, true
+		}
+	}
+	return out, changed
+}
+
+// preferUplink runs try on spec without the nodes whose uplink is lost, and
+// on spec itself when that found no fit (allocator.ErrNoFit) or no node's
+// uplink is lost.
+func preferUplink(v *clusterView, spec allocator.Spec, try func(allocator.Spec) error) error {
+	if avoid, ok := withoutLostUplinks(v, spec); ok {
+		if err := try(avoid); !errors.Is(err, allocator.ErrNoFit) {
+			return err
+		}
+	}
+	return try(spec)
+}
