@@ -164,6 +164,9 @@ type request struct {
 	wait time.Duration
 	// header, when set, receives the answer's headers.
 	header *http.Header
+	// decode, when set, decodes the answer instead of json.Unmarshal
+	// into out.
+	decode func([]byte) error
 }
 
 // do performs r against the masters, starting with the preferred one.
@@ -236,7 +239,7 @@ func (c *Client) attempt(ctx context.Context, base string, r request, payload []
 		return fmt.Errorf("api client: %s %s: %w", r.method, u, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	data, err := readAnswer(resp)
 	if err != nil {
 		if ctx.Err() == nil && safeToRepeat(r.method) {
 			return &tryNextError{err: err}
@@ -252,13 +255,30 @@ func (c *Client) attempt(ctx context.Context, base string, r request, payload []
 	if r.header != nil {
 		*r.header = resp.Header
 	}
-	if r.out == nil || len(bytes.TrimSpace(data)) == 0 {
+	if r.out == nil && r.decode == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(data, r.out); err != nil {
+	decode := r.decode
+	if decode == nil {
+		decode = func(b []byte) error { return json.Unmarshal(b, r.out) }
+	}
+	if err := decode(data); err != nil {
 		return fmt.Errorf("api client: %s %s: decode answer: %w", r.method, u, err)
 	}
 	return nil
+}
+
+// readAnswer reads an answer's body (at most maxResponseBytes), into a
+// buffer of its Content-Length when it has one: a list of 10,000
+// instances is megabytes, read without growing the buffer again and again.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	body := io.LimitReader(resp.Body, maxResponseBytes)
+	if n := resp.ContentLength; n > 0 && n <= maxResponseBytes {
+		buf := bytes.NewBuffer(make([]byte, 0, n+1))
+		_, err := buf.ReadFrom(body)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(body)
 }
 
 // retryable reports whether a transport error lets the client try the next

@@ -52,7 +52,10 @@ func (c *Client) ListInstances(ctx context.Context, q InstanceQuery) ([]Instance
 	}
 	v := q.values()
 	var out []Instance
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/instances", query: v, out: &out}); err != nil {
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/instances", query: v, decode: func(b []byte) (err error) {
+		out, err = decodeInstanceList(b, 0)
+		return err
+	}}); err != nil {
 		return nil, err
 	}
 	return out, nil

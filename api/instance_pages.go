@@ -111,7 +111,10 @@ func hasTag(tags []string, t string) bool {
 func (c *Client) ListInstancesPage(ctx context.Context, q InstanceQuery) (page []Instance, next string, err error) {
 	v := q.values()
 	var h http.Header
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/instances", query: v, out: &page, header: &h}); err != nil {
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/instances", query: v, header: &h, decode: func(b []byte) (err error) {
+		page, err = decodeInstanceList(b, q.Limit)
+		return err
+	}}); err != nil {
 		return nil, "", err
 	}
 	return page, h.Get(ContinueHeader), nil
