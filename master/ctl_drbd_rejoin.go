@@ -36,7 +36,7 @@ func (m *Master) runDRBDRejoin(ctx context.Context, _ store.Fence) error {
 // rejoinOnce looks at every drbd instance once; pending holds the jobs it
 // submitted that have not ended (one per instance at a time).
 func (m *Master) rejoinOnce(ctx context.Context, pending map[string]uint64) {
-	v, err := m.readClusterView(ctx)
+	v, err := m.readDRBDView(ctx)
 	if err != nil {
 		return
 	}

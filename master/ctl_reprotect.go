@@ -49,10 +49,11 @@ func (m *Master) runReprotect(ctx context.Context, _ store.Fence) error {
 // it submitted that have not ended (one per instance at a time). It returns
 // the instances it submitted a replace-disks for.
 func (m *Master) reprotectOnce(ctx context.Context, after time.Duration, now time.Time, pending map[string]uint64) []string {
-	v, err := m.readClusterView(ctx)
+	v, err := m.readDRBDView(ctx)
 	if err != nil {
 		return nil
 	}
+	var full *clusterView // every instance: the allocator's, read once a pass when needed
 	health, err := m.healthRecords(ctx)
 	if err != nil {
 		return nil
@@ -77,7 +78,12 @@ func (m *Master) reprotectOnce(ctx context.Context, after time.Duration, now tim
 		if !dead || now.Sub(deadSince) < after {
 			continue
 		}
-		target, err := m.relocateSecondary(ctx, v, r)
+		if full == nil {
+			if full, err = m.readClusterView(ctx); err != nil {
+				return out
+			}
+		}
+		target, err := m.relocateSecondary(ctx, full, r)
 		if err != nil {
 			m.log.Warn("reprotect_no_fit", "instance", r.Name, "dead_secondary", sec, "error", err)
 			continue

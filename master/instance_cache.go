@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -310,15 +311,25 @@ func (c *stateCache) read(fn func(names []string)) {
 }
 
 // view copies the cache into a clusterView.
-func (c *stateCache) view() *clusterView {
+func (c *stateCache) view() *clusterView { return c.viewOf(nil) }
+
+// viewOf is view with only the instances keep accepts, and without the
+// domains when keep is set (nil: every instance, with their domains).
+func (c *stateCache) viewOf(keep func(*keys.InstanceRecord) bool) *clusterView {
 	var v *clusterView
 	c.read(func(names []string) {
 		v = &clusterView{nodes: make(map[string]*keys.NodeRecord, len(c.nodes)), alive: make(map[string]bool, len(c.status)),
-			status:  make(map[string]*keys.NodeStatus, len(c.status)),
-			domains: make(map[string]*keys.DomainStatus, len(c.domains)), instances: make([]keys.InstanceRecord, 0, len(names)),
-			drbd: make(map[string]*keys.DRBDState, len(c.drbd))}
+			status: make(map[string]*keys.NodeStatus, len(c.status)), drbd: make(map[string]*keys.DRBDState, len(c.drbd))}
+		if keep == nil {
+			v.instances = make([]keys.InstanceRecord, 0, len(names))
+			v.domains = make(map[string]*keys.DomainStatus, len(c.domains))
+		} else {
+			v.domains = map[string]*keys.DomainStatus{}
+		}
 		for _, n := range names {
-			v.instances = append(v.instances, *c.instances[n])
+			if r := c.instances[n]; keep == nil || keep(r) {
+				v.instances = append(v.instances, *r)
+			}
 		}
 		for n, r := range c.nodes {
 			v.nodes[n] = r
@@ -326,8 +337,8 @@ func (c *stateCache) view() *clusterView {
 		for n, st := range c.status {
 			v.alive[n], v.status[n] = true, st
 		}
-		for k, d := range c.domains {
-			v.domains[k] = d
+		if keep == nil {
+			maps.Copy(v.domains, c.domains)
 		}
 		for n, st := range c.drbd {
 			v.drbd[n] = st
