@@ -20,7 +20,10 @@
 # 2 s sessions expired again and again at load 20; a killed leader is
 # replaced sooner anyway, docs/scale.md), PARALLEL (batch jobs at once, default 10),
 # CHUNK (instances per batch-create, default 2,000), CREATE_BUDGET (seconds:
-# submit no further file of instances after that; default none), KEEP=1
+# submit no further file of instances after that; default none),
+# CREATE_UNTIL (a time for date -d, e.g. 02:10: the same, at a clock
+# time), CURL_REQUESTS (requests of each curl shape, default 200, so that a
+# p99 is not one request's worst), KEEP=1
 # leaves the cluster running at the end. Needs no root; about 30 minutes at
 # the default size on 2 cores.
 set -euo pipefail
@@ -35,6 +38,8 @@ SESSION_TTL=${SESSION_TTL:-5}
 PARALLEL=${PARALLEL:-10}
 CHUNK=${CHUNK:-2000}
 CREATE_BUDGET=${CREATE_BUDGET:-}
+CREATE_UNTIL=${CREATE_UNTIL:-}
+CURL_REQUESTS=${CURL_REQUESTS:-200}
 BIN=$DIR.bin/drover
 
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -95,8 +100,12 @@ chunk() {
 		print "]"
 	}'
 }
-say "batch-create of $INSTANCES instances ($PARALLEL jobs at a time, files of $CHUNK${CREATE_BUDGET:+, budget $CREATE_BUDGET s})"
+say "batch-create of $INSTANCES instances ($PARALLEL jobs at a time, files of $CHUNK${CREATE_BUDGET:+, budget $CREATE_BUDGET s}${CREATE_UNTIL:+, until $CREATE_UNTIL})"
 TC0=$(date +%s)
+if [ -n "$CREATE_UNTIL" ]; then
+	UNTIL=$(($(date -d "$CREATE_UNTIL" +%s) - TC0))
+	if [ -z "$CREATE_BUDGET" ] || [ "$UNTIL" -lt "$CREATE_BUDGET" ]; then CREATE_BUDGET=$UNTIL; fi
+fi
 MADE=0
 : >"$DIR.create.log"
 while [ "$MADE" -lt "$INSTANCES" ]; do
@@ -112,7 +121,13 @@ while [ "$MADE" -lt "$INSTANCES" ]; do
 done
 TC=$(($(date +%s) - TC0))
 LOAD_CREATE=$(loadavg)
+# The CLI's list of every instance (pages of 2,000, fields= of its columns).
+TL0=$(date +%s.%N)
 COUNT=$("$BIN" instance list --no-headers -o name | wc -l)
+TL1=$(date +%s.%N)
+"$BIN" instance list >/dev/null
+TL2=$(date +%s.%N)
+CLI="instance list of all $COUNT: names only $(echo "$TL1 - $TL0" | bc) s, default columns $(echo "$TL2 - $TL1" | bc) s (pages of 2,000, fields=)"
 ADD="$COUNT instances listed after $TC s of batch-create ($(echo "scale=1; $COUNT / $TC" | bc)/s)"
 say "$ADD (load $LOAD_CREATE)"
 
@@ -133,7 +148,7 @@ LIST+=("$(DROVER_API=$FURL "$BIN" bench-list --requests 100 --limit 1000)")
 # the master and the transport cost without a Go client's JSON decoding.
 ttlb() {
 	local args=()
-	for _ in $(seq 50); do args+=(-o /dev/null "$FURL/api/v1/instances?$1"); done
+	for _ in $(seq "$CURL_REQUESTS"); do args+=(-o /dev/null "$FURL/api/v1/instances?$1"); done
 	curl -s --cacert "$DROVER_CA" -H "Authorization: Bearer $DROVER_TOKEN" -w '%{time_total} %{size_download}\n' "${args[@]}" |
 		sort -n | awk -v q="$1" '{ t[NR] = $1; sz = $2 } END {
 			i = int(NR * 0.99) + 1
@@ -197,6 +212,7 @@ cat <<OUT
 
 drover scale benchmark: 3 masters, $NODES simulated nodes (lease TTL $LEASE_TTL s), $COUNT instances
   instance add (batch-create, $PARALLEL jobs at once): $ADD
+  $CLI
   ${LIST[0]}
   ${LIST[1]}
   ${LIST[2]}
