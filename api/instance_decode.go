@@ -12,10 +12,12 @@ import (
 // copy of the strings many instances share (node names, states, OS), and
 // hands an instance with anything else (an escaped or non-ASCII string, a
 // member it does not know, a repeated member, a value of another type) to
-// json.Unmarshal. hint is the expected length (the page's limit; 0: none).
+// json.Unmarshal. hint is the page's limit (0: none).
 func decodeInstanceList(data []byte, hint int) ([]Instance, error) {
 	s := listScan{b: data, strs: map[string]string{}}
-	out, ok := s.list(min(hint, 1<<16))
+	// An instance takes at least 16 bytes ({"name":"a"}, and a comma): a
+	// large limit does not make a large slice for a short answer.
+	out, ok := s.list(min(hint, len(data)/16+1))
 	if !ok {
 		// Syntax or type errors: json.Unmarshal's own error (and its
 		// result, which a caller does not use then).
