@@ -396,13 +396,15 @@ func (a *Agent) session(ctx context.Context, k *leaseKeeper, until time.Time, re
 // takeLease takes over resume while it lives, else grants a new lease.
 func (a *Agent) takeLease(ctx context.Context, k *leaseKeeper, until time.Time, resume clientv3.LeaseID) (clientv3.LeaseID, error) {
 	if resume != 0 {
+		t0 := time.Now()
 		err := k.resume(ctx, resume)
+		took := time.Since(t0).Round(time.Millisecond)
 		if err == nil {
-			a.log.Info("lease_resumed", "lease", fmt.Sprintf("%x", int64(resume)), "ttl", a.timing.TTL,
+			a.log.Info("lease_resumed", "lease", fmt.Sprintf("%x", int64(resume)), "ttl", a.timing.TTL, "took", took,
 				"reason", "the previous agent process's lease still lives")
 			return resume, nil
 		}
-		a.log.Info("lease_not_resumed", "lease", fmt.Sprintf("%x", int64(resume)), "err", err)
+		a.log.Info("lease_not_resumed", "lease", fmt.Sprintf("%x", int64(resume)), "took", took, "err", err)
 	}
 	id, err := k.grant(ctx, until)
 	if err != nil {

@@ -1,6 +1,7 @@
 package nodeagent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,18 +105,29 @@ func (a *Agent) clearLease() {
 // errNotResumed means the saved lease could not be taken over.
 var errNotResumed = errors.New("nodeagent: saved lease not taken over")
 
-// resume takes over lease id when one member answers a keep-alive for it:
-// each member is asked once, within timing.Attempt. It returns
-// errNotResumed (wrapping the reason) when none did: the lease is gone or
-// no member answered; the caller grants a new lease then.
+// resume takes over lease id when a member answers a keep-alive for it. It
+// asks the members in turn (each attempt within timing.Attempt; with one
+// member, the whole window) for at most one TTL from now: the lease cannot
+// live longer than that, since the previous process renewed it last before
+// this one started. A majority of members that say "not found" ends it at
+// once. It returns errNotResumed (wrapping the reason) when the lease was
+// not taken over; the caller grants a new lease then. The first request of
+// a new process pays for the connection (TLS handshake): in a loaded TCG
+// guest that alone took more than an attempt's 2 s.
 func (k *leaseKeeper) resume(ctx context.Context, id clientv3.LeaseID) error {
 	var last error
 	first := k.firstMember()
-	for i := range k.members {
+	until := k.now().Add(k.timing.TTL)
+	notFound := map[int]bool{}
+	for i := 0; ctx.Err() == nil && k.now().Before(until); i++ {
 		mi := (first + i) % len(k.members)
 		m := k.members[mi]
 		sent := k.now()
-		cctx, cancel := context.WithTimeout(ctx, k.timing.Attempt)
+		limit := until.Sub(sent)
+		if len(k.members) > 1 {
+			limit = min(limit, k.timing.Attempt)
+		}
+		cctx, cancel := context.WithTimeout(ctx, limit)
 		_, err := m.cli.KeepAliveOnce(cctx, id)
 		cancel()
 		if err == nil {
@@ -125,12 +137,16 @@ func (k *leaseKeeper) resume(ctx context.Context, id clientv3.LeaseID) error {
 			return nil
 		}
 		last = fmt.Errorf("member %s: %w", m.endpoint, err)
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) || ctx.Err() != nil {
-			// A member that answers "not found" for a lease this
-			// process never renewed: whatever the others say, the
-			// lease is not worth the wait (a new one is granted).
-			break
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			notFound[mi] = true
+			if len(notFound) > len(k.members)/2 {
+				break
+			}
 		}
+		k.pause(ctx, i, until)
+	}
+	if last == nil {
+		last = cmp.Or(ctx.Err(), errors.New("no time left"))
 	}
 	return fmt.Errorf("%w: %w", errNotResumed, last)
 }
