@@ -63,6 +63,7 @@ func startNodeDaemons(ctx context.Context, dir, nodeNet string, n int, kind stri
 				HostUUID:   fmt.Sprintf("d7000000-0000-4000-8000-%012x", i+1),
 				LXC:        kind == "lxc",
 				CapsCache:  filepath.Join(dir, "libvirt", "qemu-caps"),
+				Supervise:  true, // as systemd restarts the packaged libvirtd
 				Logger:     lg,
 			})
 		})

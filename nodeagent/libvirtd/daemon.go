@@ -48,6 +48,11 @@ type Options struct {
 	CapsCache string
 	// StartTimeout bounds the wait for the socket to answer; default 60 s.
 	StartTimeout time.Duration
+	// Supervise restarts libvirtd in the same namespace whenever it exits
+	// without Stop (a crash, kill -9), as systemd's Restart=on-failure
+	// does for the packaged daemon: running guests outlive libvirtd, and
+	// the new daemon re-attaches them (supervise.go).
+	Supervise bool
 	// Logger receives progress; nil discards.
 	Logger *slog.Logger
 }
@@ -64,6 +69,9 @@ type Daemon struct {
 	exited     chan struct{} // closed when libvirtd exits
 	mntNS      string        // "mnt:[4026...]" of the namespace
 	stopped    bool
+	startMu    sync.Mutex // serialises (re)starts of libvirtd
+	restarts   int        // by the supervisor (supervise.go)
+	supDone    chan struct{}
 }
 
 // Check reports whether a private libvirtd can start here: root, binaries.
@@ -116,6 +124,10 @@ func Start(ctx context.Context, opts Options) (*Daemon, error) {
 	if err := d.startLibvirtd(ctx); err != nil {
 		d.Stop()
 		return nil, err
+	}
+	if opts.Supervise {
+		d.supDone = make(chan struct{})
+		go d.supervise()
 	}
 	return d, nil
 }
@@ -322,7 +334,14 @@ func (d *Daemon) startLibvirtd(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	d.libvirtd, d.exited = cmd, done
+	stopped := d.stopped
 	d.mu.Unlock()
+	if stopped {
+		// Stop ran while this (supervisor's) start was under way.
+		_ = cmd.Process.Kill()
+		<-done
+		return errors.New("libvirtd: stopped during start")
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, d.opts.StartTimeout)
 	defer cancel()
@@ -378,6 +397,8 @@ func (d *Daemon) Kill() error {
 
 // Restart starts libvirtd again in the same namespace (after Kill or a crash).
 func (d *Daemon) Restart(ctx context.Context) error {
+	d.startMu.Lock()
+	defer d.startMu.Unlock()
 	if err := d.Kill(); err != nil {
 		return err
 	}
@@ -433,6 +454,9 @@ func (d *Daemon) Stop() error {
 	}
 	if d.holderDone != nil {
 		<-d.holderDone
+	}
+	if d.supDone != nil {
+		<-d.supDone
 	}
 	if d.opts.CapsCache != "" {
 		_ = os.MkdirAll(d.opts.CapsCache, 0o755)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,5 +101,46 @@ func TestTwoDaemonsIsolated(t *testing.T) {
 func TestStartErrors(t *testing.T) {
 	if _, err := libvirtd.Start(context.Background(), libvirtd.Options{}); err == nil {
 		t.Fatal("Start without Dir succeeded")
+	}
+}
+
+// TestSuperviseRestarts kills a supervised libvirtd with SIGKILL from
+// outside (as kill -9 would): the supervisor starts a new one in the same
+// namespace that answers on the same socket; after Stop nothing restarts.
+func TestSuperviseRestarts(t *testing.T) {
+	requireDaemon(t)
+	d, err := libvirtd.Start(context.Background(), libvirtd.Options{Dir: shortDir(t), Supervise: true,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop() })
+	for round := 1; round <= 2; round++ {
+		old := d.PID()
+		if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		realtest.WaitFor(t, 60*time.Second, "a new libvirtd answers", func() bool {
+			if p := d.PID(); p == 0 || p == old {
+				return false
+			}
+			_, err := exec.Command("virsh", "-c", d.URI("test"), "version").CombinedOutput()
+			return err == nil
+		})
+		t.Logf("round %d: libvirtd %d killed, %d answers %s later", round, old, d.PID(), time.Since(killed).Round(time.Millisecond))
+		if got := d.Restarts(); got != round {
+			t.Errorf("restarts %d after %d kills", got, round)
+		}
+	}
+	last := d.PID()
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", last)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("libvirtd %d still exists after Stop", last)
+	}
+	if d.PID() != 0 || d.Restarts() != 2 {
+		t.Errorf("after Stop: pid %d, restarts %d", d.PID(), d.Restarts())
 	}
 }
