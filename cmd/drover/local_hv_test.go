@@ -5,6 +5,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,9 +43,18 @@ func (lc *localCluster) virshURIs() map[string]string {
 // libvirtd, without libvirt's built-in "test" domain.
 func virshDomains(t *testing.T, uri string) map[string]string {
 	t.Helper()
+	doms, err := virshDomainsErr(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doms
+}
+
+// virshDomainsErr is virshDomains for callers that poll.
+func virshDomainsErr(uri string) (map[string]string, error) {
 	out, err := exec.Command("virsh", "-c", uri, "list", "--all").CombinedOutput()
 	if err != nil {
-		t.Fatalf("virsh list: %v: %s", err, out)
+		return nil, fmt.Errorf("virsh list: %w: %s", err, out)
 	}
 	doms := map[string]string{}
 	for _, l := range strings.Split(string(out), "\n")[2:] {
@@ -54,7 +64,7 @@ func virshDomains(t *testing.T, uri string) map[string]string {
 		}
 		doms[f[1]] = strings.Join(f[2:], " ")
 	}
-	return doms
+	return doms, nil
 }
 
 // agree checks that virsh on node's libvirtd shows exactly drover's

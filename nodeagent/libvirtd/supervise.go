@@ -22,7 +22,7 @@ const (
 	restartMax = 5 * time.Second
 	// restartStable is how long a daemon must have run for the next
 	// restart to start again from restartFirst.
-	restartStable = 30 * time.Second
+	restartStable = 10 * time.Second
 )
 
 // Restarts is how often the supervisor started libvirtd again.

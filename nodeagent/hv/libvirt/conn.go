@@ -282,9 +282,7 @@ func (d *Driver) call(ctx context.Context, fn func(*golibvirt.Libvirt) error) er
 
 func (d *Driver) callTimeout(ctx context.Context, timeout time.Duration, fn func(*golibvirt.Libvirt) error) error {
 	deadline := time.Now().Add(timeout)
-	cctx, cancel := context.WithDeadline(ctx, deadline)
-	c, err := d.current(cctx)
-	cancel()
+	c, err := d.currentWithin(ctx, deadline)
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("%w: no connection to libvirtd at %s within %s", hv.ErrHypervisorDown, d.ep.address, timeout)
@@ -292,6 +290,35 @@ func (d *Driver) callTimeout(ctx context.Context, timeout time.Duration, fn func
 		return err
 	}
 	return d.do(ctx, c, time.Until(deadline), fn)
+}
+
+// currentWithin returns a live connection by deadline: while connecting
+// fails fast (libvirtd's socket refuses: it is restarting), it tries again
+// every ReconnectMin for up to ReconnectGrace. No call was sent on a
+// connection that does not exist, so this never repeats an operation.
+func (d *Driver) currentWithin(ctx context.Context, deadline time.Time) (*conn, error) {
+	cctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	grace := time.Now().Add(d.opts.ReconnectGrace)
+	for {
+		c, err := d.current(cctx)
+		if err == nil || cctx.Err() != nil || time.Now().After(grace) {
+			return c, err
+		}
+		d.mu.Lock()
+		closed := d.closed
+		d.mu.Unlock()
+		if closed {
+			return nil, err
+		}
+		select {
+		case <-cctx.Done():
+			return nil, err
+		case <-d.stop:
+			return nil, err
+		case <-time.After(d.opts.ReconnectMin):
+		}
+	}
 }
 
 // Health implements hv.HealthReporter: nil while connected.

@@ -38,6 +38,11 @@ type Options struct {
 	ReconnectMin, ReconnectMax time.Duration
 	// HealthInterval is how often an idle connection is pinged (default 5 s).
 	HealthInterval time.Duration
+	// ReconnectGrace is how long a call that finds no connection (libvirtd
+	// restarting: systemd's, or local up's supervisor) keeps trying to
+	// connect before it fails with ErrHypervisorDown; within the call's own
+	// deadline (default 15 s). Nothing was sent yet, so waiting is safe.
+	ReconnectGrace time.Duration
 	// ShutdownPoll is how often Shutdown checks whether the guest stopped
 	// (default 250 ms).
 	ShutdownPoll time.Duration
@@ -99,6 +104,7 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 	def(&opts.ReconnectMin, 200*time.Millisecond)
 	def(&opts.ReconnectMax, 10*time.Second)
 	def(&opts.HealthInterval, 5*time.Second)
+	def(&opts.ReconnectGrace, 15*time.Second)
 	def(&opts.ShutdownPoll, 250*time.Millisecond)
 	lg := opts.Logger
 	if lg == nil {
@@ -343,6 +349,12 @@ func (d *Driver) Shutdown(ctx context.Context, name string, timeout time.Duratio
 		st, err := d.State(ctx, name)
 		if errors.Is(err, hv.ErrNotFound) {
 			return nil // a transient domain vanishes when it stops
+		}
+		if errors.Is(err, hv.ErrHypervisorDown) && time.Now().Before(deadline) && ctx.Err() == nil {
+			// libvirtd restarts under the wait (the guest runs on without
+			// it): keep polling; the next State waits for the reconnect.
+			d.log.Warn("shutdown_poll_hypervisor_down", "domain", name, "err", err)
+			continue
 		}
 		if err != nil {
 			return err
