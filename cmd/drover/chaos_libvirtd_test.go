@@ -131,17 +131,21 @@ func TestChaosLibvirtdKill(t *testing.T) {
 	})
 	t.Logf("lvchaos: cluster up, guests counting, %s after local up", time.Since(began).Round(time.Second))
 
-	// want: instance -> the QEMU pid that must run, 0 when it must not.
 	var violations []string
+	seen := map[string]bool{} // a lasting problem is sampled many times: once
 	violate := func(f string, a ...any) {
 		v := fmt.Sprintf(f, a...)
+		if seen[v] {
+			return
+		}
+		seen[v] = true
 		violations = append(violations, v)
 		t.Errorf("lvchaos violation: %s", v)
 	}
 	primary := func(inst string) string {
 		return strings.TrimSpace(lc.mustCLI("instance", "list", "--no-headers", "-o", "pnode", inst))
 	}
-	want := map[string]int{}
+	want := map[string]int{} // instance -> the QEMU pid that must run, 0 none
 	for _, n := range insts {
 		g := qemuGuests(lc.dir)[n]
 		if len(g) != 1 || g[0].node != primary(n) {
