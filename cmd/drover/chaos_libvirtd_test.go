@@ -10,9 +10,9 @@ package main
 // every instance's guest runs exactly once (one QEMU process, the same one
 // unless the round's job legitimately replaced it, on the node drover names),
 // every job ends (succeeded, or failed with an error and the instance
-// consistent on one node), the agent reconnects. DROVER_LVCHAOS_ROUNDS sets
-// the rounds (default 3, about 2 minutes here); scripts/chaos-libvirtd.sh
-// runs more and prints the table.
+// consistent on one node), the agent reconnects. DROVER_LVCHAOS_ROUNDS=N
+// turns it on with N rounds (not in the default suite yet);
+// scripts/chaos-libvirtd.sh runs 30 and prints the table.
 
 import (
 	"bytes"
@@ -33,6 +33,7 @@ import (
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/nodeagent/hv/hvtest"
 	"github.com/drover-project/drover/nodeagent/procfs"
+	"github.com/drover-project/drover/realtest"
 )
 
 var lvChaosNet = cmp.Or(os.Getenv("DROVER_LVCHAOS_NET"), "127.0.2")
@@ -92,16 +93,18 @@ type lvRound struct {
 }
 
 func TestChaosLibvirtdKill(t *testing.T) {
+	v := os.Getenv("DROVER_LVCHAOS_ROUNDS")
+	if v == "" {
+		// Not in the default suite until a verified run says its short
+		// variant fits CI (docs/ha.md, "kill -9 of a node's libvirtd").
+		realtest.Optional(t, "libvirtd kills: DROVER_LVCHAOS_ROUNDS=N (scripts/chaos-libvirtd.sh)")
+	}
+	rounds, err := strconv.Atoi(v)
+	if err != nil || rounds < 1 {
+		t.Fatalf("DROVER_LVCHAOS_ROUNDS=%q", v)
+	}
 	needLibvirtd(t)
 	hvtest.NeedBinaries(t, "qemu-system-x86_64")
-	rounds := 3
-	if v := os.Getenv("DROVER_LVCHAOS_ROUNDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("DROVER_LVCHAOS_ROUNDS=%q", v)
-		}
-		rounds = n
-	}
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 9))
 	t.Logf("lvchaos: %d rounds, seed %d", rounds, seed)
