@@ -217,3 +217,44 @@ func TestCloseWhileHung(t *testing.T) {
 		t.Errorf("Close took %s", took)
 	}
 }
+
+// TestCallWaitsForRestart: a call made while libvirtd is dead (its socket
+// refuses) waits for the daemon to come back (3 s later), within
+// ReconnectGrace, and then runs; with a grace shorter than the outage it
+// fails with ErrHypervisorDown. About 8 s.
+func TestCallWaitsForRestart(t *testing.T) {
+	dmn := hvtest.StartDaemon(t, libvirtd.Options{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		grace time.Duration
+		ok    bool
+	}{{20 * time.Second, true}, {300 * time.Millisecond, false}} {
+		d := newDriver(t, libvirt.Options{Kind: hv.KindTest, URI: dmn.URI("test"), ReconnectGrace: tc.grace,
+			ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, CallTimeout: 30 * time.Second})
+		if _, err := d.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := dmn.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "driver sees libvirtd gone", func() bool { return d.Health() != nil })
+		restarted := make(chan error, 1)
+		go func() {
+			time.Sleep(3 * time.Second)
+			restarted <- dmn.Restart(ctx)
+		}()
+		start := time.Now()
+		_, err := d.List(ctx)
+		took := time.Since(start)
+		if rerr := <-restarted; rerr != nil {
+			t.Fatal(rerr)
+		}
+		t.Logf("grace %s: list during a 3 s outage: %v after %s", tc.grace, err, took.Round(time.Millisecond))
+		if tc.ok && err != nil {
+			t.Errorf("grace %s: list while libvirtd restarts: %v", tc.grace, err)
+		}
+		if !tc.ok && !errors.Is(err, hv.ErrHypervisorDown) {
+			t.Errorf("grace %s: list during a longer outage: %v, want ErrHypervisorDown", tc.grace, err)
+		}
+	}
+}
