@@ -45,6 +45,7 @@ func masterCommand() *cli.Command {
 			&cli.StringFlag{Name: "api-listen", Usage: "API listen address (default from cluster.json)"},
 			&cli.DurationFlag{Name: "job-archive-age", Usage: "archive finished jobs older than this (default 6h)"},
 			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
+			&cli.StringFlag{Name: "etcd-log-level", EnvVars: []string{"DROVER_ETCD_LOG_LEVEL"}, Usage: "the embedded etcd member's log on stderr: debug, info, warn, error or none (default none)"},
 			logLevelFlag(),
 			rapiAnonymousReadsFlag(),
 		},
@@ -63,6 +64,7 @@ func masterCommand() *cli.Command {
 				APIListen:     c.String("api-listen"),
 				JobArchiveAge: c.Duration("job-archive-age"),
 				Version:       version,
+				EtcdLogLevel:  c.String("etcd-log-level"),
 
 				RAPIAnonymousReads: c.Bool("rapi-anonymous-reads"),
 			}, log)

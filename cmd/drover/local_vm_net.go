@@ -72,6 +72,9 @@ func (n vmNet) up(masters, nodes int) error {
 		steps = append(steps, []string{"addr", "add", n.masterIP(i) + "/32", "dev", n.HostIf})
 	}
 	steps = append(steps, []string{"link", "set", n.HostIf, "up"})
+	for i := 1; i <= masters; i++ {
+		steps = append(steps, n.masterLocalRoute(i))
+	}
 	for i := 1; i <= nodes; i++ {
 		steps = append(steps,
 			[]string{"-n", n.NS, "tuntap", "add", n.tap(i), "mode", "tap"},
@@ -85,6 +88,21 @@ func (n vmNet) up(masters, nodes int) error {
 		}
 	}
 	return nil
+}
+
+// masterLocalRoute makes the host's own connections to master i's address
+// leave from 127.0.0.1, as they do on loopback. The kernel's local route
+// for an address has that address as its source, so without this a master
+// dialing another's etcd peer port would arrive from the other's own
+// address (m1 -> m2 from NET.2), which the dialer's certificate does not
+// name: etcd refuses every such peer connection ("rejected connection on
+// peer endpoint ... does not match any of DNSNames", in the members' logs
+// with drover master --etcd-log-level warn) and three members never form a
+// cluster. Every master certificate names 127.0.0.1. Connections from the
+// guests keep their own addresses.
+func (n vmNet) masterLocalRoute(i int) []string {
+	return []string{"route", "replace", "table", "local", "local", n.masterIP(i), "dev", n.HostIf,
+		"proto", "kernel", "scope", "host", "src", "127.0.0.1"}
 }
 
 // down removes the namespace (with the bridge, taps and the veth's inner
