@@ -108,35 +108,59 @@ func (m *Master) clearStaleClusterIP(ctx context.Context) {
 // serveClusterIP lets srv also answer on the cluster IP (at the master's
 // API port): every master listens there with IP_FREEBIND, so the listener
 // exists before the address is local and takes connections from the moment
-// this master holds it. It follows changes of the cluster record.
+// this master holds it. It follows changes of the cluster record. Where
+// several masters share one host (local up), only one can listen on the
+// address and port: the others retry every second (logged once), so one
+// of them listens again as soon as a killed master's socket is gone.
 func (m *Master) serveClusterIP(ctx context.Context, srv *http.Server) {
 	var cur clusterIPConfig
 	var ln net.Listener
+	var retry <-chan time.Time
+	warned := false
 	defer func() {
 		if ln != nil {
 			_ = ln.Close()
 		}
 	}()
-	for c := range m.watchClusterIP(ctx) {
-		if c == cur {
-			continue
-		}
-		if ln != nil {
-			_ = ln.Close()
-			ln = nil
-		}
-		cur = c
-		if !c.set() {
-			continue
-		}
-		addr := net.JoinHostPort(c.addr.Addr().String(), strconv.Itoa(m.me.APIPort))
+	listen := func() {
+		retry = nil
+		addr := net.JoinHostPort(cur.addr.Addr().String(), strconv.Itoa(m.me.APIPort))
 		l, err := freebindListen(ctx, addr)
 		if err != nil {
-			m.log.Warn("cluster_ip_listen_failed", "address", addr, "error", err)
-			continue
+			if !warned {
+				m.log.Warn("cluster_ip_listen_failed", "address", addr, "error", err, "retry", "every second")
+				warned = true
+			}
+			retry = time.After(time.Second)
+			return
+		}
+		if warned {
+			m.log.Info("cluster_ip_listening", "address", addr)
 		}
 		ln = l
 		go func() { _ = srv.ServeTLS(l, "", "") }()
+	}
+	updates := m.watchClusterIP(ctx)
+	for {
+		select {
+		case c, ok := <-updates:
+			if !ok {
+				return
+			}
+			if c == cur {
+				continue
+			}
+			if ln != nil {
+				_ = ln.Close()
+				ln = nil
+			}
+			cur, retry, warned = c, nil, false
+			if c.set() {
+				listen()
+			}
+		case <-retry:
+			listen()
+		}
 	}
 }
 
