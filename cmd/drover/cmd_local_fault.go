@@ -14,7 +14,7 @@ import (
 )
 
 // guestFaultPort is where a node guest's /init listens for lab faults
-// (nodeagent/vmnode: `kill-agent`); reachable only from the host end of
+// (nodeagent/vmnode: kill-agent, slow-disk, fail-disk, heal-disk); reachable only from the host end of
 // the guests' link.
 const guestFaultPort = 7999
 
@@ -43,26 +43,24 @@ func localChassisCommand(dirFlag cli.Flag) *cli.Command {
 func localFaultCommand(dirFlag cli.Flag) *cli.Command {
 	return &cli.Command{
 		Name:      "fault",
-		Usage:     "inject a fault into a node guest of a local cluster (lab): power loss, cut link, healed link, agent crash",
+		Usage:     "inject a fault into a node guest of a local cluster (lab): power loss, cut link, healed link, agent crash, slow, failing or healed disk",
 		ArgsUsage: "NODE",
 		Flags: []cli.Flag{dirFlag,
 			&cli.BoolFlag{Name: "power-off", Usage: "power loss: kill the guest's QEMU at once (SIGKILL)"},
 			&cli.BoolFlag{Name: "isolate", Usage: "cut the guest's link (its tap device in the namespace goes down): the node lives on, cut off"},
 			&cli.BoolFlag{Name: "heal", Usage: "undo --isolate (the tap device comes up again)"},
 			&cli.BoolFlag{Name: "kill-agent", Usage: "kill -9 the agent inside the guest (its /init starts it again 2 s later)"},
+			&cli.BoolFlag{Name: "slow-disk", Usage: "the guest's disk (under its VG and DRBD) becomes slow: every read and write waits 500 ms (dm-delay)"},
+			&cli.BoolFlag{Name: "fail-disk", Usage: "the guest's disk fails: every read and write returns an error (dm-flakey)"},
+			&cli.BoolFlag{Name: "heal-disk", Usage: "undo --slow-disk or --fail-disk (the disk is healthy again)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("local fault needs one node guest's name (node1, ...)")
 			}
-			var set []string
-			for _, f := range []string{"power-off", "isolate", "heal", "kill-agent"} {
-				if c.Bool(f) {
-					set = append(set, f)
-				}
-			}
-			if len(set) != 1 {
-				return usagef("local fault needs exactly one of --power-off, --isolate, --heal, --kill-agent")
+			set, err := faultChosen(c.Bool)
+			if err != nil {
+				return err
 			}
 			d := localDir(absPath(c.String("dir")))
 			node := c.Args().First()
@@ -73,13 +71,31 @@ func localFaultCommand(dirFlag cli.Flag) *cli.Command {
 			if s.Kind != "vm" {
 				return usagef("local fault works on node guests (local up --vm-nodes); %s is a %s", node, s.Kind)
 			}
-			if err := localFault(d, node, set[0]); err != nil {
+			if err := localFault(d, node, set); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "%s %s: %s\n", time.Now().UTC().Format(time.RFC3339Nano), node, set[0])
+			fmt.Fprintf(c.App.Writer, "%s %s: %s\n", time.Now().UTC().Format(time.RFC3339Nano), node, set)
 			return nil
 		},
 	}
+}
+
+// localFaults are the verbs of drover local fault, one per call.
+var localFaults = []string{"power-off", "isolate", "heal", "kill-agent", "slow-disk", "fail-disk", "heal-disk"}
+
+// faultChosen is the one fault flag set (isSet reads a flag), or a usage
+// error when none or several are.
+func faultChosen(isSet func(string) bool) (string, error) {
+	var set []string
+	for _, f := range localFaults {
+		if isSet(f) {
+			set = append(set, f)
+		}
+	}
+	if len(set) != 1 {
+		return "", usagef("local fault needs exactly one of --%s (got %d)", strings.Join(localFaults, ", --"), len(set))
+	}
+	return set[0], nil
 }
 
 // localFault injects one fault into node guest node.
@@ -95,8 +111,8 @@ func localFault(d localDir, node, fault string) error {
 		return ipCmd("-n", vn.NS, "link", "set", vn.tap(idx), "down")
 	case "heal":
 		return ipCmd("-n", vn.NS, "link", "set", vn.tap(idx), "up")
-	case "kill-agent":
-		return guestFault(vn.nodeIP(idx), "kill-agent")
+	case "kill-agent", "slow-disk", "fail-disk", "heal-disk":
+		return guestFault(vn.nodeIP(idx), fault)
 	}
 	return usagef("unknown fault %q", fault)
 }

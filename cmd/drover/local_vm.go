@@ -186,6 +186,9 @@ func (v *vmCluster) build(ctx context.Context, self string, out io.Writer) (*vmn
 	}
 	fmt.Fprintf(out, "Node image: kernel %s (%s), DRBD %s, modules %s (built in %.1f s)\n", k.Version, k.Source, v.drbd,
 		strings.Join(img.Modules, " "), time.Since(t0).Seconds())
+	if len(img.NoDiskFaults) > 0 {
+		fmt.Fprintf(out, "Node image: kernel %s has no %s: local fault --slow-disk/--fail-disk cannot use them\n", k.Version, strings.Join(img.NoDiskFaults, ", "))
+	}
 	return img, nil
 }
 

@@ -30,20 +30,30 @@ type Image struct {
 	Kernel  Kernel
 	Initrd  string
 	Modules []string
+	// NoDiskFaults are the disk-fault modules the kernel lacks (dm_delay,
+	// dm_flakey): the guests cannot be given a slow or failing disk of
+	// that kind (disk.go).
+	NoDiskFaults []string
 }
 
 // Modules every node guest loads: virtio disk and network, device-mapper
 // (LVM), DRBD and the checksums DRBD uses.
 var baseModules = []string{"virtio_pci", "virtio_net", "virtio_blk", "dm_mod", "crc32c_generic"}
 
+// diskFaultModules are loaded when the kernel has them: the dm targets
+// that make the node's disk slow or failing (disk.go).
+var diskFaultModules = []string{"dm_delay", "dm_flakey"}
+
 // Programs copied with the libraries ldd lists. drbdadm 9 dispatches to
 // drbdadm-84/drbdsetup-84 when the module is 8.4.
-var programs = []string{"drbdadm", "drbdsetup", "drbdmeta", "lvm"}
+var programs = []string{"drbdadm", "drbdsetup", "drbdmeta", "lvm", "dmsetup"}
 var drbd84Helpers = []string{"/lib/drbd/drbdadm-84", "/lib/drbd/drbdsetup-84", "/usr/lib/drbd/drbdadm-84", "/usr/lib/drbd/drbdsetup-84"}
 
-// lvmConf: no udev in the guest (devices and links are made by lvm itself).
+// lvmConf: no udev in the guest (devices and links are made by lvm itself);
+// LVM sees only the node disk's device-mapper device (disk.go), never the
+// virtio disk under it (the same PV twice).
 const lvmConf = `# drover node guest: no udev
-devices { obtain_device_list_from_udev = 0 }
+devices { obtain_device_list_from_udev = 0 global_filter = [ "a|^/dev/mapper/` + NodeDiskName + `$|", "r|.*|" ] }
 activation { udev_sync = 0 udev_rules = 0 }
 global { use_lvmlockd = 0 }
 backup { backup = 0 archive = 0 }
@@ -51,8 +61,9 @@ backup { backup = 0 archive = 0 }
 
 // initScript is the guest's /init: it mounts the kernel file systems, loads
 // the modules, sets the node's name and address from /etc/drover/node.env
-// (the per-node archive), listens for lab faults on port 7999 (`kill-agent`:
-// kill -9 of the agent, for drover local fault) and keeps the agent running.
+// (the per-node archive), puts the node disk's device-mapper device over
+// /dev/vda (linear: healthy), listens for lab faults on port 7999
+// (/bin/drover-fault, faults.go) and keeps the agent running on that device.
 const initScript = `#!/bin/busybox sh
 /bin/busybox --install -s
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -63,13 +74,12 @@ for m in $(cat /etc/drover/modules); do insmod /lib/modules/drover/$m.ko || echo
 hostname "$NODE"
 ip link set lo up; ip link set eth0 up; ip addr add "$IP/$PREFIX" dev eth0
 echo "drover-node: $NODE at $IP, DRBD $(sed -n 's/^version: \([^ ]*\).*/\1/p' /proc/drbd)"
+/bin/drover-disk linear || echo "drover-node: the node disk's device-mapper device failed"
 # Lab faults from the host (drover local fault): one command per connection.
-printf '#!/bin/sh\nread c\ncase "$c" in\nkill-agent) kill -9 $(cat /run/drover-agent.pid) && echo ok || echo "kill failed";;\n*) echo "unknown fault $c";;\nesac\n' > /bin/drover-fault
-chmod 755 /bin/drover-fault
 nc -ll -p 7999 -e /bin/drover-fault &
 while true; do
   /bin/drover agent --credentials /etc/drover/credentials.json --hypervisor workload \
-    --storage-dir /var/lib/drover --lvm-vg drover --lvm-pv /dev/vda --drbd-resync-rate 200M --log-level "${LOGLEVEL:-info}" &
+    --storage-dir /var/lib/drover --lvm-vg drover --lvm-pv /dev/mapper/` + NodeDiskName + ` --drbd-resync-rate 200M --log-level "${LOGLEVEL:-info}" &
   echo $! > /run/drover-agent.pid
   wait $!
   echo "drover-node: agent exited ($?); restarting in 2 s"; sleep 2
@@ -149,6 +159,14 @@ func Build(ctx context.Context, o ImageOptions) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	var missing []string
+	for _, m := range diskFaultModules {
+		if _, ok := idx[m]; ok {
+			want = append(want, m)
+		} else {
+			missing = append(missing, m)
+		}
+	}
 	order, err := idx.loadOrder(want)
 	if err != nil {
 		return nil, err
@@ -158,6 +176,8 @@ func Build(ctx context.Context, o ImageOptions) (*Image, error) {
 		a.dir(d)
 	}
 	a.file("init", 0o755, []byte(initScript))
+	a.file("bin/drover-disk", 0o755, []byte(diskScript))
+	a.file("bin/drover-fault", 0o755, []byte(faultScript))
 	a.file("etc/lvm/lvm.conf", 0o644, []byte(lvmConf))
 	a.file("etc/drover/modules", 0o644, []byte(strings.Join(order, "\n")+"\n"))
 	a.file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n"))
@@ -232,7 +252,7 @@ func Build(ctx context.Context, o ImageOptions) (*Image, error) {
 	if err := os.Rename(tmp, o.Out); err != nil {
 		return nil, err
 	}
-	return &Image{Kernel: o.Kernel, Initrd: o.Out, Modules: order}, nil
+	return &Image{Kernel: o.Kernel, Initrd: o.Out, Modules: order, NoDiskFaults: missing}, nil
 }
 
 // NodeFiles is the per-node part of a guest's initramfs.

@@ -111,9 +111,16 @@ func (r Resource) Config(v Version) (string, error) {
 	} else {
 		fmt.Fprintf(&b, "  protocol C;\n  net { %s }\n", net)
 	}
+	// A lower disk that returns an I/O error is detached: the resource
+	// goes on diskless, reading and writing the peer's disk (a primary
+	// keeps running), instead of passing the error up to the instance;
+	// the agent attaches it again once it reads (Reattach, docs/drbd.md
+	// "A failing lower disk").
+	disk := "on-io-error detach;"
 	if r.ResyncRate != "" {
-		fmt.Fprintf(&b, "  disk { c-plan-ahead 0; resync-rate %s; }\n", r.ResyncRate)
+		disk += fmt.Sprintf(" c-plan-ahead 0; resync-rate %s;", r.ResyncRate)
 	}
+	fmt.Fprintf(&b, "  disk { %s }\n", disk)
 	for _, h := range r.Hosts {
 		addr := netip.AddrPortFrom(netip.MustParseAddr(h.IP), uint16(r.Port))
 		id := ""

@@ -22,7 +22,7 @@ func TestConfig84(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"resource inst1-disk0 {", "  protocol C;", `net { cram-hmac-alg sha256; shared-secret "c2VjcmV0LXNlY3JldA=="; after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect; }`,
-		"disk { c-plan-ahead 0; resync-rate 500M; }",
+		"disk { on-io-error detach; c-plan-ahead 0; resync-rate 500M; }",
 		"on node2 { device minor 3; disk /dev/mapper/drover-inst1--disk0; meta-disk internal; address 198.18.7.12:11000; }"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("8.4 config lacks %q:\n%s", want, c)
