@@ -40,7 +40,7 @@ func TestReattacher(t *testing.T) {
 		{Name: "r0", Role: "Secondary", Minor: 0, Disk: "Diskless"},
 		{Name: "r1", Role: "Primary", Minor: 1, Disk: "UpToDate"},
 		{Name: "other", Role: "Secondary", Minor: 2, Disk: "Diskless"}, // no file: not the agent's
-		{Name: "r1", Minor: -1, Disk: "Diskless"},                    // no minor: not up
+		{Name: "r1", Minor: -1, Disk: "Diskless"},                      // no minor: not up
 	}
 	t0 := time.Unix(1000, 0)
 	step := func(after time.Duration, want ...string) {
@@ -49,8 +49,8 @@ func TestReattacher(t *testing.T) {
 			t.Errorf("at +%v: tried %v, want %v", after, got, want)
 		}
 	}
-	step(0)                // first seen Diskless: wait
-	step(5 * time.Second)  // not settled
+	step(0)               // first seen Diskless: wait
+	step(5 * time.Second) // not settled
 	step(10*time.Second, "r0")
 	step(15 * time.Second) // attach failed: next in 20 s
 	step(30*time.Second, "r0")
