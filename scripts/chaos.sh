@@ -5,8 +5,9 @@
 # driver, ROUNDS=N faults (default 100) chosen at random (the seed is printed;
 # SEED=S replays it): kill -9 of an agent, of the leading master, of a
 # follower master (its etcd member), a cut link (isolate, then heal) and a
-# power-off (then `node power on`), cheap ones common; every OPS_EVERY=N
-# rounds (default 2; 0: none) one instance operation (add, migrate, remove). Checked: never two running
+# power-off (then `node power on`), a slow or failing disk of a node for 20 s
+# (then healed), cheap ones common; every OPS_EVERY=N rounds (default 2; 0:
+# none) one instance operation (add, migrate, remove). Checked: never two running
 # copies, no acknowledged record lost, every job final, every instance
 # redundant again within 360 s. Prints the table per fault kind (detection,
 # fencing, failover, whole again: p50, max; violations). Runs cmd/drover's

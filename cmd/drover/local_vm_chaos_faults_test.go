@@ -27,12 +27,12 @@ var chaosWeights = []struct {
 	{"member-kill", 3}, // kill -9 of a follower master: its embedded etcd member is lost for 10 s
 	{"isolate", 1},     // the node's link cut: it fences itself, the master fences it; healed, powered on
 	{"power-off", 1},   // the node's guest killed; powered on again through its BMC
+	{"disk-slow", 1},   // a node's disk slow (dm-delay, 500 ms) for 20 s (local_vm_chaos_disk_test.go)
+	{"disk-fail", 1},   // a node's disk failing (dm-flakey) for 20 s: DRBD detaches it; healed, reattached
 }
 
 // chaosSkipped are the fault kinds of issue 9 this harness cannot inject.
 var chaosSkipped = []struct{ kind, why string }{
-	{"disk-slow/disk-fail", "the lab kit has dm-delay and dm-flakey, but the node guests' image loads only dm_mod " +
-		"(nodeagent/vmnode baseModules) and their fault port knows only kill-agent: a slow or failing disk needs both in nodeagent/vmnode"},
 	{"libvirtd-kill", "no libvirtd runs: node guests run the workload hypervisor (the agent starts the workload driver itself)"},
 }
 
@@ -85,6 +85,8 @@ func (c *chaosRun) inject(kind string) faultResult {
 		return c.agentKill(c.nodes[c.rng.IntN(len(c.nodes))])
 	case "leader-kill", "member-kill":
 		return c.masterKill(kind == "leader-kill")
+	case "disk-slow", "disk-fail":
+		return c.diskFault(kind)
 	default:
 		rec := c.l.record(c.insts[c.rng.IntN(len(c.insts))])
 		return c.nodeDeath(kind, rec.PrimaryNode)
