@@ -63,7 +63,7 @@ backup { backup = 0 archive = 0 }
 // the modules, sets the node's name and address from /etc/drover/node.env
 // (the per-node archive), puts the node disk's device-mapper device over
 // /dev/vda (linear: healthy), listens for lab faults on port 7999
-// (/bin/drover-fault, faults.go) and keeps the agent running on that device.
+// (/bin/drover-fault, disk.go) and keeps the agent running on that device.
 const initScript = `#!/bin/busybox sh
 /bin/busybox --install -s
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -74,12 +74,16 @@ for m in $(cat /etc/drover/modules); do insmod /lib/modules/drover/$m.ko || echo
 hostname "$NODE"
 ip link set lo up; ip link set eth0 up; ip addr add "$IP/$PREFIX" dev eth0
 echo "drover-node: $NODE at $IP, DRBD $(sed -n 's/^version: \([^ ]*\).*/\1/p' /proc/drbd)"
-/bin/drover-disk linear || echo "drover-node: the node disk's device-mapper device failed"
+PV=/dev/mapper/` + NodeDiskName + `
+if ! /bin/drover-disk linear; then
+  echo "drover-node: no device-mapper device over ` + NodeDiskLower + ` (no disk faults): the VG is on ` + NodeDiskLower + `"
+  PV=` + NodeDiskLower + `; sed -i "s|/dev/mapper/` + NodeDiskName + `|$PV|" /etc/lvm/lvm.conf
+fi
 # Lab faults from the host (drover local fault): one command per connection.
 nc -ll -p 7999 -e /bin/drover-fault &
 while true; do
   /bin/drover agent --credentials /etc/drover/credentials.json --hypervisor workload \
-    --storage-dir /var/lib/drover --lvm-vg drover --lvm-pv /dev/mapper/` + NodeDiskName + ` --drbd-resync-rate 200M --log-level "${LOGLEVEL:-info}" &
+    --storage-dir /var/lib/drover --lvm-vg drover --lvm-pv "$PV" --drbd-resync-rate 200M --log-level "${LOGLEVEL:-info}" &
   echo $! > /run/drover-agent.pid
   wait $!
   echo "drover-node: agent exited ($?); restarting in 2 s"; sleep 2
