@@ -56,8 +56,16 @@ esac
 if ! dmsetup targets | grep -q "^$target "; then
   echo "drover-disk: this guest's kernel has no dm-$target target (the kit lacks the module)"; exit 3
 fi
+dev=${DEV:-/dev}/mapper/$name
 if ! dmsetup info "$name" >/dev/null 2>&1; then
   out=$(dmsetup create --noudevsync "$name" --table "$table" 2>&1) || { echo "drover-disk: create: $out" | tr '\n' ' '; echo; exit 1; }
+  # No udev in the guest: make the node ourselves.
+  dmsetup mknodes "$name" >/dev/null 2>&1
+  if [ ! -e "$dev" ]; then
+    mm=$(dmsetup info -c --noheadings -o major,minor "$name" | tr -d ' ')
+    mkdir -p "${dev%%/*}"; mknod "$dev" b "${mm%%%%:*}" "${mm##*:}"
+  fi
+  [ -e "$dev" ] || { echo "drover-disk: no $dev after create"; exit 1; }
   exit 0
 fi
 out=$( { dmsetup suspend --noudevsync "$name" && dmsetup reload "$name" --table "$table"; } 2>&1)

@@ -18,8 +18,9 @@ const fakeDmsetup = `#!/bin/sh
 echo "$*" >> "$LOG"
 case "$1" in
 targets) for t in $TARGETS; do echo "$t v1.0.0"; done;;
-info) [ -e "$STATE" ];;
+info) [ -e "$STATE" ] && { [ "$2" != -c ] || echo " 253:0"; };;
 create) touch "$STATE";;
+mknodes) [ -z "$NO_MKNODES" ] && mkdir -p "$DEV/mapper" && touch "$DEV/mapper/$2";;
 reload) [ -z "$FAIL_RELOAD" ] || { echo "device-mapper: reload ioctl failed: Invalid argument" >&2; exit 1; };;
 esac
 `
@@ -36,7 +37,7 @@ func runDiskScript(t *testing.T, dir, mode string, env ...string) (int, string, 
 	os.Remove(log)
 	cmd := exec.Command(bb, "sh", filepath.Join(dir, "drover-disk"), mode)
 	cmd.Env = append([]string{"PATH=" + filepath.Join(dir, "bin") + ":/usr/bin:/bin", "SYSFS=" + filepath.Join(dir, "sys"),
-		"LOG=" + log, "STATE=" + filepath.Join(dir, "created"), "TARGETS=linear delay flakey"}, env...)
+		"DEV=" + filepath.Join(dir, "dev"), "LOG=" + log, "STATE=" + filepath.Join(dir, "created"), "TARGETS=linear delay flakey"}, env...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -70,8 +71,11 @@ func TestDiskScriptSwitchesTables(t *testing.T) {
 		return tb
 	}
 	code, out, calls := runDiskScript(t, dir, "linear")
-	if want := "create --noudevsync " + NodeDiskName + " --table " + table("linear"); code != 0 || calls[len(calls)-1] != want {
-		t.Fatalf("first linear: exit %d %q, calls %q, want last %q", code, out, calls, want)
+	if want := "create --noudevsync " + NodeDiskName + " --table " + table("linear"); code != 0 || len(calls) < 3 || calls[2] != want {
+		t.Fatalf("first linear: exit %d %q, calls %q, want the third %q", code, out, calls, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dev", "mapper", NodeDiskName)); err != nil {
+		t.Errorf("no device node after create: %v", err)
 	}
 	for _, mode := range []string{"slow", "fail", "linear"} {
 		code, out, calls := runDiskScript(t, dir, mode)
@@ -86,6 +90,20 @@ func TestDiskScriptSwitchesTables(t *testing.T) {
 	}
 	if tb := table("fail"); !strings.Contains(tb, " flakey /dev/vda 0 0 86400") {
 		t.Errorf("fail table %q: want dm-flakey down all the time", tb)
+	}
+	// A dmsetup that makes no node (mknodes fails): the node is made from
+	// the device's major:minor (mknod: only as root; else a clear error).
+	os.Remove(filepath.Join(dir, "created"))
+	node := filepath.Join(dir, "dev", "mapper", NodeDiskName)
+	os.Remove(node)
+	code, out, calls = runDiskScript(t, dir, "linear", "NO_MKNODES=1")
+	if calls[len(calls)-1] != "info -c --noheadings -o major,minor "+NodeDiskName {
+		t.Errorf("create without mknodes: calls %q, want the major:minor asked last", calls)
+	}
+	if st, err := os.Stat(node); os.Geteuid() == 0 && (code != 0 || err != nil || st.Mode()&os.ModeDevice == 0) {
+		t.Errorf("create without mknodes as root: exit %d %q, node %v %v", code, out, st, err)
+	} else if os.Geteuid() != 0 && (code != 1 || !strings.Contains(out, "no "+node)) {
+		t.Errorf("create without mknodes, not root: exit %d %q, want 1 and the missing node", code, out)
 	}
 	code, out, calls = runDiskScript(t, dir, "fail", "FAIL_RELOAD=1")
 	if code != 1 || !strings.Contains(out, "reload ioctl failed") || calls[len(calls)-1] != "resume --noudevsync "+NodeDiskName {

@@ -75,7 +75,9 @@ hostname "$NODE"
 ip link set lo up; ip link set eth0 up; ip addr add "$IP/$PREFIX" dev eth0
 echo "drover-node: $NODE at $IP, DRBD $(sed -n 's/^version: \([^ ]*\).*/\1/p' /proc/drbd)"
 PV=/dev/mapper/` + NodeDiskName + `
-if ! /bin/drover-disk linear; then
+if /bin/drover-disk linear && [ -b "$PV" ]; then
+  echo "drover-node: node disk $PV: $(dmsetup table ` + NodeDiskName + `)"
+else
   echo "drover-node: no device-mapper device over ` + NodeDiskLower + ` (no disk faults): the VG is on ` + NodeDiskLower + `"
   PV=` + NodeDiskLower + `; sed -i "s|/dev/mapper/` + NodeDiskName + `|$PV|" /etc/lvm/lvm.conf
 fi
