@@ -12,6 +12,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,6 +25,9 @@ import (
 func TestVMNodesDiskFault(t *testing.T) {
 	needVMNodes(t)
 	l := startVMLab(t, "8.4", labKit())
+	if dir := os.Getenv("DROVER_BENCH_LOGS"); dir != "" {
+		t.Cleanup(func() { l.keepLogs(dir) }) // before local down
+	}
 	tarball := filepath.Join(t.TempDir(), "tiny.tar.gz")
 	writeTinyRootfs(t, tarball, "")
 	l.mustCLI("template", "import", "tiny", tarball)
