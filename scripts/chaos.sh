@@ -16,6 +16,8 @@
 # MINUTES=M bounds the run (default 80; no fault starts after it). NICE=N
 # renices the guests' QEMU processes (as scripts/bench-failover.sh).
 # SKIP=kind,... leaves fault kinds out (say why in the run's notes).
+# DISK=1 adds the disk faults (the guests' disks under device-mapper: local
+# up --vm-disk-faults); without it disk-slow and disk-fail are not drawn.
 # LOCK_WAIT=S gives up when the lock is not free within S seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +32,7 @@ if [ -n "$VM_LOCK" ] && [ -e "$(dirname "$VM_LOCK")" ]; then
 fi
 rc=0
 DROVER_CHAOS_VM=$ROUNDS DROVER_CHAOS_MINUTES=$MINUTES DROVER_CHAOS_SEED=${SEED:-} DROVER_CHAOS_NODES=${NODES:-3} DROVER_CHAOS_MASTERS=${MASTERS:-3} DROVER_CHAOS_SKIP=${SKIP:-} \
-	DROVER_CHAOS_TTL=${TTL:-10} DROVER_CHAOS_OPS_EVERY=${OPS_EVERY:-2} DROVER_BENCH_NICE=${NICE:-} DROVER_REQUIRE_REAL=1 "${run[@]}" >"$out" 2>&1 || rc=$?
+	DROVER_CHAOS_DISK=${DISK:-} DROVER_CHAOS_TTL=${TTL:-10} DROVER_CHAOS_OPS_EVERY=${OPS_EVERY:-2} DROVER_BENCH_NICE=${NICE:-} DROVER_REQUIRE_REAL=1 "${run[@]}" >"$out" 2>&1 || rc=$?
 sed -n '/chaos-vm table/,/^=== \|^--- /p' "$out" | sed 's/^ *local_vm_chaos_test.go:[0-9]*: //'
 grep -E 'chaos-vm|--- (PASS|FAIL|SKIP)|^(ok|FAIL)|Fatal' "$out" | grep -v 'chaos-vm table' | sed 's/^ *local_vm_chaos[a-z_]*_test.go:[0-9]*: //'
 exit $rc

@@ -29,6 +29,7 @@ func vmFlags() []cli.Flag {
 		&cli.IntFlag{Name: "vm-memory", Value: 384, Usage: "MiB of memory per node guest"},
 		&cli.IntFlag{Name: "vm-disk", Value: 2048, Usage: "MiB of the disk that is each guest's LVM volume group (sparse)"},
 		&cli.StringFlag{Name: "vm-kit", EnvVars: []string{"DROVER_VM_KIT"}, Usage: "a lab kit directory (kit-KVER with vmlinuz, modules, drbd9/); default: Debian's linux-image-6.1.0-N-amd64 via apt-get download"},
+		&cli.BoolFlag{Name: "vm-disk-faults", Usage: "put each guest's disk under a device-mapper device, so that local fault --slow-disk/--fail-disk/--heal-disk work (docs/ha.md)"},
 		&cli.StringFlag{Name: "agent-binary", EnvVars: []string{"DROVER_AGENT_BINARY"}, Usage: "static drover binary for the guests (default: this one when static, else built with CGO_ENABLED=0)"},
 	}
 }
@@ -44,6 +45,8 @@ type vmCluster struct {
 	kit     string
 	agent   string
 	log     *slog.Logger
+	// diskFaults: the guests' VG on a device-mapper device (vmnode/disk.go).
+	diskFaults bool
 }
 
 // vmClusterFrom reads the flags; nil when --vm-nodes is 0.
@@ -81,7 +84,7 @@ func vmClusterFrom(c *cli.Context, d localDir) (*vmCluster, error) {
 		return nil, err
 	}
 	return &vmCluster{dir: d, n: n, drbd: c.String("drbd"), mem: c.Int("vm-memory"), diskMiB: c.Int("vm-disk"), net: vn,
-		kit: c.String("vm-kit"), agent: c.String("agent-binary"),
+		kit: c.String("vm-kit"), agent: c.String("agent-binary"), diskFaults: c.Bool("vm-disk-faults"),
 		log: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))}, nil
 }
 
@@ -186,7 +189,7 @@ func (v *vmCluster) build(ctx context.Context, self string, out io.Writer) (*vmn
 	}
 	fmt.Fprintf(out, "Node image: kernel %s (%s), DRBD %s, modules %s (built in %.1f s)\n", k.Version, k.Source, v.drbd,
 		strings.Join(img.Modules, " "), time.Since(t0).Seconds())
-	if len(img.NoDiskFaults) > 0 {
+	if len(img.NoDiskFaults) > 0 && v.diskFaults {
 		fmt.Fprintf(out, "Node image: kernel %s has no %s: local fault --slow-disk/--fail-disk cannot use them\n", k.Version, strings.Join(img.NoDiskFaults, ", "))
 	}
 	return img, nil
@@ -210,7 +213,7 @@ func (v *vmCluster) startGuests(ctx context.Context, cl *api.Client, img *vmnode
 			return err
 		}
 		initrd := filepath.Join(nd, "initramfs.cpio")
-		if err := vmnode.WriteNodeInitrd(img.Initrd, initrd, vmnode.NodeFiles{Name: name, IP: v.net.nodeIP(i), Prefix: 24, Credentials: cred}); err != nil {
+		if err := vmnode.WriteNodeInitrd(img.Initrd, initrd, vmnode.NodeFiles{Name: name, IP: v.net.nodeIP(i), Prefix: 24, Credentials: cred, DiskFaults: v.diskFaults}); err != nil {
 			return err
 		}
 		disk := filepath.Join(nd, "disk.img")

@@ -20,11 +20,18 @@ import (
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
+	"github.com/drover-project/drover/realtest"
 )
 
 func TestVMNodesDiskFault(t *testing.T) {
+	// Written at 02:00 UTC (2026-12-02) while the VM lock was held by other
+	// runs until past the deadline: not yet run to the end on a real boot,
+	// so it runs only when asked (DROVER_VM_DISKFAULT=1).
+	if os.Getenv("DROVER_VM_DISKFAULT") == "" {
+		realtest.Optional(t, "the disk-fault VM test: DROVER_VM_DISKFAULT=1 (not yet verified on a real boot)")
+	}
 	needVMNodes(t)
-	l := startVMLab(t, "8.4", labKit())
+	l := startVMLabN(t, "8.4", labKit(), 2, "--vm-disk-faults")
 	if dir := os.Getenv("DROVER_BENCH_LOGS"); dir != "" {
 		t.Cleanup(func() { l.keepLogs(dir) }) // before local down
 	}

@@ -2,8 +2,9 @@ package vmnode
 
 import "fmt"
 
-// A node guest's storage (the agent's volume group, under every DRBD lower
-// device) sits on a device-mapper device over its virtio disk, so that the
+// With local up --vm-disk-faults, a node guest's storage (the agent's volume
+// group, under every DRBD lower device) sits on a device-mapper device over
+// its virtio disk, so that the
 // lab can make the disk slow or failing while the node runs (drover local
 // fault --slow-disk|--fail-disk|--heal-disk, docs/ha.md "Disk faults"):
 // the device's table is switched with dmsetup suspend, reload and resume
@@ -39,16 +40,18 @@ func DiskTable(mode string, sectors int64, lower string) (string, error) {
 }
 
 // diskScript is /bin/drover-disk MODE: the node disk's table becomes MODE's
-// (the first call creates the device). The tables are DiskTable's. It
+// ("create" makes the device, linear, at boot; the others refuse when it
+// was not made). The tables are DiskTable's. It
 // refuses a mode whose target the kernel lacks (a kernel without dm-delay
 // or dm-flakey) and prints one line of error on failure.
 var diskScript = fmt.Sprintf(`#!/bin/sh
-# drover-disk linear|slow|fail: the node disk's device-mapper table
+# drover-disk create|linear|slow|fail: the node disk's device-mapper table
+# (create: made, linear, at boot; the others switch an existing one)
 name=%[1]s
 lower=%[2]s
 sz=$(cat ${SYSFS:-/sys}/block/${lower#/dev/}/size)
 case "$1" in
-linear) target=linear; table="0 $sz linear $lower 0";;
+create|linear) target=linear; table="0 $sz linear $lower 0";;
 slow) target=delay; table="0 $sz delay $lower 0 %[3]d";;
 fail) target=flakey; table="0 $sz flakey $lower 0 0 86400";;
 *) echo "drover-disk: unknown mode '$1' (linear, slow, fail)"; exit 2;;
@@ -58,6 +61,9 @@ if ! dmsetup targets | grep -q "^$target "; then
 fi
 dev=${DEV:-/dev}/mapper/$name
 if ! dmsetup info "$name" >/dev/null 2>&1; then
+  if [ "$1" != create ]; then
+    echo "drover-disk: this guest has no node disk device (local up --vm-disk-faults makes it)"; exit 4
+  fi
   out=$(dmsetup create --noudevsync "$name" --table "$table" 2>&1) || { echo "drover-disk: create: $out" | tr '\n' ' '; echo; exit 1; }
   # No udev in the guest: make the node ourselves.
   dmsetup mknodes "$name" >/dev/null 2>&1

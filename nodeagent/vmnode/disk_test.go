@@ -49,7 +49,7 @@ func runDiskScript(t *testing.T, dir, mode string, env ...string) (int, string, 
 	return code, strings.TrimSpace(string(out)), strings.Split(strings.TrimSpace(string(b)), "\n")
 }
 
-// The guest's table switch: the first call creates the device, later ones
+// The guest's table switch: create makes the device, later calls
 // suspend, reload with DiskTable's table and resume; a failed reload still
 // resumes (the old table stays); a mode whose target the kernel lacks is
 // refused before anything changes.
@@ -70,9 +70,12 @@ func TestDiskScriptSwitchesTables(t *testing.T) {
 		}
 		return tb
 	}
-	code, out, calls := runDiskScript(t, dir, "linear")
+	if code, out, _ := runDiskScript(t, dir, "slow"); code != 4 || !strings.Contains(out, "no node disk device") {
+		t.Errorf("slow before create: exit %d %q, want 4 and no node disk device", code, out)
+	}
+	code, out, calls := runDiskScript(t, dir, "create")
 	if want := "create --noudevsync " + NodeDiskName + " --table " + table("linear"); code != 0 || len(calls) < 3 || calls[2] != want {
-		t.Fatalf("first linear: exit %d %q, calls %q, want the third %q", code, out, calls, want)
+		t.Fatalf("create: exit %d %q, calls %q, want the third %q", code, out, calls, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "dev", "mapper", NodeDiskName)); err != nil {
 		t.Errorf("no device node after create: %v", err)
@@ -96,7 +99,7 @@ func TestDiskScriptSwitchesTables(t *testing.T) {
 	os.Remove(filepath.Join(dir, "created"))
 	node := filepath.Join(dir, "dev", "mapper", NodeDiskName)
 	os.Remove(node)
-	code, out, calls = runDiskScript(t, dir, "linear", "NO_MKNODES=1")
+	code, out, calls = runDiskScript(t, dir, "create", "NO_MKNODES=1")
 	if calls[len(calls)-1] != "info -c --noheadings -o major,minor "+NodeDiskName {
 		t.Errorf("create without mknodes: calls %q, want the major:minor asked last", calls)
 	}

@@ -46,24 +46,29 @@ var diskFaultModules = []string{"dm_delay", "dm_flakey"}
 
 // Programs copied with the libraries ldd lists. drbdadm 9 dispatches to
 // drbdadm-84/drbdsetup-84 when the module is 8.4.
-var programs = []string{"drbdadm", "drbdsetup", "drbdmeta", "lvm", "dmsetup"}
+var programs = []string{"drbdadm", "drbdsetup", "drbdmeta", "lvm"}
 var drbd84Helpers = []string{"/lib/drbd/drbdadm-84", "/lib/drbd/drbdsetup-84", "/usr/lib/drbd/drbdadm-84", "/usr/lib/drbd/drbdsetup-84"}
 
-// lvmConf: no udev in the guest (devices and links are made by lvm itself);
-// LVM sees only the node disk's device-mapper device (disk.go), never the
-// virtio disk under it (the same PV twice).
+// lvmConf: no udev in the guest (devices and links are made by lvm itself).
 const lvmConf = `# drover node guest: no udev
-devices { obtain_device_list_from_udev = 0 global_filter = [ "a|^/dev/mapper/` + NodeDiskName + `$|", "r|.*|" ] }
+devices { obtain_device_list_from_udev = 0 }
 activation { udev_sync = 0 udev_rules = 0 }
 global { use_lvmlockd = 0 }
 backup { backup = 0 archive = 0 }
 `
 
+// lvmConfNodeDisk replaces lvmConf when the VG is on the node disk's
+// device-mapper device (disk.go): LVM sees only that device, never the
+// virtio disk under it (the same PV twice).
+var lvmConfNodeDisk = strings.Replace(lvmConf, "obtain_device_list_from_udev = 0",
+	`obtain_device_list_from_udev = 0 global_filter = [ "a|^/dev/mapper/`+NodeDiskName+`$|", "r|.*|" ]`, 1)
+
 // initScript is the guest's /init: it mounts the kernel file systems, loads
 // the modules, sets the node's name and address from /etc/drover/node.env
-// (the per-node archive), puts the node disk's device-mapper device over
-// /dev/vda (linear: healthy), listens for lab faults on port 7999
-// (/bin/drover-fault, disk.go) and keeps the agent running on that device.
+// (the per-node archive), with DISKFAULTS=1 there puts the node disk's
+// device-mapper device over /dev/vda (linear: healthy; disk.go), listens
+// for lab faults on port 7999 (/bin/drover-fault) and keeps the agent
+// running with its VG on /dev/vda or that device.
 const initScript = `#!/bin/busybox sh
 /bin/busybox --install -s
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -74,12 +79,14 @@ for m in $(cat /etc/drover/modules); do insmod /lib/modules/drover/$m.ko || echo
 hostname "$NODE"
 ip link set lo up; ip link set eth0 up; ip addr add "$IP/$PREFIX" dev eth0
 echo "drover-node: $NODE at $IP, DRBD $(sed -n 's/^version: \([^ ]*\).*/\1/p' /proc/drbd)"
-PV=/dev/mapper/` + NodeDiskName + `
-if /bin/drover-disk linear && [ -b "$PV" ]; then
-  echo "drover-node: node disk $PV: $(dmsetup table ` + NodeDiskName + `)"
-else
-  echo "drover-node: no device-mapper device over ` + NodeDiskLower + ` (no disk faults): the VG is on ` + NodeDiskLower + `"
-  PV=` + NodeDiskLower + `; sed -i "s|/dev/mapper/` + NodeDiskName + `|$PV|" /etc/lvm/lvm.conf
+PV=` + NodeDiskLower + `
+if [ "$DISKFAULTS" = 1 ]; then
+  if /bin/drover-disk create && [ -b /dev/mapper/` + NodeDiskName + ` ]; then
+    PV=/dev/mapper/` + NodeDiskName + `; cp /etc/lvm/lvm-nodedisk.conf /etc/lvm/lvm.conf
+    echo "drover-node: node disk $PV: $(dmsetup table ` + NodeDiskName + `)"
+  else
+    echo "drover-node: no device-mapper device over $PV: the VG is on $PV (no disk faults)"
+  fi
 fi
 # Lab faults from the host (drover local fault): one command per connection.
 nc -ll -p 7999 -e /bin/drover-fault &
@@ -185,6 +192,7 @@ func Build(ctx context.Context, o ImageOptions) (*Image, error) {
 	a.file("bin/drover-disk", 0o755, []byte(diskScript))
 	a.file("bin/drover-fault", 0o755, []byte(faultScript))
 	a.file("etc/lvm/lvm.conf", 0o644, []byte(lvmConf))
+	a.file("etc/lvm/lvm-nodedisk.conf", 0o644, []byte(lvmConfNodeDisk))
 	a.file("etc/drover/modules", 0o644, []byte(strings.Join(order, "\n")+"\n"))
 	a.file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n"))
 	a.file("etc/group", 0o644, []byte("root:x:0:\ndisk:x:6:\n"))
@@ -234,6 +242,15 @@ func Build(ctx context.Context, o ImageOptions) (*Image, error) {
 			return nil, err
 		}
 	}
+	// dmsetup switches the node disk's table (disk.go); without it (the
+	// dmsetup package) the guests get no disk faults.
+	if src, err := findProgram("dmsetup"); err == nil {
+		if err := copyBin(src, src); err != nil {
+			return nil, err
+		}
+	} else {
+		missing = append(missing, "dmsetup")
+	}
 	if o.DRBD != "9" {
 		found := false
 		for _, h := range drbd84Helpers {
@@ -271,6 +288,9 @@ type NodeFiles struct {
 	Credentials []byte
 	// LogLevel of the agent (default info).
 	LogLevel string
+	// DiskFaults puts the node's VG on the node disk's device-mapper
+	// device (disk.go) instead of the bare virtio disk.
+	DiskFaults bool
 }
 
 // WriteNodeInitrd writes base followed by a small archive with the node's
@@ -287,6 +307,9 @@ func WriteNodeInitrd(base, out string, n NodeFiles) error {
 		lvl = "info"
 	}
 	env := fmt.Sprintf("NODE=%q\nIP=%q\nPREFIX=%d\nLOGLEVEL=%q\n", n.Name, n.IP, n.Prefix, lvl)
+	if n.DiskFaults {
+		env += "DISKFAULTS=1\n"
+	}
 	a.file("etc/drover/node.env", 0o644, []byte(env))
 	a.file("etc/drover/credentials.json", 0o600, n.Credentials)
 	var buf bytes.Buffer
