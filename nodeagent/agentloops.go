@@ -83,7 +83,9 @@ func (a *Agent) startLoops(ctx context.Context, lease clientv3.LeaseID) (wait fu
 	wg.Go(func() { a.svcIPs.run(ctx, dp.running) })
 	if b := a.cfg.Block; b != nil {
 		wg.Go(func() { b.publishDRBD(ctx, a.cli, lease, a.log) })
-		wg.Go(func() { b.reattachDRBD(ctx, a.log) })
+		if b.Reattach {
+			wg.Go(func() { b.reattachDRBD(ctx, a.log) })
+		}
 	}
 	wg.Go(func() {
 		backoff := 200 * time.Millisecond

@@ -33,6 +33,11 @@ type BlockStorage struct {
 	Monitor *drbd.Monitor
 	// ResyncRate for new resources ("" = DRBD's dynamic controller).
 	ResyncRate string
+	// Reattach: attach again the lower disks DRBD detached after an I/O
+	// error (blockstorage_reattach.go). Off by default until it has run
+	// on real DRBD with failing disks (the node guests' --vm-disk-faults
+	// turn it on).
+	Reattach bool
 
 	utils string
 	kick  chan struct{}

@@ -16,6 +16,7 @@ func blockStorageFlags() []cli.Flag {
 		&cli.StringFlag{Name: "lvm-vg", Usage: "LVM volume group for plain and drbd disks (none: file disks only)"},
 		&cli.StringFlag{Name: "lvm-pv", Usage: "make the volume group on this device when it does not exist (a new node's disk)"},
 		&cli.StringFlag{Name: "drbd-resync-rate", Usage: "fixed DRBD resync rate of new resources, e.g. 100M (default: DRBD's dynamic controller)"},
+		&cli.BoolFlag{Name: "drbd-reattach", Usage: "attach again, by itself, a lower disk DRBD detached after an I/O error (experimental: docs/drbd.md, \"A failing lower disk\")"},
 	}
 }
 
@@ -32,5 +33,6 @@ func openBlockStorage(c *cli.Context, node string, log *slog.Logger) (*nodeagent
 		return nil, err
 	}
 	b.ResyncRate = c.String("drbd-resync-rate")
+	b.Reattach = c.Bool("drbd-reattach")
 	return b, nil
 }

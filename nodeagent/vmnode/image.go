@@ -92,7 +92,7 @@ fi
 nc -ll -p 7999 -e /bin/drover-fault &
 while true; do
   /bin/drover agent --credentials /etc/drover/credentials.json --hypervisor workload \
-    --storage-dir /var/lib/drover --lvm-vg drover --lvm-pv "$PV" --drbd-resync-rate 200M --log-level "${LOGLEVEL:-info}" &
+    --storage-dir /var/lib/drover --lvm-vg drover --lvm-pv "$PV" --drbd-resync-rate 200M ${DISKFAULTS:+--drbd-reattach} --log-level "${LOGLEVEL:-info}" &
   echo $! > /run/drover-agent.pid
   wait $!
   echo "drover-node: agent exited ($?); restarting in 2 s"; sleep 2
