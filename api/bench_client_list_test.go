@@ -90,5 +90,3 @@ func BenchmarkClientList10000(b *testing.B) {
 		})
 	}
 }
-
-
