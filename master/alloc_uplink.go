@@ -2,6 +2,7 @@ package master
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/drover-project/drover/allocator"
@@ -37,4 +38,21 @@ func preferUplink(v *clusterView, spec allocator.Spec, try func(allocator.Spec) 
 		}
 	}
 	return try(spec)
+}
+
+// errAllocSnapshot marks a cluster snapshot the allocator refused (an
+// internal error, not the request's fault).
+var errAllocSnapshot = errors.New("allocator snapshot")
+
+// placePreferringUplink builds the allocator's cluster of spec and runs place
+// on it, first without the nodes whose uplink is lost (preferUplink). A
+// snapshot the allocator refuses is an error wrapping errAllocSnapshot.
+func placePreferringUplink(v *clusterView, spec allocator.Spec, place func(*allocator.Cluster) error) error {
+	return preferUplink(v, spec, func(s allocator.Spec) error {
+		c, err := allocator.NewCluster(s)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errAllocSnapshot, err)
+		}
+		return place(c)
+	})
 }

@@ -29,11 +29,8 @@ func uplinkView(lost ...string) (*clusterView, map[string]*nodeAgentStatus) {
 func allocateUplink(t *testing.T, v *clusterView, statuses map[string]*nodeAgentStatus, mem int64) (allocator.AllocateResult, error) {
 	t.Helper()
 	var res allocator.AllocateResult
-	err := preferUplink(v, allocSpec(v, statuses, "kvm"), func(s allocator.Spec) error {
-		c, err := allocator.NewCluster(s)
-		if err != nil {
-			t.Fatal(err)
-		}
+	err := placePreferringUplink(v, allocSpec(v, statuses, "kvm"), func(c *allocator.Cluster) error {
+		var err error
 		res, err = c.Allocate(allocator.AllocateRequest{Name: "new", Mem: mem, Disk: 1024, VCPUs: 1, Template: allocator.TemplatePlain})
 		return err
 	})

@@ -163,21 +163,15 @@ func (m *Master) relocateSecondary(ctx context.Context, v *clusterView, r *keys.
 	spec := allocSpec(v, statuses, r.Hypervisor)
 	spec.Policy.VCPURatio = ratio
 	var plan allocator.Plan
-	var snapErr error
-	err = preferUplink(v, spec, func(s allocator.Spec) error {
-		c, err := allocator.NewCluster(s)
-		if err != nil {
-			snapErr = fmt.Errorf("allocator snapshot: %w", err)
-			return snapErr
-		}
+	err = placePreferringUplink(v, spec, func(c *allocator.Cluster) error {
 		plan, err = c.Relocate(r.Name)
 		if err == nil && (len(plan.Moves) == 0 || plan.Moves[0].Secondary == "") {
 			err = allocator.ErrNoFit // none here: the next try may find one
 		}
 		return err
 	})
-	if snapErr != nil {
-		return "", snapErr
+	if errors.Is(err, errAllocSnapshot) {
+		return "", err
 	}
 	if err != nil {
 		if errors.Is(err, allocator.ErrNoFit) {

@@ -126,18 +126,12 @@ func (m *Master) allocateNode(ctx context.Context, p api.InstanceAdd) (string, s
 	req := allocator.AllocateRequest{Name: p.Name, Mem: p.MemoryMiB, Disk: disk, VCPUs: p.VCPUs,
 		Template: allocator.DiskTemplate(p.DiskTemplate)}
 	var res allocator.AllocateResult
-	var snapErr error
-	err = preferUplink(v, spec, func(s allocator.Spec) error {
-		c, err := allocator.NewCluster(s)
-		if err != nil {
-			snapErr = fmt.Errorf("allocator snapshot: %w", err)
-			return snapErr
-		}
+	err = placePreferringUplink(v, spec, func(c *allocator.Cluster) error {
 		res, err = c.Allocate(req)
 		return err
 	})
-	if snapErr != nil {
-		return "", "", snapErr
+	if errors.Is(err, errAllocSnapshot) {
+		return "", "", err
 	}
 	if errors.Is(err, allocator.ErrNoFit) {
 		var why []string
