@@ -226,7 +226,8 @@ func (l *vmLab) checkWriter(name string, before writerMark, limit time.Duration)
 		case fresh && from == 0:
 			why = fmt.Sprintf("%s: no writer seen on its new primary %s yet", name, rec.PrimaryNode)
 		case fresh && !intact:
-			return fmt.Sprintf("%s: the writer on %s from %d did not find records 1..%d intact:\n%s", name, rec.PrimaryNode, from, from-1, consoleTailOf(text, 20))
+			return fmt.Sprintf("%s: the writer on %s from %d did not find records 1..%d intact:\n%s\n...\n%s", name, rec.PrimaryNode, from, from-1,
+				writerLines(text), consoleTailOf(text, 5))
 		case fresh && from-1 < before.acked:
 			return fmt.Sprintf("%s: the writer on %s continues from %d; %d were acknowledged on %s before the fault (acknowledged records lost)",
 				name, rec.PrimaryNode, from, before.acked, before.primary)
@@ -239,6 +240,18 @@ func (l *vmLab) checkWriter(name string, before writerMark, limit time.Duration)
 			return why + fmt.Sprintf(" within %v (writer stalled)", limit)
 		}
 	}
+}
+
+// writerLines are the writer's own lines of a console (its starts, what it
+// found on the disk), not its acks.
+func writerLines(text string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "workload:") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func consoleTailOf(text string, lines int) string {

@@ -33,7 +33,7 @@ func TestWorkloadRunCommand(t *testing.T) {
 	if a.Acked < 1 || a.First != 1 {
 		t.Errorf("acks %+v", a)
 	}
-	if err := workload.Verify(dev, a.Acked); err != nil {
+	if err := workload.Verify(dev, a.Acked, 0); err != nil {
 		t.Error(err)
 	}
 }

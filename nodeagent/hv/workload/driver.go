@@ -226,7 +226,7 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 		return fmt.Errorf("workload: console log: %w", err)
 	}
 	defer logf.Close()
-	args := append(slices.Clone(d.o.Command[1:]), "--device", spec.Disks[0].Path, "--acks", d.AckFile(name), "--interval", d.o.Interval.String())
+	args := append(slices.Clone(d.o.Command[1:]), "--device", spec.Disks[0].Path, "--acks", d.AckFile(name), "--interval", d.o.Interval.String(), "--instance-uuid", spec.UUID)
 	cmd := exec.Command(d.o.Command[0], args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -95,7 +95,7 @@ func TestAcknowledgedRecordsSurviveAndNumberingContinues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := workload.Verify(s.Disks[0].Path, a.Acked); err != nil {
+	if err := workload.Verify(s.Disks[0].Path, a.Acked, 0); err != nil {
 		t.Fatalf("after kill: %v", err)
 	}
 	if err := d.Start(ctx, s.Name); err != nil {
@@ -109,11 +109,11 @@ func TestAcknowledgedRecordsSurviveAndNumberingContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ = workload.ReadAcks(d.AckFile(s.Name))
-	if err := workload.Verify(s.Disks[0].Path, b.Acked); err != nil {
+	if err := workload.Verify(s.Disks[0].Path, b.Acked, 0); err != nil {
 		t.Fatal(err)
 	}
 	// A record beyond what was written is reported lost: Verify checks.
-	if err := workload.Verify(s.Disks[0].Path, b.Acked+1); !errors.Is(err, workload.ErrLost) {
+	if err := workload.Verify(s.Disks[0].Path, b.Acked+1, 0); !errors.Is(err, workload.ErrLost) {
 		t.Errorf("verify past the last record: %v, want ErrLost", err)
 	}
 	// Damage one acknowledged record: Verify must see it.
@@ -125,7 +125,7 @@ func TestAcknowledgedRecordsSurviveAndNumberingContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if err := workload.Verify(s.Disks[0].Path, b.Acked); !errors.Is(err, workload.ErrLost) {
+	if err := workload.Verify(s.Disks[0].Path, b.Acked, 0); !errors.Is(err, workload.ErrLost) {
 		t.Errorf("verify with a damaged record: %v, want ErrLost", err)
 	}
 }

@@ -16,8 +16,12 @@ func Main(args []string) error {
 	fs.StringVar(&o.Device, "device", "", "disk the records go to")
 	fs.StringVar(&o.AckFile, "acks", "", "file the last acknowledged record is written to")
 	fs.DurationVar(&o.Interval, "interval", 0, "time between records")
+	uuid := fs.String("instance-uuid", "", "the instance's UUID: its records carry its ring")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *uuid != "" {
+		o.Ring = RingID(*uuid)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/fnv"
 	"io"
 	"os"
 )
@@ -16,8 +17,13 @@ import (
 //	0  magic "DROVERWL"
 //	8  seq (uint64, little endian), from 1
 //	16 unix nanoseconds of the write
-//	24 payload derived from seq
+//	24 ring: the instance's RingID (its UUID's hash)
+//	32 payload derived from seq
 //	4092 crc32c of bytes 0..4091
+//
+// The ring names whose records they are: a new disk can hold the records of
+// an instance removed before (an LV made on the same extents is not wiped),
+// which are not this instance's history.
 const (
 	BlockSize = 4096
 	// MaxSlots bounds the ring (16 MiB of records), so a start scans at
@@ -31,12 +37,20 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // ErrLost: an acknowledged record is missing or damaged.
 var ErrLost = errors.New("workload: acknowledged record lost")
 
-func encode(buf []byte, seq uint64, nanos int64) {
+// RingID is the ring of the instance with uuid (never 0).
+func RingID(uuid string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(uuid))
+	return max(1, h.Sum64())
+}
+
+func encode(buf []byte, seq uint64, nanos int64, ring uint64) {
 	copy(buf, magic)
 	binary.LittleEndian.PutUint64(buf[8:], seq)
 	binary.LittleEndian.PutUint64(buf[16:], uint64(nanos))
+	binary.LittleEndian.PutUint64(buf[24:], ring)
 	x := seq*0x9e3779b97f4a7c15 + 1
-	for i := 24; i < BlockSize-4; i += 8 {
+	for i := 32; i < BlockSize-4; i += 8 {
 		x ^= x << 13
 		x ^= x >> 7
 		x ^= x << 17
@@ -45,12 +59,16 @@ func encode(buf []byte, seq uint64, nanos int64) {
 	binary.LittleEndian.PutUint32(buf[BlockSize-4:], crc32.Checksum(buf[:BlockSize-4], castagnoli))
 }
 
-// decode returns the seq of a valid record block, 0 for anything else.
-func decode(buf []byte) uint64 {
+// decode returns the seq of a valid record block of ring (any ring when
+// ring is 0), 0 for anything else.
+func decode(buf []byte, ring uint64) uint64 {
 	if len(buf) < BlockSize || !bytes.Equal(buf[:8], []byte(magic)) {
 		return 0
 	}
 	if crc32.Checksum(buf[:BlockSize-4], castagnoli) != binary.LittleEndian.Uint32(buf[BlockSize-4:]) {
+		return 0
+	}
+	if ring != 0 && binary.LittleEndian.Uint64(buf[24:]) != ring {
 		return 0
 	}
 	return binary.LittleEndian.Uint64(buf[8:])
@@ -61,7 +79,7 @@ func slots(size int64) int64 { return max(1, min(MaxSlots, size/BlockSize)) }
 
 // Scan reads the ring of dev and returns, per slot, the seq it holds (0: no
 // valid record).
-func Scan(dev string) ([]uint64, error) {
+func Scan(dev string, ring uint64) ([]uint64, error) {
 	f, err := os.Open(dev)
 	if err != nil {
 		return nil, fmt.Errorf("workload: %w", err)
@@ -81,7 +99,7 @@ func Scan(dev string) ([]uint64, error) {
 	}
 	out := make([]uint64, n)
 	for i := range n {
-		out[i] = decode(buf[i*BlockSize : (i+1)*BlockSize])
+		out[i] = decode(buf[i*BlockSize:(i+1)*BlockSize], ring)
 	}
 	return out, nil
 }
@@ -98,8 +116,8 @@ func Highest(ring []uint64) uint64 {
 // Verify checks that dev still holds every record up to acked that the ring
 // can hold (the last len(ring) of them): record s must be in slot s%len
 // unless a later record s+k*len overwrote it.
-func Verify(dev string, acked uint64) error {
-	ring, err := Scan(dev)
+func Verify(dev string, acked, ringID uint64) error {
+	ring, err := Scan(dev, ringID)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ type WriterOptions struct {
 	AckEvery time.Duration
 	// Console receives the progress lines ("ack N").
 	Console io.Writer
+	// Ring marks this instance's records (RingID of its UUID; 0: records
+	// of any ring count as its own).
+	Ring uint64
 }
 
 // Acks is what the ack file holds.
@@ -61,7 +64,7 @@ func Write(ctx context.Context, o WriterOptions) error {
 	if o.Console == nil {
 		o.Console = io.Discard
 	}
-	ring, err := Scan(o.Device)
+	ring, err := Scan(o.Device, o.Ring)
 	if err != nil {
 		return err
 	}
@@ -69,7 +72,7 @@ func Write(ctx context.Context, o WriterOptions) error {
 	seq := Highest(ring) + 1
 	// What a previous writer (here or on the peer before a failover)
 	// acknowledged must still be there: say so before continuing.
-	if err := Verify(o.Device, seq-1); err != nil {
+	if err := Verify(o.Device, seq-1, o.Ring); err != nil {
 		fmt.Fprintf(o.Console, "workload: %v\n", err)
 	} else if seq > 1 {
 		fmt.Fprintf(o.Console, "workload: records up to %d intact\n", seq-1)
@@ -104,7 +107,7 @@ func Write(ctx context.Context, o WriterOptions) error {
 	}
 	defer report()
 	for {
-		encode(buf, seq, time.Now().UnixNano())
+		encode(buf, seq, time.Now().UnixNano(), o.Ring)
 		if _, err := f.WriteAt(buf, int64(seq%n)*BlockSize); err != nil {
 			fmt.Fprintf(o.Console, "workload: write of record %d failed: %v\n", seq, err)
 			return fmt.Errorf("workload: write record %d: %w", seq, err)
