@@ -100,7 +100,7 @@ func TestMigrateWorkloadHandOver(t *testing.T) {
 	if err := dB.Shutdown(ctx, "w1", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := workload.Verify(tgt.Disks[0], acked(dB)); err != nil {
+	if err := workload.Verify(tgt.Disks[0], acked(dB), 0); err != nil {
 		t.Fatalf("after the hand-over: %v", err)
 	}
 	// Forget on a node where the instance runs is refused; where it does
