@@ -28,31 +28,26 @@ func withoutLostUplinks(v *clusterView, spec allocator.Spec) (allocator.Spec, bo
 	return out, changed
 }
 
-// preferUplink runs try on spec without the nodes whose uplink is lost, and
-// on spec itself when that found no fit (allocator.ErrNoFit) or no node's
-// uplink is lost.
-func preferUplink(v *clusterView, spec allocator.Spec, try func(allocator.Spec) error) error {
+// errAllocSnapshot marks a cluster snapshot the allocator refused (an
+// internal error, not the request's fault).
+var errAllocSnapshot = errors.New("allocator snapshot")
+
+// placePreferringUplink builds the allocator's cluster of spec and runs place
+// on it: first without the nodes whose uplink is lost, and on spec itself
+// when that found no fit (allocator.ErrNoFit) or no node's uplink is lost. A
+// snapshot the allocator refuses is an error wrapping errAllocSnapshot.
+func placePreferringUplink(v *clusterView, spec allocator.Spec, place func(*allocator.Cluster) error) error {
+	try := func(s allocator.Spec) error {
+		c, err := allocator.NewCluster(s)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errAllocSnapshot, err)
+		}
+		return place(c)
+	}
 	if avoid, ok := withoutLostUplinks(v, spec); ok {
 		if err := try(avoid); !errors.Is(err, allocator.ErrNoFit) {
 			return err
 		}
 	}
 	return try(spec)
-}
-
-// errAllocSnapshot marks a cluster snapshot the allocator refused (an
-// internal error, not the request's fault).
-var errAllocSnapshot = errors.New("allocator snapshot")
-
-// placePreferringUplink builds the allocator's cluster of spec and runs place
-// on it, first without the nodes whose uplink is lost (preferUplink). A
-// snapshot the allocator refuses is an error wrapping errAllocSnapshot.
-func placePreferringUplink(v *clusterView, spec allocator.Spec, place func(*allocator.Cluster) error) error {
-	return preferUplink(v, spec, func(s allocator.Spec) error {
-		c, err := allocator.NewCluster(s)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errAllocSnapshot, err)
-		}
-		return place(c)
-	})
 }
