@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -24,6 +26,21 @@ func daemonLogger(c *cli.Context) *slog.Logger {
 
 func logLevelFlag() cli.Flag {
 	return &cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"}
+}
+
+// dumpOnSIGUSR1 writes every goroutine's stack to stderr (the daemon's log)
+// whenever the process gets SIGUSR1, and goes on: how an operator, or the
+// chaos harness, sees where a daemon that stopped doing its work waits.
+func dumpOnSIGUSR1(log *slog.Logger) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGUSR1)
+	go func() {
+		for range ch {
+			log.Warn("goroutine_dump", "reason", "SIGUSR1", "goroutines", runtime.NumGoroutine())
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+			fmt.Fprintln(os.Stderr, "goroutine_dump_end")
+		}
+	}()
 }
 
 // signalContext ends on SIGINT or SIGTERM.
@@ -51,6 +68,7 @@ func masterCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			log := daemonLogger(c).With("master", c.String("name"))
+			dumpOnSIGUSR1(log)
 			if err := writePidFile(c.String("pid-file")); err != nil {
 				return err
 			}
@@ -94,6 +112,7 @@ func agentCommand() *cli.Command {
 		}, append(hypervisorFlags(), blockStorageFlags()...)...),
 		Action: func(c *cli.Context) error {
 			log := daemonLogger(c)
+			dumpOnSIGUSR1(log)
 			cred, err := nodeagent.ReadCredentials(c.String("credentials"))
 			if err != nil {
 				return err

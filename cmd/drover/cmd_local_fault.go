@@ -14,7 +14,7 @@ import (
 )
 
 // guestFaultPort is where a node guest's /init listens for lab faults
-// (nodeagent/vmnode: kill-agent, slow-disk, fail-disk, heal-disk); reachable only from the host end of
+// (nodeagent/vmnode: kill-agent, slow-disk, fail-disk, heal-disk, dump-agent); reachable only from the host end of
 // the guests' link.
 const guestFaultPort = 7999
 
@@ -53,6 +53,7 @@ func localFaultCommand(dirFlag cli.Flag) *cli.Command {
 			&cli.BoolFlag{Name: "slow-disk", Usage: "the guest's disk (under its VG and DRBD) becomes slow: every read and write waits 500 ms (dm-delay)"},
 			&cli.BoolFlag{Name: "fail-disk", Usage: "the guest's disk fails: every read and write returns an error (dm-flakey)"},
 			&cli.BoolFlag{Name: "heal-disk", Usage: "undo --slow-disk or --fail-disk (the disk is healthy again)"},
+			&cli.BoolFlag{Name: "dump-agent", Usage: "not a fault: the agent writes every goroutine's stack to its log (the guest's console.log) and goes on (SIGUSR1)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -81,7 +82,7 @@ func localFaultCommand(dirFlag cli.Flag) *cli.Command {
 }
 
 // localFaults are the verbs of drover local fault, one per call.
-var localFaults = []string{"power-off", "isolate", "heal", "kill-agent", "slow-disk", "fail-disk", "heal-disk"}
+var localFaults = []string{"power-off", "isolate", "heal", "kill-agent", "slow-disk", "fail-disk", "heal-disk", "dump-agent"}
 
 // faultChosen is the one fault flag set (isSet reads a flag), or a usage
 // error when none or several are.
@@ -111,7 +112,7 @@ func localFault(d localDir, node, fault string) error {
 		return ipCmd("-n", vn.NS, "link", "set", vn.tap(idx), "down")
 	case "heal":
 		return ipCmd("-n", vn.NS, "link", "set", vn.tap(idx), "up")
-	case "kill-agent", "slow-disk", "fail-disk", "heal-disk":
+	case "kill-agent", "slow-disk", "fail-disk", "heal-disk", "dump-agent":
 		return guestFault(vn.nodeIP(idx), fault)
 	}
 	return usagef("unknown fault %q", fault)

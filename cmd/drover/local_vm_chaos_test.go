@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -145,6 +146,33 @@ func (c *chaosRun) violation(kind, format string, args ...any) {
 	c.viol = append(c.viol, kind+": "+msg)
 	c.stat(kind).violations++
 	c.l.t.Errorf("chaos-vm VIOLATION (%s): %s", kind, msg)
+	c.dumpAgents()
+}
+
+// dumpAgents asks every node guest's agent for its goroutines (local fault
+// --dump-agent: SIGUSR1) and logs each dump from its console: where an agent
+// that stopped working waits.
+func (c *chaosRun) dumpAgents() {
+	from := map[string]int64{}
+	for _, n := range c.nodes {
+		console := filepath.Join(c.l.dir, "vm", n, "console.log")
+		from[n] = fileSize(console)
+		if out, errOut, code := c.l.localCluster.cli(nil, "local", "fault", "--dir", c.l.dir, "--dump-agent", n); code != 0 {
+			c.l.t.Logf("chaos-vm: dump of %s's agent: exit %d %s%s", n, code, out, errOut)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	for _, n := range c.nodes {
+		b, _ := os.ReadFile(filepath.Join(c.l.dir, "vm", n, "console.log"))
+		if int64(len(b)) < from[n] {
+			continue
+		}
+		text := string(b[from[n]:])
+		if i := strings.Index(text, "goroutine_dump_end"); i >= 0 {
+			text = text[:i]
+		}
+		c.l.t.Logf("chaos-vm: %s's agent, goroutines after the violation:\n%s", n, text)
+	}
 }
 
 func (c *chaosRun) stat(kind string) *chaosStats {

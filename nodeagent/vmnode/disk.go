@@ -87,6 +87,7 @@ const faultScript = `#!/bin/sh
 read c
 case "$c" in
 kill-agent) kill -9 $(cat /run/drover-agent.pid) && echo ok || echo "kill failed";;
+dump-agent) kill -USR1 $(cat /run/drover-agent.pid) && echo ok || echo "signal failed";;
 slow-disk) out=$(/bin/drover-disk slow 2>&1) && echo ok || echo "slow-disk failed: $out";;
 fail-disk) out=$(/bin/drover-disk fail 2>&1) && echo ok || echo "fail-disk failed: $out";;
 heal-disk) out=$(/bin/drover-disk linear 2>&1) && echo ok || echo "heal-disk failed: $out";;
