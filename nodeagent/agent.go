@@ -80,6 +80,10 @@ type Config struct {
 	// EtcdDialOptions are added to the agent's etcd clients (tests record
 	// requests with them; see nodeagent/sim).
 	EtcdDialOptions []grpc.DialOption
+	// Bridge, when not nil, kept the previous process's lease alive while
+	// this process started (StartLeaseBridge); Run stops it right before it
+	// takes that lease over.
+	Bridge *LeaseBridge
 }
 
 // Agent is the node daemon.
@@ -289,6 +293,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var until time.Time
 	// The lease of this agent's previous process, if it crashed
 	// (lease_resume.go): the first session takes it over while it lives.
+	a.cfg.Bridge.Stop() // the bridge kept it alive during the start-up (lease_bridge.go)
 	resume := a.savedLease()
 	for ctx.Err() == nil {
 		err := a.session(ctx, k, until, resume)

@@ -65,12 +65,18 @@ func (a *Agent) savedLease() clientv3.LeaseID {
 	if p == "" {
 		return 0
 	}
+	return readSavedLease(p, a.cfg.Credentials.Node)
+}
+
+// readSavedLease reads the lease file at p: the lease node's previous agent
+// process held in this boot (0 when none, another node's or another boot's).
+func readSavedLease(p, node string) clientv3.LeaseID {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return 0
 	}
 	var s savedLease
-	if json.Unmarshal(b, &s) != nil || s.ID == 0 || s.Node != a.cfg.Credentials.Node || s.BootID == "" || s.BootID != bootID() {
+	if json.Unmarshal(b, &s) != nil || s.ID == 0 || s.Node != node || s.BootID == "" || s.BootID != bootID() {
 		return 0
 	}
 	return clientv3.LeaseID(s.ID)

@@ -117,6 +117,11 @@ func agentCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// First thing: keep the lease of this agent's previous process
+			// (if it crashed) alive while the hypervisor, volume group and
+			// DRBD tools are opened (nodeagent/lease_bridge.go).
+			bridge := nodeagent.StartLeaseBridge(cred, storageDir(c, cred.Node), c.Duration("lease-ttl"), nil, log)
+			defer bridge.Stop()
 			drv, err := openDriver(c, log)
 			if err != nil {
 				return err
@@ -146,6 +151,7 @@ func agentCommand() *cli.Command {
 				Metrics:  metrics, OSSearchPath: filepath.SplitList(c.String("os-search-path")),
 				Migration: nodeagent.MigrationEndpoint{URI: c.String("migration-uri"), Address: c.String("migration-address")},
 				Fence:     nodeagent.FenceConfig{PidDirs: c.StringSlice("guest-pid-dir"), Watchdog: watchdogDevice(c.String("watchdog"))},
+				Bridge:    bridge,
 			}, log)
 			if err != nil {
 				return err
