@@ -49,9 +49,11 @@ var diskFaultModules = []string{"dm_delay", "dm_flakey"}
 var programs = []string{"drbdadm", "drbdsetup", "drbdmeta", "lvm"}
 var drbd84Helpers = []string{"/lib/drbd/drbdadm-84", "/lib/drbd/drbdsetup-84", "/usr/lib/drbd/drbdadm-84", "/usr/lib/drbd/drbdsetup-84"}
 
-// lvmConf: no udev in the guest (devices and links are made by lvm itself).
+// lvmConf: no udev in the guest (devices and links are made by lvm itself);
+// LVM never scans the DRBD devices (a suspended one makes vgs wait in the
+// kernel, unkillable: docs/install.md).
 const lvmConf = `# drover node guest: no udev
-devices { obtain_device_list_from_udev = 0 }
+devices { obtain_device_list_from_udev = 0 global_filter = [ "r|^/dev/drbd|" ] }
 activation { udev_sync = 0 udev_rules = 0 }
 global { use_lvmlockd = 0 }
 backup { backup = 0 archive = 0 }
@@ -60,8 +62,8 @@ backup { backup = 0 archive = 0 }
 // lvmConfNodeDisk replaces lvmConf when the VG is on the node disk's
 // device-mapper device (disk.go): LVM sees only that device, never the
 // virtio disk under it (the same PV twice).
-var lvmConfNodeDisk = strings.Replace(lvmConf, "obtain_device_list_from_udev = 0",
-	`obtain_device_list_from_udev = 0 global_filter = [ "a|^/dev/mapper/`+NodeDiskName+`$|", "r|.*|" ]`, 1)
+var lvmConfNodeDisk = strings.Replace(lvmConf, `global_filter = [ "r|^/dev/drbd|" ]`,
+	`global_filter = [ "a|^/dev/mapper/`+NodeDiskName+`$|", "r|.*|" ]`, 1)
 
 // initScript is the guest's /init: it mounts the kernel file systems, loads
 // the modules, sets the node's name and address from /etc/drover/node.env
