@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -43,6 +44,54 @@ type BlockStorage struct {
 	kick  chan struct{}
 
 	usage lastGood[vgUsage] // the last volume group figures read
+
+	// vgsMu guards vgsRead: the read of the volume group in flight, if
+	// any (vgsUsage).
+	vgsMu   sync.Mutex
+	vgsRead *vgsRead
+}
+
+// vgsRead is one vgs in flight: done is closed when it returned.
+type vgsRead struct {
+	since time.Time
+	done  chan struct{}
+	u     vgUsage
+	err   error
+}
+
+// vgsReadLimit bounds one vgs (it is killed then, if it can be).
+const vgsReadLimit = 2 * time.Minute
+
+// vgsUsage reads the volume group's figures, waiting at most until ctx ends.
+// A vgs that waits in the kernel (a scan of a device whose I/O is suspended)
+// cannot be killed, and a status that waited for it would never be
+// published: the read runs on its own, the status goes on with an error,
+// and no second vgs is started while the first has not returned.
+func (b *BlockStorage) vgsUsage(ctx context.Context) (int64, int64, error) {
+	b.vgsMu.Lock()
+	r := b.vgsRead
+	if r == nil {
+		r = &vgsRead{since: time.Now(), done: make(chan struct{})}
+		b.vgsRead = r
+		go func() {
+			rctx, cancel := context.WithTimeout(context.Background(), vgsReadLimit)
+			defer cancel()
+			r.u.size, r.u.free, r.err = b.VG.Usage(rctx)
+			close(r.done)
+		}()
+	}
+	b.vgsMu.Unlock()
+	select {
+	case <-r.done:
+		b.vgsMu.Lock()
+		if b.vgsRead == r {
+			b.vgsRead = nil
+		}
+		b.vgsMu.Unlock()
+		return r.u.size, r.u.free, r.err
+	case <-ctx.Done():
+		return 0, 0, fmt.Errorf("lvm: vgs %s has not returned after %s", b.VG.Name, time.Since(r.since).Round(time.Second))
+	}
 }
 
 // vgUsage is one read of the volume group's size and free space (MiB).
@@ -96,7 +145,7 @@ func (b *BlockStorage) Status(ctx context.Context) *keys.NodeStorage {
 	if b.DRBD != nil {
 		st.DRBDVersion = b.DRBD.Version.String()
 	}
-	size, free, err := b.VG.Usage(ctx)
+	size, free, err := b.vgsUsage(ctx)
 	if u, ok := b.usage.observe(vgUsage{size, free}, err, usageFailLimit, false); ok {
 		size, free, err = u.size, u.free, nil
 	}
