@@ -19,6 +19,9 @@ const (
 	// 2*ElectionMs (detection) + ElectionMs + SessionTTL: 3.5 s.
 	DefaultTickMs     = 100
 	DefaultElectionMs = 500
+	// DefaultEtcdCompactionRetention is how long the embedded etcd keeps
+	// old revisions (periodic compaction; docs/scale.md).
+	DefaultEtcdCompactionRetention = time.Hour
 	// DefaultJobArchiveAge is how long finished jobs stay in the queue (Ganeti).
 	DefaultJobArchiveAge = 6 * time.Hour
 	// DefaultEtcdReadyTimeout bounds the wait for the embedded member.
@@ -38,6 +41,11 @@ type Config struct {
 	EtcdEndpoints []string
 	// TickMs and ElectionMs tune the embedded etcd (0: defaults).
 	TickMs, ElectionMs uint
+	// EtcdCompactionRetention is the embedded etcd's periodic compaction
+	// retention: revisions older than this are compacted away (0:
+	// DefaultEtcdCompactionRetention). Every watch of the masters and agents
+	// reads again when etcd answers that its revision was compacted.
+	EtcdCompactionRetention time.Duration
 	// SessionTTL is the election session TTL in seconds (0: DefaultSessionTTL).
 	SessionTTL int
 	// APIListen overrides the API listen address (default the master's IP and
@@ -85,6 +93,18 @@ func (c *Config) setDefaults() error {
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = DefaultSessionTTL
 	}
+	if c.EtcdCompactionRetention <= 0 {
+		c.EtcdCompactionRetention = DefaultEtcdCompactionRetention
+	}
+	if len(c.EtcdEndpoints) == 0 {
+		// etcd raises every lease's TTL to its minimum, 1.5 election
+		// timeouts (rounded up to a second): a session TTL below it
+		// would silently be longer than asked.
+		if min := etcdMinLeaseTTL(c.TickMs, c.ElectionMs); int64(c.SessionTTL) < min {
+			return fmt.Errorf("%w: session TTL %d s is below the embedded etcd's minimum lease TTL of %d s (1.5 x election timeout %d ms)",
+				ErrConfig, c.SessionTTL, min, c.ElectionMs)
+		}
+	}
 	if c.JobArchiveAge <= 0 {
 		c.JobArchiveAge = DefaultJobArchiveAge
 	}
@@ -107,4 +127,16 @@ func (c *Config) setDefaults() error {
 		c.EtcdLogLevel = "none"
 	}
 	return nil
+}
+
+// etcdMinLeaseTTL is the minimum lease TTL in seconds that an etcd member
+// with this raft timing grants (etcd's lessor: 1.5 election timeouts in
+// whole ticks, rounded up to a second).
+func etcdMinLeaseTTL(tickMs, electionMs uint) int64 {
+	if tickMs == 0 {
+		return 0
+	}
+	ticks := electionMs / tickMs
+	ms := int64(3*ticks/2) * int64(tickMs)
+	return (ms + 999) / 1000
 }

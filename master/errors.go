@@ -13,4 +13,6 @@ var (
 	// ErrExists is returned by InitClusterDir when the directory already holds a
 	// cluster.
 	ErrExists = errors.New("master: cluster directory already initialised")
+	// ErrConfig is returned by New for settings that cannot work together.
+	ErrConfig = errors.New("master: invalid configuration")
 )

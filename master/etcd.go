@@ -32,7 +32,7 @@ func startEtcd(ctx context.Context, d *ClusterDir, cfg Config) (*embed.Etcd, err
 	ec.BcryptCost = uint(bcrypt.MinCost)
 	ec.InitialClusterToken = "drover-" + d.Cluster.UUID
 	ec.AutoCompactionMode = "periodic"
-	ec.AutoCompactionRetention = "1h"
+	ec.AutoCompactionRetention = cfg.EtcdCompactionRetention.String()
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(cfg.EtcdLogLevel))
 	cu := mustURL("https://" + net.JoinHostPort(me.IP, fmt.Sprint(me.ClientPort)))
 	pu := mustURL("https://" + net.JoinHostPort(me.IP, fmt.Sprint(me.PeerPort)))

@@ -58,7 +58,8 @@ func masterCommand() *cli.Command {
 			&cli.StringFlag{Name: "etcd-endpoints", Usage: "use this etcd cluster instead of an embedded member (comma-separated)"},
 			&cli.IntFlag{Name: "session-ttl", Usage: "election session TTL in seconds (default 2)"},
 			&cli.UintFlag{Name: "etcd-tick-ms", Usage: "embedded etcd heartbeat interval"},
-			&cli.UintFlag{Name: "etcd-election-ms", Usage: "embedded etcd election timeout"},
+			&cli.UintFlag{Name: "etcd-election-ms", Usage: "embedded etcd election timeout (the session TTL must be at least 1.5 times it)"},
+			&cli.DurationFlag{Name: "etcd-compaction-retention", Usage: "embedded etcd's periodic compaction: keep revisions this long (default 1h)"},
 			&cli.StringFlag{Name: "api-listen", Usage: "API listen address (default from cluster.json)"},
 			&cli.DurationFlag{Name: "job-archive-age", Usage: "archive finished jobs older than this (default 6h)"},
 			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here"},
@@ -84,7 +85,8 @@ func masterCommand() *cli.Command {
 				Version:       version,
 				EtcdLogLevel:  c.String("etcd-log-level"),
 
-				RAPIAnonymousReads: c.Bool("rapi-anonymous-reads"),
+				EtcdCompactionRetention: c.Duration("etcd-compaction-retention"),
+				RAPIAnonymousReads:      c.Bool("rapi-anonymous-reads"),
 			}, log)
 			if err != nil {
 				return err

@@ -42,6 +42,9 @@ func localCommand() *cli.Command {
 					&cli.IntFlag{Name: "etcd-peer-port", Value: master.DefaultPeerPort},
 					&cli.IntFlag{Name: "node-lease-ttl", Value: master.DefaultNodeLeaseTTL, Usage: "agents' lease TTL in seconds"},
 					&cli.IntFlag{Name: "session-ttl", Usage: "masters' election session TTL in seconds (drover master --session-ttl; default 2)"},
+					&cli.UintFlag{Name: "etcd-tick-ms", Usage: "embedded etcd heartbeat interval of every master (drover master --etcd-tick-ms; default 100)"},
+					&cli.UintFlag{Name: "etcd-election-ms", Usage: "embedded etcd election timeout of every master (drover master --etcd-election-ms; default 500)"},
+					&cli.DurationFlag{Name: "etcd-compaction-retention", Usage: "embedded etcd compaction retention of every master (drover master --etcd-compaction-retention; default 1h)"},
 					&cli.StringFlag{Name: "hypervisor", Value: "fake", Usage: "hypervisor of the nodes: fake (in-process), or test, kvm, lxc through one private libvirtd per node (root)"},
 					&cli.DurationFlag{Name: "timeout", Value: 90 * time.Second, Usage: "give up when the cluster is not up by then"},
 					rapiAnonymousReadsFlag(),
@@ -204,6 +207,7 @@ func localUp(c *cli.Context) error {
 		if c.IsSet("session-ttl") {
 			s.Args = append(s.Args, "--session-ttl", strconv.Itoa(c.Int("session-ttl")))
 		}
+		s.Args = append(s.Args, masterEtcdArgs(c)...)
 		if err := d.saveSpec(s); err != nil {
 			return err
 		}
@@ -396,4 +400,19 @@ func localDown(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "Local cluster in %s stopped\n", d)
 	return nil
+}
+
+// masterEtcdArgs passes local up's etcd timing and compaction flags, those
+// that are set, on to every master.
+func masterEtcdArgs(c *cli.Context) []string {
+	var args []string
+	for _, f := range []string{"etcd-tick-ms", "etcd-election-ms"} {
+		if c.IsSet(f) {
+			args = append(args, "--"+f, strconv.FormatUint(uint64(c.Uint(f)), 10))
+		}
+	}
+	if c.IsSet("etcd-compaction-retention") {
+		args = append(args, "--etcd-compaction-retention", c.Duration("etcd-compaction-retention").String())
+	}
+	return args
 }
