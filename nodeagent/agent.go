@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -84,6 +85,14 @@ type Config struct {
 	// this process started (StartLeaseBridge); Run stops it right before it
 	// takes that lease over.
 	Bridge *LeaseBridge
+	// RegrantJitter, when not zero, adds a random wait of up to this to
+	// the back-off before a new lease after a session ended (a lost lease,
+	// a failed grant), so that many agents that lost their leases at once
+	// (an etcd leader change on a loaded host) do not all ask again at
+	// once (nodeagent/sim sets it). The node stays fenced meanwhile; a
+	// lease revoked early while still trusted is taken again at once, as
+	// without it.
+	RegrantJitter time.Duration
 }
 
 // Agent is the node daemon.
@@ -308,7 +317,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("lease_revoked_early", "regrant_by", until)
 			continue
 		}
-		a.log.Warn("lease_session_ended", "err", err, "retry_in", backoff)
+		wait := regrantWait(backoff, a.cfg.RegrantJitter)
+		a.log.Warn("lease_session_ended", "err", err, "retry_in", wait)
 		if !a.fencer.isClean() {
 			// No lease: nothing may run here (a grant that failed for a
 			// TTL at start, a session that broke off).
@@ -318,13 +328,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 		if backoff < 2*time.Second {
 			backoff *= 2
 		}
 	}
 	return nil
+}
+
+// regrantWait is the wait before a new lease: the back-off and a uniformly
+// random part of jitter.
+func regrantWait(backoff, jitter time.Duration) time.Duration {
+	if jitter <= 0 {
+		return backoff
+	}
+	return backoff + rand.N(jitter)
 }
 
 // session takes over the lease resume (when not 0 and it still lives) or

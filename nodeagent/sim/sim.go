@@ -30,6 +30,11 @@ type Config struct {
 	// StartRate is how many agents start per second (default 20), so that
 	// a thousand of them do not all grant their leases in the same instant.
 	StartRate int
+	// RegrantRate is how many agents a second ask for a new lease, on
+	// average, when all of them lost theirs at once (default 5 x
+	// StartRate): each agent waits a random part of N/RegrantRate before
+	// it asks (nodeagent.Config.RegrantJitter; 10 s for 1,000 nodes).
+	RegrantRate int
 	// DialOptions are added to every etcd client of every agent (tests
 	// record the agents' requests with them).
 	DialOptions func(node string) []grpc.DialOption
@@ -61,9 +66,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.StartRate <= 0 {
 		cfg.StartRate = 20
 	}
+	if cfg.RegrantRate <= 0 {
+		cfg.RegrantRate = 5 * cfg.StartRate
+	}
+	jitter := regrantJitter(len(cfg.Credentials), cfg.RegrantRate)
 	agents := make([]*nodeagent.Agent, 0, len(cfg.Credentials))
 	for _, c := range cfg.Credentials {
-		a, err := newAgent(cfg, c, log)
+		a, err := newAgent(cfg, c, jitter, log)
 		if err != nil {
 			return err
 		}
@@ -95,7 +104,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // newAgent makes the agent of one simulated node: the fake hypervisor, a
 // storage directory of its own, no watchdog and no guest pid files to kill
 // (the fake hypervisor's guests are no processes).
-func newAgent(cfg Config, c api.NodeCredentials, log *slog.Logger) (*nodeagent.Agent, error) {
+func newAgent(cfg Config, c api.NodeCredentials, jitter time.Duration, log *slog.Logger) (*nodeagent.Agent, error) {
 	dir := filepath.Join(cfg.StorageRoot, c.Node)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sim: storage of %s: %w", c.Node, err)
@@ -105,6 +114,11 @@ func newAgent(cfg Config, c api.NodeCredentials, log *slog.Logger) (*nodeagent.A
 	ac := nodeagent.Config{
 		Credentials: c, Driver: drv, StorageDir: dir, StagingDir: "disk", APIToken: c.APIToken,
 		Fence: nodeagent.FenceConfig{PidDirs: []string{}},
+		// After an etcd leader change on a loaded host, all N agents may
+		// lose their leases within a second; granting N leases at once,
+		// then publishing N statuses and every domain state again, was
+		// what kept the next leader from keeping up (docs/scale.md).
+		RegrantJitter: jitter,
 	}
 	// A thousand agents in one process on a busy host cannot answer the
 	// transport's pings within the agent's 2 s: a missed ping closes the
@@ -121,4 +135,9 @@ func newAgent(cfg Config, c api.NodeCredentials, log *slog.Logger) (*nodeagent.A
 		return nil, fmt.Errorf("sim: agent of %s: %w", c.Node, err)
 	}
 	return a, nil
+}
+
+// regrantJitter spreads n agents' new leases over n/rate seconds.
+func regrantJitter(n, rate int) time.Duration {
+	return time.Duration(n) * time.Second / time.Duration(rate)
 }
