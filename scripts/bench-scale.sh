@@ -18,7 +18,14 @@
 # NET (masters' addresses NET.1-3, default 127.0.8; not 127.0.9, which TestMigrateKVM uses), LEASE_TTL (nodes' lease
 # TTL, default 30 s), SESSION_TTL (masters' election session TTL, default 5 s:
 # 2 s sessions expired again and again at load 20; a killed leader is
-# replaced sooner anyway, docs/scale.md), PARALLEL (batch jobs at once, default 10),
+# replaced sooner anyway, docs/scale.md), ETCD_TICK_MS and ETCD_ELECTION_MS
+# (the embedded etcd's heartbeat and election timeout, default 200 and 2000 ms
+# instead of production's 100 and 500: a member starved of CPU for a second or
+# two keeps its leadership; docs/scale.md; SESSION_TTL must be at least 1.5
+# election timeouts), ETCD_COMPACTION (the embedded etcd's compaction
+# retention, default 5m instead of 1h, as Kubernetes compacts: job records
+# rewritten at every checkpoint no longer pile up as revisions for an hour),
+# PARALLEL (batch jobs at once, default 10),
 # CHUNK (instances per batch-create, default 2,000), CREATE_BUDGET (seconds:
 # submit no further file of instances after that; default none),
 # CREATE_UNTIL (a time for date -d, e.g. 02:10: the same, at a clock
@@ -35,6 +42,9 @@ DIR=${DIR:-/tmp/drover-bench-scale}
 NET=${NET:-127.0.8}
 LEASE_TTL=${LEASE_TTL:-30}
 SESSION_TTL=${SESSION_TTL:-5}
+ETCD_TICK_MS=${ETCD_TICK_MS:-200}
+ETCD_ELECTION_MS=${ETCD_ELECTION_MS:-2000}
+ETCD_COMPACTION=${ETCD_COMPACTION:-5m}
 PARALLEL=${PARALLEL:-10}
 CHUNK=${CHUNK:-2000}
 CREATE_BUDGET=${CREATE_BUDGET:-}
@@ -52,9 +62,12 @@ if [ -e "$DIR" ]; then
 	rm -rf "$DIR"
 fi
 LOAD_START=$(loadavg)
-say "starting 3 masters and $NODES simulated nodes in $DIR (load $LOAD_START)"
+ETCD="etcd tick $ETCD_TICK_MS ms, election $ETCD_ELECTION_MS ms, compaction $ETCD_COMPACTION; session TTL $SESSION_TTL s"
+say "starting 3 masters and $NODES simulated nodes in $DIR ($ETCD; load $LOAD_START)"
 "$BIN" local up --dir "$DIR" --masters 3 --nodes 0 --sim-nodes "$NODES" --master-net "$NET" \
-	--node-lease-ttl "$LEASE_TTL" --session-ttl "$SESSION_TTL" --timeout 5m >"$DIR.up.log" 2>&1 &
+	--node-lease-ttl "$LEASE_TTL" --session-ttl "$SESSION_TTL" \
+	--etcd-tick-ms "$ETCD_TICK_MS" --etcd-election-ms "$ETCD_ELECTION_MS" --etcd-compaction-retention "$ETCD_COMPACTION" \
+	--timeout 5m >"$DIR.up.log" 2>&1 &
 UP=$!
 cleanup() {
 	if [ "${KEEP:-0}" != 1 ]; then
@@ -167,10 +180,18 @@ printf '%s\n' "${LIST[@]}" "${TTLB[@]}" >&2
 # etcd writes while nothing is asked of the cluster (agents' statuses and
 # domain states; lease renewals are no writes): revisions per second over a
 # minute, from m1's etcd metrics.
-etcd_rev() {
-	curl -s --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/m1.crt" --key "$DIR/pki/m1.key" "https://$NET.1:2379/metrics" |
-		sed -n 's/^etcd_debugging_mvcc_current_revision \([0-9]*\)$/\1/p'
+etcd_metric() { # member (1-3), metric name
+	curl -s --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/m$1.crt" --key "$DIR/pki/m$1.key" "https://$NET.$1:2379/metrics" |
+		sed -n "s/^$2 \([0-9.e+]*\)$/\1/p"
 }
+etcd_rev() { etcd_metric 1 etcd_debugging_mvcc_current_revision; }
+# Before the hand-over (which is one leader change by design): how often the
+# etcd members changed leader during the run, and the sim agents' lost
+# leases and new grants.
+LEADER_CHANGES=""
+for i in 1 2 3; do LEADER_CHANGES+="m$i $(etcd_metric "$i" etcd_server_leader_changes_seen_total || true)  "; done
+SELF_FENCES=$(grep -c lease_lost_self_fence "$DIR/log/sim.log" || true)
+GRANTS=$(grep -c lease_granted "$DIR/log/sim.log" || true)
 R0=$(etcd_rev || true)
 sleep 60
 R1=$(etcd_rev || true)
@@ -178,6 +199,8 @@ WRITES="unknown (etcd not readable)"
 if [ -n "$R0" ] && [ -n "$R1" ]; then WRITES="$(((R1 - R0) / 60)) revisions/s ($R0 to $R1 in 60 s)"; fi
 
 DB=$(du -b "$DIR/data/m1/member/snap/db" | cut -f1)
+DB_IN_USE=$(etcd_metric 1 etcd_mvcc_db_total_size_in_use_in_bytes || true)
+DB_IN_USE=$(printf '%.0f' "${DB_IN_USE:-0}")
 MEM=""
 for m in m1 m2 m3; do
 	MEM+="$m $(($(ps -o rss= -p "$(cat "$DIR/run/$m.pid")") / 1024)) MiB  "
@@ -211,6 +234,7 @@ LOAD_END=$(loadavg)
 cat <<OUT
 
 drover scale benchmark: 3 masters, $NODES simulated nodes (lease TTL $LEASE_TTL s), $COUNT instances
+  $ETCD
   instance add (batch-create, $PARALLEL jobs at once): $ADD
   $CLI
   ${LIST[0]}
@@ -225,7 +249,9 @@ drover scale benchmark: 3 masters, $NODES simulated nodes (lease TTL $LEASE_TTL 
   ${TTLB[3]}
   etcd writes at rest: $WRITES
   leader handover after SIGKILL of $LEADER: new leader $NEW after $(echo "$T1 - $T0" | bc) s, first job done after $(echo "$T2 - $T0" | bc) s $JOB
-  etcd database (m1): $((DB / 1024 / 1024)) MiB
+  etcd database (m1): $((DB / 1024 / 1024)) MiB, $((DB_IN_USE / 1024 / 1024)) MiB of it in use
+  etcd leader changes before the hand-over (members' counts since their start): $LEADER_CHANGES
+  simulated nodes' lease grants $GRANTS, self-fences $SELF_FENCES (one grant each at the start)
   master memory (RSS): $MEM
   simulated nodes' process (RSS): $SIM MiB
   load average (1/5/15 min): start $LOAD_START, after create $LOAD_CREATE, after lists $LOAD_LIST, end $LOAD_END
