@@ -19,10 +19,10 @@
 # TTL, default 30 s), SESSION_TTL (masters' election session TTL, default 5 s:
 # 2 s sessions expired again and again at load 20; a killed leader is
 # replaced sooner anyway, docs/scale.md), ETCD_TICK_MS and ETCD_ELECTION_MS
-# (the embedded etcd's heartbeat and election timeout, default 200 and 2000 ms
-# instead of production's 100 and 500: a member starved of CPU for a second or
-# two keeps its leadership; docs/scale.md; SESSION_TTL must be at least 1.5
-# election timeouts), ETCD_COMPACTION (the embedded etcd's compaction
+# (the embedded etcd's heartbeat and election timeout, default 150 and 1500 ms
+# instead of production's 100 and 500: a member starved of CPU for up to 1.5 s
+# keeps its leadership, and a killed etcd leader is replaced within 1.5-3 s;
+# docs/scale.md; SESSION_TTL must be at least 1.5 election timeouts), ETCD_COMPACTION (the embedded etcd's compaction
 # retention, default 5m instead of 1h, as Kubernetes compacts: job records
 # rewritten at every checkpoint no longer pile up as revisions for an hour),
 # PARALLEL (batch jobs at once, default 10),
@@ -42,8 +42,8 @@ DIR=${DIR:-/tmp/drover-bench-scale}
 NET=${NET:-127.0.8}
 LEASE_TTL=${LEASE_TTL:-30}
 SESSION_TTL=${SESSION_TTL:-5}
-ETCD_TICK_MS=${ETCD_TICK_MS:-200}
-ETCD_ELECTION_MS=${ETCD_ELECTION_MS:-2000}
+ETCD_TICK_MS=${ETCD_TICK_MS:-150}
+ETCD_ELECTION_MS=${ETCD_ELECTION_MS:-1500}
 ETCD_COMPACTION=${ETCD_COMPACTION:-5m}
 PARALLEL=${PARALLEL:-10}
 CHUNK=${CHUNK:-2000}
