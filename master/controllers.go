@@ -35,6 +35,7 @@ func (m *Master) leaderControllers(log *slog.Logger) []controller {
 		{name: "instance-restart", run: m.runInstanceWatcher},
 		{name: "name-index", run: m.indexNames},
 		{name: "drbd-rejoin", run: m.runDRBDRejoin},
+		{name: "drbd-outdate", run: m.runDRBDOutdate},
 		{name: "reprotect", run: m.runReprotect},
 		{name: "cluster-ip", run: m.runClusterIP},
 		{name: "failback", run: m.runFailback},

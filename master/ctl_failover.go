@@ -99,6 +99,7 @@ func (m *Master) failoverNode(ctx context.Context, fence store.Fence, node strin
 		id, err := m.startFailoverJob(ctx, in.Name, log)
 		if err != nil {
 			log.Error("failover_failed", "node", node, "instance", in.Name, "error", err)
+			m.haEvent(ctx, fence, &in, haEventFailoverError, target, fmt.Sprintf("failover from %s refused: %v", node, err), log)
 			m.observeFailover("failed")
 			failed = append(failed, in.Name)
 			continue

@@ -43,3 +43,13 @@ func (m *Master) FailbackOnce(ctx context.Context, st *FailbackState, now time.T
 	}
 	return m.failbackOnce(ctx, fence, st, now), nil
 }
+
+// DRBDOutdateOnce runs one pass of the drbd-outdate controller, for tests.
+func (m *Master) DRBDOutdateOnce(ctx context.Context) error {
+	_, epoch := m.Leading()
+	fence, err := m.fenceOf(ctx, epoch)
+	if err != nil {
+		return err
+	}
+	return m.outdateOnce(ctx, fence)
+}

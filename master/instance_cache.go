@@ -38,6 +38,7 @@ type stateCache struct {
 	domains   map[string]*keys.DomainStatus
 	encoded   sync.Map                   // instance name → *encodedEntry (instance_cache_encoded.go)
 	drbd      map[string]*keys.DRBDState // what nodes publish of their DRBD resources
+	drbdGen   uint64                     // moves when a node's DRBD state changes
 	listGen   uint64                     // moves when what lists show changes (instance_cache_list.go)
 	listLog   []string                   // the instance of each change since listBase ("": all)
 	listBase  uint64                     // listGen before listLog[0]
@@ -211,6 +212,7 @@ func (c *stateCache) applyLocked(ev *clientv3.Event) {
 			}
 			c.domains[id] = d
 		case tail == "drbd":
+			c.drbdGen++
 			st := &keys.DRBDState{}
 			if !put || json.Unmarshal(ev.Kv.Value, st) != nil {
 				st = nil
@@ -345,6 +347,14 @@ func (c *stateCache) viewOf(keep func(*keys.InstanceRecord) bool) *clusterView {
 		}
 	})
 	return v
+}
+
+// drbdChange is how many DRBD state changes the cache applied, and a channel
+// closed at its next change of any key (nil when it never loaded).
+func (c *stateCache) drbdChange() (uint64, <-chan struct{}) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.drbdGen, c.changed
 }
 
 // drbdOf is node's published DRBD state while it is online (c.mu held).

@@ -257,6 +257,16 @@ func (m *Master) planFailover(ctx context.Context, rec *keys.InstanceRecord, opt
 			bad = append(bad, fmt.Sprintf("disk %d %s", i, describeDRBD(r, found)))
 		}
 	}
+	// A copy the primary was seen writing without (ctl_drbd_outdate.go)
+	// calls itself UpToDate on DRBD 8.4 and is not.
+	od, err := m.outdatedCopy(ctx, rec, p.target)
+	if err != nil {
+		return nil, err
+	}
+	if od != nil {
+		bad = append(bad, fmt.Sprintf("the copy may be stale: %s was seen writing without it since %s (%s)",
+			od.Primary, od.Since.UTC().Format(time.RFC3339), strings.Join(od.Resources, ", ")))
+	}
 	if len(bad) > 0 {
 		if !opts.IgnoreConsistency || !p.oldDead {
 			hint := "wait for the sync (instance info shows it)"

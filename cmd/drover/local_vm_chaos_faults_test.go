@@ -4,6 +4,7 @@ package main
 // (local_vm_chaos_test.go).
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/keys"
@@ -307,6 +310,12 @@ func (c *chaosRun) waitWhole(t0 time.Time, limit time.Duration) (time.Duration, 
 			}
 			if !l.redundant(rec) {
 				why = n + " not redundant"
+				return false
+			}
+			// Redundant means a failover target again: the leader has
+			// also cleared its record of a copy that fell behind.
+			if r, err := l.cli.Get(context.Background(), keys.DRBDOutdatedPrefix+rec.UUID+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil || r.Count > 0 {
+				why = n + " has a copy recorded outdated"
 				return false
 			}
 		}

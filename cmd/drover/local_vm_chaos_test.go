@@ -62,7 +62,7 @@ func TestVMNodesChaos(t *testing.T) {
 	upArgs := []string{"--masters", masters, "--node-lease-ttl", ttl}
 	skipDisk := os.Getenv("DROVER_CHAOS_DISK") == ""
 	if skipDisk {
-		t.Logf("chaos-vm: fault kinds disk-slow, disk-fail not injected: DISK=1 (DROVER_CHAOS_DISK) puts the guests' disks under device-mapper (not yet verified in a run)")
+		t.Logf("chaos-vm: fault kinds disk-slow, disk-fail not injected: DISK=1 (DROVER_CHAOS_DISK) puts the guests' disks under device-mapper")
 	} else {
 		upArgs = append(upArgs, "--vm-disk-faults")
 	}
