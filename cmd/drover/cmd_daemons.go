@@ -68,8 +68,8 @@ func masterCommand() *cli.Command {
 			rapiAnonymousReadsFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			log := daemonLogger(c).With("master", c.String("name"))
-			dumpOnSIGUSR1(log)
+			log := daemonLogger(c) // master.New names the master in every line
+			dumpOnSIGUSR1(log.With("master", c.String("name")))
 			if err := writePidFile(c.String("pid-file")); err != nil {
 				return err
 			}
