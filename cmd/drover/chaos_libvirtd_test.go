@@ -121,7 +121,7 @@ func TestChaosLibvirtdKill(t *testing.T) {
 	lc.mustCLI("template", "import", "counting", tarball)
 	insts := []string{"vm1", "vm2"}
 	for i, n := range insts {
-		lc.mustCLI("instance", "add", "-t", "file", "--disk", "32M", "-o", "counting", "-n", nodes[i], "-H", "kvm", "-B", "vcpus=1,memory=128M", n)
+		lc.mustCLI("instance", "add", "-t", "file", "--disk", "64M", "-o", "counting", "-n", nodes[i], "-H", "kvm", "-B", "vcpus=1,memory=128M", n)
 	}
 	waitFor(t, 3*time.Minute, "both guests counting", func() bool {
 		for _, n := range insts {
