@@ -26,7 +26,7 @@
 # retention, default 5m instead of 1h, as Kubernetes compacts: job records
 # rewritten at every checkpoint no longer pile up as revisions for an hour),
 # PARALLEL (batch jobs at once, default 10),
-# CHUNK (instances per batch-create, default 2,000), CREATE_BUDGET (seconds:
+# CHUNK (instances per batch-create, default 1,000), CREATE_BUDGET (seconds:
 # submit no further file of instances after that; default none),
 # CREATE_UNTIL (a time for date -d, e.g. 02:10: the same, at a clock
 # time), CURL_REQUESTS (requests of each curl shape, default 200, so that a
@@ -46,7 +46,7 @@ ETCD_TICK_MS=${ETCD_TICK_MS:-150}
 ETCD_ELECTION_MS=${ETCD_ELECTION_MS:-1500}
 ETCD_COMPACTION=${ETCD_COMPACTION:-5m}
 PARALLEL=${PARALLEL:-10}
-CHUNK=${CHUNK:-2000}
+CHUNK=${CHUNK:-1000}
 CREATE_BUDGET=${CREATE_BUDGET:-}
 CREATE_UNTIL=${CREATE_UNTIL:-}
 CURL_REQUESTS=${CURL_REQUESTS:-200}
