@@ -174,6 +174,17 @@ func (m *Master) runMigration(ctx context.Context, sc *jobs.StepContext, mg *mig
 		if ctx.Err() != nil {
 			return err
 		}
+		// The source's answer can be lost while the move itself went
+		// through: a libvirtd killed after it handed the domain over
+		// leaves the target running and the source paused. Reverting then
+		// would refuse (the target's copy runs) and leave the job saying
+		// the instance runs on the source. So look at the target first;
+		// the next steps record it there and remove the source's copy.
+		if done := m.migratedWithin(ctx, rec.Name, mg.target, migrateSettle); done {
+			sc.Logf("migrate-source on %s failed (%s), but %s runs on %s: the migration went through",
+				mg.source, api.AsError(err).Message, rec.Name, mg.target)
+			return nil
+		}
 		m.revertMigration(ctx, sc, mg)
 		return &api.Error{Code: api.CodeOf(err), Message: fmt.Sprintf("migration of %s to %s failed (reverted; it runs on %s): %s",
 			rec.Name, mg.target, mg.source, api.AsError(err).Message)}
@@ -204,6 +215,29 @@ func (m *Master) runMigration(ctx context.Context, sc *jobs.StepContext, mg *mig
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// migrateSettle is how long a failed migrate-source waits for the target to
+// report the domain running before the move is reverted.
+const migrateSettle = 15 * time.Second
+
+// migratedWithin reports whether instance name's domain runs on target
+// within limit (the target's published domain state).
+func (m *Master) migratedWithin(ctx context.Context, name, target string, limit time.Duration) bool {
+	end := time.Now().Add(limit)
+	for {
+		if done, err := m.migratedAlready(ctx, name, target); err == nil && done != nil {
+			return true
+		}
+		if time.Now().After(end) || ctx.Err() != nil {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
 
 // revertMigration undoes a failed move's preparations (best effort, each
 // logged): the target's copy goes, the target is demoted, one primary.
