@@ -128,9 +128,13 @@ func (m *Master) migrateSteps(name string, o api.MigrateOptions) []jobs.Step {
 		if err != nil {
 			return err
 		}
+		// A second running copy beside the primary's running one (the
+		// source resumed by its restarted libvirtd after the target took
+		// over) is destroyed: never two running copies.
+		primaryRuns := copies[rec.PrimaryNode] != nil && copies[rec.PrimaryNode].State == keys.DomainRunning
 		for _, n := range sortedKeys(copies) {
 			if n != rec.PrimaryNode {
-				if err := m.forgetOn(ctx, sc, "source", rec, n); err != nil {
+				if err := m.forgetCopy(ctx, sc, "source", rec, n, primaryRuns && copies[n] != nil && copies[n].State == keys.DomainRunning); err != nil {
 					return err
 				}
 			}

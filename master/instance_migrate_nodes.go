@@ -65,10 +65,21 @@ func (m *Master) chooseMigrationTarget(ctx context.Context, rec *keys.InstanceRe
 // forgetOn removes what is left of rec on node, which is not its primary
 // (a domain that does not run, unmirrored disks).
 func (m *Master) forgetOn(ctx context.Context, sc *jobs.StepContext, tag string, rec *keys.InstanceRecord, node string) error {
+	return m.forgetCopy(ctx, sc, tag, rec, node, false)
+}
+
+// forgetCopy is forgetOn; with running, a copy that runs is destroyed too
+// (only when the primary's own copy was seen running).
+func (m *Master) forgetCopy(ctx context.Context, sc *jobs.StepContext, tag string, rec *keys.InstanceRecord, node string, running bool) error {
 	if node == "" || node == rec.PrimaryNode {
 		return nil // never the primary's copy
 	}
-	if _, err := m.stepCmd(ctx, sc, tag+"-forget-"+node, nodeCmd{Node: node, Kind: keys.CmdInstanceMigrateForget, Instance: *rec}); err != nil {
+	c := nodeCmd{Node: node, Kind: keys.CmdInstanceMigrateForget, Instance: *rec}
+	if running {
+		c.Params = keys.MigrateForgetParams{Running: true}
+		sc.Logf("%s runs on its primary %s and also on %s: the copy on %s is destroyed", rec.Name, rec.PrimaryNode, node, node)
+	}
+	if _, err := m.stepCmd(ctx, sc, tag+"-forget-"+node, c); err != nil {
 		return fmt.Errorf("clean %s of %s: %w", rec.Name, node, err)
 	}
 	if rec.DiskTemplate == "drbd" {

@@ -61,7 +61,13 @@ func (x *Executor) runMigrate(ctx context.Context, cmd keys.NodeCommand, progres
 		}
 		return x.migrateFinish(ctx, inst, p, progress, log)
 	case keys.CmdInstanceMigrateForget:
-		return nil, x.migrateForget(ctx, inst, progress)
+		var p keys.MigrateForgetParams
+		if len(cmd.Params) > 0 {
+			if err := decode(cmd.Params, &p); err != nil {
+				return nil, err
+			}
+		}
+		return nil, x.migrateForget(ctx, inst, p.Running, progress)
 	case keys.CmdDiskDualPrimary:
 		var p keys.DualPrimaryParams
 		if err := decode(cmd.Params, &p); err != nil {
@@ -298,7 +304,7 @@ func (x *Executor) migrateFinish(ctx context.Context, inst keys.InstanceRecord, 
 // its primary: a domain that does not run (an incoming one of a failed
 // migration is paused) and, for file and plain, its disks. A running domain
 // is refused: it may be the only copy.
-func (x *Executor) migrateForget(ctx context.Context, inst keys.InstanceRecord, progress func(string)) error {
+func (x *Executor) migrateForget(ctx context.Context, inst keys.InstanceRecord, running bool, progress func(string)) error {
 	look, err := x.look(ctx, inst.Name)
 	if err != nil {
 		return err
@@ -306,7 +312,13 @@ func (x *Executor) migrateForget(ctx context.Context, inst keys.InstanceRecord, 
 	if look.ownsDomain(inst.UUID) {
 		switch look.State {
 		case hv.StateRunning, hv.StateBlocked:
-			return api.Errorf(api.CodeWrongState, "instance %s runs on this node: not removed", inst.Name)
+			if !running {
+				return api.Errorf(api.CodeWrongState, "instance %s runs on this node: not removed", inst.Name)
+			}
+			progress("destroy the running second copy (the primary's copy runs)")
+			if err := x.drv.Destroy(ctx, inst.Name); err != nil && !errors.Is(err, hv.ErrWrongState) {
+				return err
+			}
 		case hv.StatePaused, hv.StateShutdown:
 			progress("destroy the paused domain")
 			if err := x.drv.Destroy(ctx, inst.Name); err != nil && !errors.Is(err, hv.ErrWrongState) {

@@ -111,5 +111,13 @@ func TestMigrateWorkloadHandOver(t *testing.T) {
 	if _, err := xB.Run(ctx, keys.NodeCommand{ID: "f", Kind: keys.CmdInstanceMigrateForget, Instance: inst}, nil); err == nil {
 		t.Error("forget of a running instance succeeded")
 	}
-	_ = dB.Destroy(ctx, "w1")
+	// With running (the master saw the primary's own copy run): the
+	// second copy is destroyed.
+	params, _ := json.Marshal(keys.MigrateForgetParams{Running: true})
+	if _, err := xB.Run(ctx, keys.NodeCommand{ID: "f2", Kind: keys.CmdInstanceMigrateForget, Instance: inst, Params: params}, nil); err != nil {
+		t.Fatalf("forget of a running second copy: %v", err)
+	}
+	if st, err := dB.State(ctx, "w1"); err == nil && st == hv.StateRunning {
+		t.Errorf("the second copy still runs after forget with running")
+	}
 }

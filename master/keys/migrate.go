@@ -23,7 +23,8 @@ const (
 	// instance's primary) removes what a migration left there: a stopped or
 	// paused domain of the instance (a running one is refused, wrong_state)
 	// and, for file and plain, its disks. DRBD devices are kept (the node
-	// stays the secondary).
+	// stays the secondary). With MigrateForgetParams.Running a running
+	// domain is destroyed too (the master saw the primary's copy run).
 	CmdInstanceMigrateForget = "instance.migrate-forget"
 	// CmdDiskDualPrimary switches allow-two-primaries of a drbd disk's
 	// resource on or off (DiskParams.Disk, DualPrimaryParams.Allow).
@@ -98,4 +99,15 @@ type MigrateFinishOutput struct {
 type DualPrimaryParams struct {
 	Disk  int  `json:"disk"`
 	Allow bool `json:"allow"`
+}
+
+// MigrateForgetParams are the params of CmdInstanceMigrateForget (none: a
+// running domain is refused).
+type MigrateForgetParams struct {
+	// Running: destroy the domain even when it runs. The master sets it
+	// only when the instance's recorded primary reports its own copy
+	// running: a second running copy (a migration whose source libvirtd
+	// was killed, which resumed the source after the target had taken
+	// over) must go at once.
+	Running bool `json:"running,omitempty"`
 }
