@@ -181,6 +181,21 @@ func (h *restartHarness) deleted() bool {
 	}
 }
 
+// firstKilled starts the first agent, waits for its status, watches the
+// status key's deletes from then on and kills it; it returns its lease.
+func (h *restartHarness) firstKilled() int64 {
+	h.t.Helper()
+	t0 := time.Now()
+	a1 := h.start(agentProcess{})
+	lease1, ok := h.published(t0, 30*time.Second)
+	if !ok {
+		h.t.Fatal("the first agent published no status")
+	}
+	h.watchDeletes()
+	kill(a1)
+	return lease1
+}
+
 // TestAgentKilledTakesOverItsLease: an agent killed with SIGKILL and started
 // again within its lease takes that lease over: the node's status key is
 // never deleted (the master never sees the node unreachable, so nothing can
@@ -188,15 +203,7 @@ func (h *restartHarness) deleted() bool {
 // its lease expired does not revive it: it takes a new one.
 func TestAgentKilledTakesOverItsLease(t *testing.T) {
 	h := newRestartHarness(t)
-	t0 := time.Now()
-	a1 := h.start(agentProcess{})
-	lease1, ok := h.published(t0, 30*time.Second)
-	if !ok {
-		t.Fatal("the first agent published no status")
-	}
-	h.watchDeletes()
-
-	kill(a1)
+	lease1 := h.firstKilled()
 	t1 := time.Now()
 	a2 := h.start(agentProcess{})
 	lease2, ok := h.published(t1, 30*time.Second)
@@ -251,15 +258,7 @@ func TestAgentKilledTakesOverItsLease(t *testing.T) {
 func TestAgentSlowRestartBridgesItsLease(t *testing.T) {
 	h := newRestartHarness(t)
 	slow := h.ttl() + 3*time.Second
-	t0 := time.Now()
-	a1 := h.start(agentProcess{})
-	lease1, ok := h.published(t0, 30*time.Second)
-	if !ok {
-		t.Fatal("the first agent published no status")
-	}
-	h.watchDeletes()
-
-	kill(a1)
+	lease1 := h.firstKilled()
 	t1 := time.Now()
 	a2 := h.start(agentProcess{StartupDelay: slow})
 	lease2, ok := h.published(t1, slow+30*time.Second)
