@@ -56,12 +56,7 @@ func checkDisk(rec keys.InstanceRecord, i int, node string, st *keys.DRBDState) 
 	case "Diskless", "Failed":
 		return problem("disk "+r.Disk, fmt.Sprintf("drover instance replace-disks %s -a", rec.Name))
 	}
-	var peer *keys.DRBDPeer
-	for j := range r.Peers {
-		if r.Peers[j].Name == other || r.Peers[j].Name == "peer" {
-			peer = &r.Peers[j]
-		}
-	}
+	peer := peerNamed(&r, other)
 	if peer == nil || peer.Connection == "StandAlone" {
 		p.What = "StandAlone (not connected to " + other + ")"
 		return diskReconnect, p
@@ -77,4 +72,16 @@ func checkDisk(rec keys.InstanceRecord, i int, node string, st *keys.DRBDState) 
 		return problem(fmt.Sprintf("disk %s, peer disk %s, %s", r.Disk, peer.PeerDisk, peer.Replication), fmt.Sprintf("drover instance replace-disks %s -a", rec.Name))
 	}
 	return diskHealthy, p
+}
+
+// peerNamed is r's connection to node: DRBD 9 names it after the peer's
+// host, 8.4's one connection is "peer" (nil: none).
+func peerNamed(r *keys.DRBDResource, node string) *keys.DRBDPeer {
+	var peer *keys.DRBDPeer
+	for j := range r.Peers {
+		if r.Peers[j].Name == node || r.Peers[j].Name == "peer" {
+			peer = &r.Peers[j]
+		}
+	}
+	return peer
 }

@@ -31,8 +31,8 @@ import (
 //
 // What it cannot see: the moments between the disconnect and the primary's
 // next published state (about 200 ms), plus the controller's look (at most
-// outdateSpacing after the state cache has it). A primary that is cut off from the masters as well (an
-// isolated node) cannot publish: its writes until its self-fence are the
+// outdateSpacing after the state cache has it). A primary that is cut off
+// from the masters as well (an isolated node) cannot publish: its writes until its self-fence are the
 // known limit of docs/drbd.md (DRBD's resource-and-stonith fencing closes
 // it; not done).
 
@@ -157,17 +157,12 @@ func peerState(rec *keys.InstanceRecord, st *keys.DRBDState, s string) (stale []
 		if d.DRBD == nil || minorOn(d.DRBD, s) < 0 {
 			continue
 		}
-		var r *keys.DRBDResource
-		for i := range st.Resources {
-			if st.Resources[i].Name == d.DRBD.Resource {
-				r = &st.Resources[i]
-			}
-		}
-		if r == nil {
+		r, ok := findResource(*st, d.DRBD.Resource)
+		if !ok {
 			synced = false // not up on the primary: nothing to tell
 			continue
 		}
-		p := peerOf(r, d.DRBD, s)
+		p := peerNamed(&r, s)
 		conn := "no connection"
 		if p != nil {
 			conn = p.Connection
@@ -184,31 +179,6 @@ func peerState(rec *keys.InstanceRecord, st *keys.DRBDState, s string) (stale []
 		}
 	}
 	return stale, synced
-}
-
-// peerOf is r's connection to node (DRBD 9: named after the peer's host or
-// by its node ID; 8.4: the one connection, "peer").
-func peerOf(r *keys.DRBDResource, d *keys.DRBDDisk, node string) *keys.DRBDPeer {
-	id := -1
-	for _, n := range d.Nodes {
-		if n.Node == node {
-			id = n.NodeID
-		}
-	}
-	for i := range r.Peers {
-		if p := &r.Peers[i]; p.Name == node {
-			return p
-		}
-	}
-	if len(r.Peers) == 1 && r.Peers[0].Name == "peer" {
-		return &r.Peers[0]
-	}
-	for i := range r.Peers {
-		if p := &r.Peers[i]; id >= 0 && p.NodeID == id {
-			return p
-		}
-	}
-	return nil
 }
 
 // outdatedCopy returns the outdated record of rec's copy on node, if any.
