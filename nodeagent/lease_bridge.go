@@ -43,7 +43,8 @@ const bridgeTTLs = 3
 // agent's start-up. The zero value and nil do nothing.
 type LeaseBridge struct {
 	id       clientv3.LeaseID
-	stop     chan struct{}
+	ctx      context.Context
+	stop     context.CancelFunc
 	done     chan struct{}
 	once     sync.Once
 	log      *slog.Logger
@@ -89,7 +90,8 @@ func StartLeaseBridge(cred api.NodeCredentials, storageDir string, ttl time.Dura
 	if len(clis) == 0 {
 		return nil
 	}
-	b := &LeaseBridge{id: id, stop: make(chan struct{}), done: make(chan struct{}),
+	ctx, stop := context.WithCancel(context.Background())
+	b := &LeaseBridge{id: id, ctx: ctx, stop: stop, done: make(chan struct{}),
 		log: log.With("node", cred.Node), started: time.Now()}
 	b.log.Info("lease_bridge_started", "lease", fmt.Sprintf("%x", int64(id)), "ttl", ttl,
 		"reason", "keep the previous agent process's lease while this one starts up")
@@ -114,14 +116,7 @@ func (b *LeaseBridge) run(clis []*clientv3.Client, timing keys.LeaseTiming) {
 			b.end(fmt.Sprintf("start-up took more than %d TTLs: the lease is left to expire", bridgeTTLs))
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), min(timing.Attempt, time.Until(end)))
-		go func() {
-			select {
-			case <-b.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		ctx, cancel := context.WithTimeout(b.ctx, min(timing.Attempt, time.Until(end)))
 		_, err := clis[i].KeepAliveOnce(ctx, b.id)
 		cancel()
 		wait := 200 * time.Millisecond
@@ -143,7 +138,7 @@ func (b *LeaseBridge) run(clis []*clientv3.Client, timing keys.LeaseTiming) {
 			i = (i + 1) % len(clis)
 		}
 		select {
-		case <-b.stop:
+		case <-b.ctx.Done():
 			return
 		case <-time.After(wait):
 		}
@@ -165,7 +160,7 @@ func (b *LeaseBridge) Stop() {
 		return
 	}
 	b.once.Do(func() {
-		close(b.stop)
+		b.stop()
 		<-b.done
 		b.mu.Lock()
 		defer b.mu.Unlock()
