@@ -207,14 +207,20 @@ func ReadAPIToken(path string) string {
 // with the node's client certificate (etcd maps its CN to the node's user),
 // or the user's password for an etcd without certificate authentication.
 func (a *Agent) etcdConfig(endpoints []string) (clientv3.Config, error) {
-	c := a.cfg.Credentials
+	return etcdClientConfig(a.cfg, endpoints)
+}
+
+// etcdClientConfig is the etcd client configuration of cfg's credentials
+// for endpoints (the agent's clients, the lease bridge's).
+func etcdClientConfig(acfg Config, endpoints []string) (clientv3.Config, error) {
+	c := acfg.Credentials
 	cfg := clientv3.Config{
 		Endpoints:            endpoints,
 		DialTimeout:          3 * time.Second,
 		DialKeepAliveTime:    2 * time.Second,
 		DialKeepAliveTimeout: 2 * time.Second,
 		AutoSyncInterval:     0,
-		DialOptions:          a.cfg.EtcdDialOptions,
+		DialOptions:          acfg.EtcdDialOptions,
 	}
 	if c.EtcdCert == "" {
 		cfg.Username, cfg.Password = c.EtcdUser, c.EtcdPassword

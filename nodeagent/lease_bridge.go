@@ -74,10 +74,12 @@ func StartLeaseBridge(cred api.NodeCredentials, storageDir string, ttl time.Dura
 		ttl = 5 * time.Second
 	}
 	timing := keys.NewLeaseTiming(ttl)
-	cfgAgent := &Agent{cfg: Config{Credentials: cred, EtcdDialOptions: dialOptions}}
+	acfg := Config{Credentials: cred, EtcdDialOptions: dialOptions}
 	var clis []*clientv3.Client
 	for _, ep := range cred.EtcdEndpoints {
-		ecfg, err := cfgAgent.etcdConfig([]string{ep})
+		// One client per member, and a member that cannot be reached is
+		// left out (the lease keeper's clients, by contrast, are all made).
+		ecfg, err := etcdClientConfig(acfg, []string{ep})
 		if err != nil {
 			break
 		}
