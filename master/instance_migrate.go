@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -99,6 +100,13 @@ func (m *Master) migrateSteps(name string, o api.MigrateOptions) []jobs.Step {
 				sc.Logf("instance %s runs on %s already: the migration went through", name, done.target)
 				return nil
 			}
+			// A resumed job whose move ended before the target's copy
+			// was resumed: settle it as a failed migrate-source.
+			if cut, derr := m.pausedCopy(ctx, name, o.TargetNode); derr == nil && cut != nil {
+				cut.mode = cmp.Or(o.Mode, api.MigrateModeLive)
+				sc.Logf("instance %s has a paused copy on %s (%s): a move cut short", name, cut.target, err)
+				return m.settleAndFinish(ctx, sc, cut, keys.MigrateParams{Mode: cut.mode}, err, time.Now())
+			}
 			return err
 		}
 		return m.runMigration(ctx, sc, mg, o)
@@ -178,20 +186,7 @@ func (m *Master) runMigration(ctx context.Context, sc *jobs.StepContext, mg *mig
 		if ctx.Err() != nil {
 			return err
 		}
-		// The source's answer can be lost while the move itself went
-		// through: a libvirtd killed after it handed the domain over
-		// leaves the target running and the source paused. Reverting then
-		// would refuse (the target's copy runs) and leave the job saying
-		// the instance runs on the source. So look at the target first;
-		// the next steps record it there and remove the source's copy.
-		if done := m.migratedWithin(ctx, rec.Name, mg.target, migrateSettle); done {
-			sc.Logf("migrate-source on %s failed (%s), but %s runs on %s: the migration went through",
-				mg.source, api.AsError(err).Message, rec.Name, mg.target)
-			return nil
-		}
-		m.revertMigration(ctx, sc, mg)
-		return &api.Error{Code: api.CodeOf(err), Message: fmt.Sprintf("migration of %s to %s failed (reverted; it runs on %s): %s",
-			rec.Name, mg.target, mg.source, api.AsError(err).Message)}
+		return m.settleAndFinish(ctx, sc, mg, params, err, start)
 	}
 	var src keys.MigrateSourceOutput
 	_ = json.Unmarshal(out, &src)
@@ -199,7 +194,15 @@ func (m *Master) runMigration(ctx context.Context, sc *jobs.StepContext, mg *mig
 		sc.Logf("workload on %s stopped after record %d", mg.source, src.LastAck)
 	}
 	params.Source = src.Source
-	out, err = m.stepCmd(ctx, sc, "migrate-finish", nodeCmd{Node: mg.target, Kind: keys.CmdInstanceMigrateFinish, Instance: *rec,
+	return m.finishMigration(ctx, sc, mg, params, src.LastAck, start)
+}
+
+// finishMigration resumes the domain on the target (a live migration left
+// it paused there), once the source's copy is known to be gone, and records
+// the job's result.
+func (m *Master) finishMigration(ctx context.Context, sc *jobs.StepContext, mg *migration, params keys.MigrateParams, lastAck uint64, start time.Time) error {
+	rec := mg.rec
+	out, err := m.stepCmd(ctx, sc, "migrate-finish", nodeCmd{Node: mg.target, Kind: keys.CmdInstanceMigrateFinish, Instance: *rec,
 		Params: params, Timeout: 5 * time.Minute})
 	if err != nil {
 		return &api.Error{Code: api.CodeOf(err), Message: fmt.Sprintf("instance %s left %s, but %s does not confirm it runs there: %s; `drover instance migrate --cleanup %s` resolves it",
@@ -209,7 +212,7 @@ func (m *Master) runMigration(ctx context.Context, sc *jobs.StepContext, mg *mig
 	_ = json.Unmarshal(out, &fin)
 	res := api.MigrateResult{Instance: rec.Name, Source: mg.source, Target: mg.target, Mode: mg.mode,
 		TotalMs: fin.TotalMs, DowntimeMs: fin.DowntimeMs, DataBytes: fin.DataBytes, MemoryBytes: fin.MemoryBytes,
-		DiskBytes: fin.DiskBytes, LastAck: src.LastAck, Seconds: time.Since(start).Seconds()}
+		DiskBytes: fin.DiskBytes, LastAck: lastAck, Seconds: time.Since(start).Seconds()}
 	if fin.TotalMs > 0 {
 		sc.Logf("libvirt job info: total %d ms, downtime %d ms, %s transferred (memory %s, disks %s)",
 			fin.TotalMs, fin.DowntimeMs, mib(fin.DataBytes), mib(fin.MemoryBytes), mib(fin.DiskBytes))
@@ -218,38 +221,106 @@ func (m *Master) runMigration(ctx context.Context, sc *jobs.StepContext, mg *mig
 	return sc.SetResult(res)
 }
 
-func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-
-// migrateSettle is how long a failed migrate-source waits for the target to
-// report the domain running before the move is reverted.
-const migrateSettle = 15 * time.Second
-
-// migratedWithin reports whether instance name's domain runs on target
-// within limit (the target's published domain state).
-func (m *Master) migratedWithin(ctx context.Context, name, target string, limit time.Duration) bool {
-	end := time.Now().Add(limit)
-	for {
-		if done, err := m.migratedAlready(ctx, name, target); err == nil && done != nil {
-			return true
+// settleAndFinish ends a move whose migrate-source failed (cause): the
+// source's copy is kept when it is still active, running or paused (the
+// move is reverted and the copy resumed); only when it is gone is the
+// target's copy, which the migration left paused, resumed. So a libvirtd
+// or agent killed in the middle never leaves two copies running: the one
+// that did not run since the move is destroyed or never resumed.
+func (m *Master) settleAndFinish(ctx context.Context, sc *jobs.StepContext, mg *migration, params keys.MigrateParams, cause error, start time.Time) error {
+	rec := mg.rec
+	why := api.AsError(cause).Message
+	st, err := m.settleSource(ctx, sc, mg)
+	if err != nil {
+		return &api.Error{Code: api.CodeWrongState, Message: fmt.Sprintf("migration of %s to %s failed (%s) and %s does not say what is left of it there (%s): neither copy is resumed; `drover instance migrate --cleanup %s` resolves it once %s answers",
+			rec.Name, mg.target, why, mg.source, api.AsError(err).Message, rec.Name, mg.source)}
+	}
+	if !st.Active {
+		sc.Logf("migrate-source on %s failed (%s), but the domain is gone there (%s): the move went through, the copy on %s is resumed",
+			mg.source, why, st.State, mg.target)
+		return m.finishMigration(ctx, sc, mg, params, 0, start)
+	}
+	sc.Logf("migrate-source on %s failed (%s); the domain is %s there: the move is reverted", mg.source, why, st.State)
+	m.revertMigration(ctx, sc, mg)
+	if st.State == keys.DomainPaused {
+		if _, err := m.stepCmd(ctx, sc, "revert-resume", nodeCmd{Node: mg.source, Kind: keys.CmdInstanceMigrateFinish, Instance: *rec,
+			Params: keys.MigrateParams{Mode: keys.MigrateLive}, Timeout: 5 * time.Minute}); err != nil {
+			return &api.Error{Code: api.CodeOf(err), Message: fmt.Sprintf("migration of %s to %s failed (reverted), and its paused copy on %s does not resume: %s",
+				rec.Name, mg.target, mg.source, api.AsError(err).Message)}
 		}
-		if time.Now().After(end) || ctx.Err() != nil {
-			return false
+		sc.Logf("the paused copy on %s is resumed", mg.source)
+	}
+	return &api.Error{Code: api.CodeOf(cause), Message: fmt.Sprintf("migration of %s to %s failed (reverted; it runs on %s): %s",
+		rec.Name, mg.target, mg.source, why)}
+}
+
+// settleSource asks the source what is left of the domain there once its
+// hypervisor runs no job on it, retrying while the node cannot answer (its
+// agent or libvirtd restarting) for up to migrateSettle.
+func (m *Master) settleSource(ctx context.Context, sc *jobs.StepContext, mg *migration) (*keys.MigrateSettleOutput, error) {
+	end := time.Now().Add(migrateSettle)
+	for try := 1; ; try++ {
+		out, err := m.stepCmd(ctx, sc, fmt.Sprintf("migrate-settle-%d", try), nodeCmd{Node: mg.source, Kind: keys.CmdInstanceMigrateSettle,
+			Instance: *mg.rec, Timeout: cmdTimeoutMigrate})
+		if err == nil {
+			var st keys.MigrateSettleOutput
+			if err := json.Unmarshal(out, &st); err != nil {
+				return nil, fmt.Errorf("settle output of %s: %w", mg.source, err)
+			}
+			return &st, nil
 		}
+		if ctx.Err() != nil || time.Now().After(end) {
+			return nil, err
+		}
+		sc.Logf("migrate-settle on %s: %s; asking again", mg.source, api.AsError(err).Message)
 		select {
 		case <-ctx.Done():
-			return false
-		case <-time.After(500 * time.Millisecond):
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
 		}
 	}
 }
 
+// pausedCopy reports a move cut short before the target's copy was
+// resumed: the instance's domain is paused on another node than its
+// primary (target, if set) and does not run on the primary (as published).
+func (m *Master) pausedCopy(ctx context.Context, name, target string) (*migration, error) {
+	rec, _, err := m.instanceRecord(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	copies, err := m.instanceCopies(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	if d := copies[rec.PrimaryNode]; d != nil && d.State == keys.DomainRunning {
+		return nil, nil
+	}
+	for _, n := range sortedKeys(copies) {
+		if n != rec.PrimaryNode && (target == "" || n == target) && copies[n].State == keys.DomainPaused {
+			return &migration{rec: rec, source: rec.PrimaryNode, target: n}, nil
+		}
+	}
+	return nil, nil
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// migrateSettle is how long a failed migrate-source's settle is asked
+// again while the source cannot answer (an agent restart, a libvirtd
+// restart and its recovery of the domain) before the job gives up,
+// resuming neither copy.
+const migrateSettle = 2 * time.Minute
+
 // revertMigration undoes a failed move's preparations (best effort, each
 // logged): the target's copy goes, the target is demoted, one primary.
+// The target's copy goes first: a paused one holds its DRBD devices open,
+// which the demotion would refuse.
 func (m *Master) revertMigration(ctx context.Context, sc *jobs.StepContext, mg *migration) {
-	if err := m.drbdSingle(ctx, sc, "revert", mg.rec, mg.source); err != nil {
+	if err := m.forgetOn(ctx, sc, "revert", mg.rec, mg.target); err != nil {
 		sc.Logf("revert: %v", api.AsError(err).Message)
 	}
-	if err := m.forgetOn(ctx, sc, "revert", mg.rec, mg.target); err != nil {
+	if err := m.drbdSingle(ctx, sc, "revert", mg.rec, mg.source); err != nil {
 		sc.Logf("revert: %v", api.AsError(err).Message)
 	}
 }

@@ -32,8 +32,15 @@ type drbdPair struct {
 	role     map[string]string // node -> Primary/Secondary
 	allow    map[string]bool
 	writer   string // node whose workload runs ("" none)
+	paused   map[string]bool // nodes holding a paused copy (no writer)
 	cmds     []string
 	failKind string // a command kind answered with an error
+	// cut is how an instance.migrate answered with an error ends, as a
+	// libvirtd killed in the middle leaves it: "" nothing moved; "lost"
+	// the move went through (the target's copy paused, the source's gone);
+	// "resumed" the target's copy paused and the source's resumed by the
+	// restarted libvirtd; "paused" both copies paused.
+	cut string
 	bad      []string
 }
 
@@ -71,7 +78,7 @@ func (p *drbdPair) answer(ctx context.Context, node string, c keys.NodeCommand) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cmds = append(p.cmds, c.Kind+"@"+node)
-	if c.Kind == p.failKind {
+	if c.Kind == p.failKind && p.cut == "" {
 		return nil, api.Errorf(api.CodeInternal, "injected failure of %s", c.Kind)
 	}
 	peer := map[string]string{"node1": "node2", "node2": "node1"}[node]
@@ -97,6 +104,19 @@ func (p *drbdPair) answer(ctx context.Context, node string, c keys.NodeCommand) 
 		}
 		p.role[node] = "Secondary"
 	case keys.CmdInstanceMigrate:
+		if p.cut != "" {
+			p.paused[peer] = true
+			p.publishDomain(ctx, peer, inst.Name, inst.UUID, keys.DomainPaused)
+			switch p.cut {
+			case "lost":
+				p.writer = ""
+				p.publishDomain(ctx, node, inst.Name, inst.UUID, keys.DomainMissing)
+			case "paused":
+				p.writer, p.paused[node] = "", true
+				p.publishDomain(ctx, node, inst.Name, inst.UUID, keys.DomainPaused)
+			}
+			return nil, api.Errorf(api.CodeUnavailable, "injected: libvirtd of %s killed during the move (%s)", node, p.cut)
+		}
 		if p.writer != node {
 			return nil, api.Errorf(api.CodeUnknownEntity, "no domain here")
 		}
@@ -111,12 +131,27 @@ func (p *drbdPair) answer(ctx context.Context, node string, c keys.NodeCommand) 
 		if p.role[node] != "Primary" {
 			p.violation("a writer starts on %s, which is %s", node, p.role[node])
 		}
-		p.writer = node
+		if p.writer == "" && p.cut != "" && !p.paused[node] {
+			p.violation("finish on %s, which holds no copy", node)
+		}
+		p.writer, p.paused[node] = node, false
 		p.publishDomain(ctx, node, inst.Name, inst.UUID, keys.DomainRunning)
 		return keys.MigrateFinishOutput{State: "running"}, nil
+	case keys.CmdInstanceMigrateSettle:
+		switch {
+		case p.writer == node:
+			return keys.MigrateSettleOutput{State: keys.DomainRunning, Active: true}, nil
+		case p.paused[node]:
+			return keys.MigrateSettleOutput{State: keys.DomainPaused, Active: true}, nil
+		}
+		return keys.MigrateSettleOutput{State: keys.DomainMissing}, nil
 	case keys.CmdInstanceMigrateForget:
 		if p.writer == node {
 			return nil, api.Errorf(api.CodeWrongState, "runs here")
+		}
+		if p.paused[node] {
+			p.paused[node] = false
+			p.publishDomain(ctx, node, inst.Name, inst.UUID, keys.DomainMissing)
 		}
 	default:
 		p.violation("unexpected command %s on %s", c.Kind, node)
@@ -148,7 +183,7 @@ func startDRBDPair(t *testing.T) (*master.Master, *drbdPair) {
 	m := c.Masters[0].M
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	p := &drbdPair{t: t, c: m.Client(), role: map[string]string{"node1": "Primary", "node2": "Secondary"}, allow: map[string]bool{}, writer: "node1"}
+	p := &drbdPair{t: t, c: m.Client(), role: map[string]string{"node1": "Primary", "node2": "Secondary"}, allow: map[string]bool{}, writer: "node1", paused: map[string]bool{}}
 	for _, n := range []string{"node1", "node2"} {
 		id := mastertest.Submit(t, m, 0, mastertest.Op(t, api.OpNodeAdd, api.NodeAdd{Name: n}))
 		if j := mastertest.WaitJob(t, m, id, 20*time.Second); j.State != api.JobSuccess {
@@ -274,5 +309,49 @@ func TestMigrateDRBDCleanup(t *testing.T) {
 	p.check(t, "node2")
 	if r := recordOf(t, m); r.PrimaryNode != "node2" || r.Disks[0].DRBD.Nodes[0].Node != "node2" {
 		t.Errorf("record after cleanup: %s %+v", r.PrimaryNode, r.Disks[0].DRBD.Nodes)
+	}
+}
+
+// TestMigrateCutShort: instance.migrate fails as a libvirtd killed in the
+// middle of the move leaves it. The source's copy is asked for once its
+// hypervisor is idle: gone, and the target's paused copy is resumed (the
+// move went through); still running or paused, and the target's copy is
+// destroyed before the source's runs again (reverted). Never two writers,
+// one DRBD primary, the record naming the node that runs it.
+func TestMigrateCutShort(t *testing.T) {
+	for _, tc := range []struct {
+		cut, runs string
+		ok        bool
+		want      string
+	}{
+		{"lost", "node2", true, "instance.migrate@node1 instance.migrate-settle@node1 instance.migrate-finish@node2 disk.secondary@node1"},
+		{"resumed", "node1", false, "instance.migrate@node1 instance.migrate-settle@node1 instance.migrate-forget@node2 disk.secondary@node2"},
+		{"paused", "node1", false, "instance.migrate@node1 instance.migrate-settle@node1 instance.migrate-forget@node2 disk.secondary@node2 " +
+			"disk.dual-primary@node1 disk.dual-primary@node2 instance.migrate-finish@node1"},
+	} {
+		t.Run(tc.cut, func(t *testing.T) {
+			m, p := startDRBDPair(t)
+			p.mu.Lock()
+			p.cut, p.failKind = tc.cut, keys.CmdInstanceMigrate
+			p.mu.Unlock()
+			j := migrateJob(t, m, api.MigrateOptions{})
+			if tc.ok != (j.State == api.JobSuccess) || !tc.ok && (j.Error == nil || !strings.Contains(j.Error.Message, "reverted")) {
+				t.Fatalf("migrate: %s %+v", j.State, j.Error)
+			}
+			p.check(t, tc.runs)
+			p.mu.Lock()
+			got := strings.Join(p.cmds, " ")
+			writer, paused := p.writer, p.paused
+			p.mu.Unlock()
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("commands:\n %s\nwant in order\n %s", got, tc.want)
+			}
+			if writer != tc.runs || paused["node1"] || paused["node2"] {
+				t.Errorf("writer on %q, paused copies %v; want the writer on %s and no paused copy", writer, paused, tc.runs)
+			}
+			if r := recordOf(t, m); r.PrimaryNode != tc.runs {
+				t.Errorf("record: primary %s, want %s", r.PrimaryNode, tc.runs)
+			}
+		})
 	}
 }

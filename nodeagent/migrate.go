@@ -32,7 +32,7 @@ type MigrationEndpoint struct {
 func isMigrateCommand(kind string) bool {
 	switch kind {
 	case keys.CmdInstanceMigratePrepare, keys.CmdInstanceMigrate, keys.CmdInstanceMigrateFinish,
-		keys.CmdInstanceMigrateForget, keys.CmdDiskDualPrimary:
+		keys.CmdInstanceMigrateForget, keys.CmdInstanceMigrateSettle, keys.CmdDiskDualPrimary:
 		return true
 	}
 	return false
@@ -60,6 +60,8 @@ func (x *Executor) runMigrate(ctx context.Context, cmd keys.NodeCommand, progres
 			return nil, err
 		}
 		return x.migrateFinish(ctx, inst, p, progress, log)
+	case keys.CmdInstanceMigrateSettle:
+		return x.migrateSettle(ctx, inst, progress)
 	case keys.CmdInstanceMigrateForget:
 		var p keys.MigrateForgetParams
 		if len(cmd.Params) > 0 {
@@ -229,6 +231,11 @@ func (x *Executor) migrateSource(ctx context.Context, inst keys.InstanceRecord, 
 		CopyStorage: inst.DiskTemplate == "file" || inst.DiskTemplate == "plain",
 		// DRBD is shared storage libvirt does not know as such.
 		Unsafe: inst.DiskTemplate == "drbd", Paths: paths, Bandwidth: p.BandwidthMiB,
+		// The target's copy stays paused until the master, sure this one
+		// is gone, resumes it (migrate-finish): a libvirtd killed in the
+		// middle cannot leave it running beside this one resumed by the
+		// restarted libvirtd's recovery (docs/migration.md).
+		Paused: true,
 	}
 	progress(fmt.Sprintf("live migration to %s (storage copy %v)", p.Target.URI, opts.CopyStorage))
 	if err := mg.Migrate(ctx, inst.Name, p.Target.URI, opts); err != nil {
@@ -241,6 +248,13 @@ func (x *Executor) migrateSource(ctx context.Context, inst keys.InstanceRecord, 
 
 // migrateFinish makes sure the domain runs on this node (the target).
 func (x *Executor) migrateFinish(ctx context.Context, inst keys.InstanceRecord, p keys.MigrateParams, progress func(string), log *slog.Logger) (*keys.MigrateFinishOutput, error) {
+	if jw, ok := hv.As[hv.JobWaiter](x.drv); ok {
+		// An incoming migration still under way (or a restarted
+		// libvirtd's recovery of one) ends first: kept paused or gone.
+		if err := jw.WaitIdle(ctx, inst.Name); err != nil {
+			return nil, err
+		}
+	}
 	look, err := x.look(ctx, inst.Name)
 	if err != nil {
 		return nil, err
@@ -251,6 +265,19 @@ func (x *Executor) migrateFinish(ctx context.Context, inst keys.InstanceRecord, 
 	out := &keys.MigrateFinishOutput{}
 	hibernated := p.Mode == keys.MigrateHibernate && x.drv.Name() != hv.KindWorkload
 	switch {
+	case look.Domain && look.State == hv.StatePaused && !hibernated:
+		// A live migration leaves the target's copy paused (and a failed
+		// one may leave the source's so): the master resumes it once it
+		// knows no other copy runs.
+		rs, ok := hv.As[hv.Resumer](x.drv)
+		if !ok {
+			return nil, api.Errorf(api.CodeWrongState, "instance %s is paused on this node and hypervisor %s cannot resume it", inst.Name, x.drv.Name())
+		}
+		progress("resume the domain")
+		if err := rs.Resume(ctx, inst.Name); err != nil {
+			return nil, err
+		}
+		log.Info("migrate_resumed")
 	case look.Domain && look.State.Active():
 	case x.drv.Name() == hv.KindWorkload:
 		// Continues after the highest record on the (now primary) disk.
@@ -296,6 +323,30 @@ func (x *Executor) migrateFinish(ctx context.Context, inst keys.InstanceRecord, 
 				log.Info("migration_stats_unavailable", "err", err)
 			}
 		}
+	}
+	return out, nil
+}
+
+// migrateSettle answers, after a migration's source command failed, what
+// is left of the instance's domain on this node (the source), once the
+// hypervisor runs no job on it: a migration still under way, or the
+// recovery a restarted libvirtd makes of one (which resumes, keeps paused
+// or kills the domain), ends first.
+func (x *Executor) migrateSettle(ctx context.Context, inst keys.InstanceRecord, progress func(string)) (*keys.MigrateSettleOutput, error) {
+	if jw, ok := hv.As[hv.JobWaiter](x.drv); ok {
+		progress("wait until the hypervisor runs no job on the domain")
+		if err := jw.WaitIdle(ctx, inst.Name); err != nil {
+			return nil, err
+		}
+	}
+	look, err := x.look(ctx, inst.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := &keys.MigrateSettleOutput{State: keys.DomainMissing}
+	if look.Domain && look.ownsDomain(inst.UUID) {
+		out.State = contractState(look.State)
+		out.Active = look.State.Active()
 	}
 	return out, nil
 }

@@ -16,8 +16,9 @@ const (
 	// acknowledgement. Output: MigrateSourceOutput.
 	CmdInstanceMigrate = "instance.migrate"
 	// CmdInstanceMigrateFinish (on the target) makes sure the domain runs
-	// there: it checks a live-migrated domain, restores a hibernated one, or
-	// starts a workload; Output: MigrateFinishOutput.
+	// there: it resumes a live-migrated domain (left paused by the
+	// migration), restores a hibernated one, or starts a workload; Output:
+	// MigrateFinishOutput.
 	CmdInstanceMigrateFinish = "instance.migrate-finish"
 	// CmdInstanceMigrateForget (on a node that is not, or no longer, the
 	// instance's primary) removes what a migration left there: a stopped or
@@ -26,6 +27,14 @@ const (
 	// stays the secondary). With MigrateForgetParams.Running a running
 	// domain is destroyed too (the master saw the primary's copy run).
 	CmdInstanceMigrateForget = "instance.migrate-forget"
+	// CmdInstanceMigrateSettle (on the source, after CmdInstanceMigrate
+	// failed) waits until the hypervisor runs no job on the domain (a
+	// migration still under way, a restarted libvirtd's recovery of one)
+	// and answers what is left of it there: MigrateSettleOutput. The master
+	// keeps the source's copy when it is active (running or paused) and
+	// resumes the target's, which a live migration leaves paused, only
+	// when it is not.
+	CmdInstanceMigrateSettle = "instance.migrate-settle"
 	// CmdDiskDualPrimary switches allow-two-primaries of a drbd disk's
 	// resource on or off (DiskParams.Disk, DualPrimaryParams.Allow).
 	CmdDiskDualPrimary = "disk.dual-primary"
@@ -99,6 +108,15 @@ type MigrateFinishOutput struct {
 type DualPrimaryParams struct {
 	Disk  int  `json:"disk"`
 	Allow bool `json:"allow"`
+}
+
+// MigrateSettleOutput is the Output of CmdInstanceMigrateSettle.
+type MigrateSettleOutput struct {
+	// State of the instance's domain on the node (DomainRunning,
+	// DomainPaused, DomainStopped, ...; DomainMissing when there is none).
+	State string `json:"state"`
+	// Active: the domain exists and its process runs (running or paused).
+	Active bool `json:"active"`
 }
 
 // MigrateForgetParams are the params of CmdInstanceMigrateForget (none: a

@@ -71,6 +71,24 @@ type MigrateOptions struct {
 	// where they differ: the domain's live and persistent definitions are
 	// sent to the destination with them replaced.
 	Paths map[string]string
+	// Paused leaves the domain paused on the destination: the caller
+	// resumes it (Resumer) once it knows the source's copy is gone, so a
+	// migration cut short never leaves two copies running.
+	Paused bool
+}
+
+// Resumer is implemented by drivers that can resume a paused domain (the
+// destination's copy of a migration made with MigrateOptions.Paused).
+type Resumer interface {
+	Resume(ctx context.Context, name string) error
+}
+
+// JobWaiter is implemented by drivers whose daemon runs jobs on a domain
+// by itself (libvirt: a migration, or the recovery of one after libvirtd
+// restarted). WaitIdle returns once the domain has no such job (or is
+// gone), so that a state read afterwards is not overtaken by the daemon.
+type JobWaiter interface {
+	WaitIdle(ctx context.Context, name string) error
 }
 
 // MigrationStatser is implemented by drivers that report the statistics of

@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,6 +28,9 @@ func (d *Driver) Migrate(ctx context.Context, name, destURI string, opts hv.Migr
 	}
 	if opts.Unsafe {
 		flags |= golibvirt.MigrateUnsafe
+	}
+	if opts.Paused {
+		flags |= golibvirt.MigratePaused
 	}
 	var params []golibvirt.TypedParam
 	str := func(k, v string) {
@@ -68,6 +72,50 @@ func (d *Driver) Migrate(ctx context.Context, name, destURI string, opts hv.Migr
 		_, err := l.DomainMigratePerform3Params(dom, golibvirt.OptString{destURI}, p, nil, flags)
 		return err
 	})
+}
+
+// Resume implements hv.Resumer: a paused domain runs again (a running one
+// is left as it is).
+func (d *Driver) Resume(ctx context.Context, name string) error {
+	paused := func(s hv.DomainState) bool { return s == hv.StatePaused || s == hv.StateRunning || s == hv.StateBlocked }
+	return d.onDomain(ctx, "resume", name, d.opts.CallTimeout, paused, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
+		st, _, err := l.DomainGetState(dom, 0)
+		if err != nil {
+			return err
+		}
+		if golibvirt.DomainState(st) != golibvirt.DomainPaused {
+			return nil
+		}
+		return l.DomainResume(dom)
+	})
+}
+
+// WaitIdle implements hv.JobWaiter: it returns once libvirtd runs no job on
+// the domain (virDomainGetControlInfo says ok; a migration, or a restarted
+// libvirtd's recovery of one, holds a job) or the domain is gone. It polls
+// every 200 ms until ctx ends.
+func (d *Driver) WaitIdle(ctx context.Context, name string) error {
+	for {
+		var busy bool
+		err := d.onDomain(ctx, "control info", name, d.opts.CallTimeout, nil, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
+			st, _, _, err := l.DomainGetControlInfo(dom, 0)
+			busy = err == nil && golibvirt.DomainControlState(st) != golibvirt.DomainControlOk
+			return err
+		})
+		switch {
+		case errors.Is(err, hv.ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		case !busy:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("domain %s: libvirtd still runs a job on it: %w", name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // LastMigration implements hv.MigrationStatser: libvirt's completed job

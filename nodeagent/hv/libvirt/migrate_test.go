@@ -62,6 +62,35 @@ func TestMigrate(t *testing.T) {
 	if err := m.Migrate(ctx, spec.Name, dst.TCPURI("qemu"), hv.MigrateOptions{Live: true}); !errors.Is(err, hv.ErrNotFound) {
 		t.Errorf("migrate of a missing domain: %v", err)
 	}
+	// Back with Paused (as the agent migrates): the copy on the source
+	// stays paused until Resume; WaitIdle returns on a domain with no job
+	// and on one that is gone; Resume of a running domain does nothing.
+	var w hv.JobWaiter = b
+	if err := w.WaitIdle(ctx, spec.Name); err != nil {
+		t.Fatalf("wait idle: %v", err)
+	}
+	if err := hv.Migrator(b).Migrate(ctx, spec.Name, src.TCPURI("qemu"), hv.MigrateOptions{
+		Live: true, ListenAddress: "127.0.0.2", MigrateURI: "tcp://127.0.0.2:49453", Paused: true}); err != nil {
+		t.Fatalf("migrate back, paused: %v", err)
+	}
+	if err := w.WaitIdle(ctx, spec.Name); err != nil {
+		t.Errorf("wait idle of a domain that left: %v", err)
+	}
+	if st, err := a.State(ctx, spec.Name); err != nil || st != hv.StatePaused {
+		t.Fatalf("back on the source after a paused migration: %s, %v; want paused", st, err)
+	}
+	var r hv.Resumer = a
+	for i := 0; i < 2; i++ {
+		if err := r.Resume(ctx, spec.Name); err != nil {
+			t.Fatalf("resume %d: %v", i+1, err)
+		}
+		if st, err := a.State(ctx, spec.Name); err != nil || st != hv.StateRunning {
+			t.Fatalf("after resume %d: %s, %v; want running", i+1, st, err)
+		}
+	}
+	if err := r.Resume(ctx, "no-such-domain"); !errors.Is(err, hv.ErrNotFound) {
+		t.Errorf("resume of a missing domain: %v, want ErrNotFound", err)
+	}
 }
 
 // TestMigrateCopyStorage live-migrates a TCG guest with a file disk to a
