@@ -31,7 +31,7 @@ type drbdPair struct {
 	mu       sync.Mutex
 	role     map[string]string // node -> Primary/Secondary
 	allow    map[string]bool
-	writer   string // node whose workload runs ("" none)
+	writer   string          // node whose workload runs ("" none)
 	paused   map[string]bool // nodes holding a paused copy (no writer)
 	cmds     []string
 	failKind string // a command kind answered with an error
@@ -41,7 +41,7 @@ type drbdPair struct {
 	// "resumed" the target's copy paused and the source's resumed by the
 	// restarted libvirtd; "paused" both copies paused.
 	cut string
-	bad      []string
+	bad []string
 }
 
 func (p *drbdPair) violation(format string, args ...any) {

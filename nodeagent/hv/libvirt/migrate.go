@@ -77,7 +77,9 @@ func (d *Driver) Migrate(ctx context.Context, name, destURI string, opts hv.Migr
 // Resume implements hv.Resumer: a paused domain runs again (a running one
 // is left as it is).
 func (d *Driver) Resume(ctx context.Context, name string) error {
-	paused := func(s hv.DomainState) bool { return s == hv.StatePaused || s == hv.StateRunning || s == hv.StateBlocked }
+	paused := func(s hv.DomainState) bool {
+		return s == hv.StatePaused || s == hv.StateRunning || s == hv.StateBlocked
+	}
 	return d.onDomain(ctx, "resume", name, d.opts.CallTimeout, paused, func(l *golibvirt.Libvirt, dom golibvirt.Domain) error {
 		st, _, err := l.DomainGetState(dom, 0)
 		if err != nil {
