@@ -10,7 +10,8 @@ package main
 // every instance's guest runs exactly once (one QEMU process, the same one
 // unless the round's job legitimately replaced it, on the node drover names),
 // every job ends (succeeded, or failed with an error and the instance
-// consistent on one node), the agent reconnects. DROVER_LVCHAOS_ROUNDS=N
+// consistent on one node), no count of a guest is printed on two nodes'
+// consoles (two copies ran after a move), the agent reconnects. DROVER_LVCHAOS_ROUNDS=N
 // turns it on with N rounds (not in the default suite yet);
 // scripts/chaos-libvirtd.sh runs 30 and prints the table.
 
@@ -156,9 +157,35 @@ func TestChaosLibvirtdKill(t *testing.T) {
 		}
 		want[n] = g[0].pid
 	}
+	// printed: by instance, which node's console log printed each count
+	// of the guest's current boot. A count printed on two nodes means the
+	// guest's state forked: two copies ran after a move (its processes
+	// alone cannot tell, a paused copy is a process too).
+	printed := map[string]map[int]string{}
+	forks := func(round int) {
+		for _, inst := range insts {
+			if printed[inst] == nil {
+				printed[inst] = map[int]string{}
+			}
+			for _, node := range nodes {
+				b, err := os.ReadFile(filepath.Join(lc.dir, "storage", node, "instances", inst, "console.log"))
+				if err != nil {
+					continue
+				}
+				for _, m := range countRE.FindAllStringSubmatch(string(b), -1) {
+					c, _ := strconv.Atoi(m[1])
+					if was, ok := printed[inst][c]; ok && was != node {
+						violate("round %d: %s printed count %d on %s and on %s: two copies ran", round, inst, c, was, node)
+					}
+					printed[inst][c] = node
+				}
+			}
+		}
+	}
 	// check samples the node states and the guests: moving is the
 	// instance a job may legitimately replace in this round.
 	check := func(round int, moving string) {
+		forks(round)
 		for _, n := range lc.nodesJSON() {
 			if n.Status != api.NodeOnline {
 				violate("round %d: node %s is %s", round, n.Name, n.Status)
@@ -206,6 +233,7 @@ func TestChaosLibvirtdKill(t *testing.T) {
 			cycled[inst] = true
 		case "startup":
 			args = []string{"instance", "startup", inst}
+			printed[inst] = nil // a new boot counts from 1 again
 		}
 		job := ""
 		if args != nil {
