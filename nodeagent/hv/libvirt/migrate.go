@@ -94,7 +94,7 @@ func (d *Driver) Resume(ctx context.Context, name string) error {
 
 // WaitIdle implements hv.JobWaiter: it returns once libvirtd runs no job on
 // the domain (virDomainGetControlInfo says ok; a migration, or a restarted
-// libvirtd's recovery of one, holds a job) or the domain is gone. It polls
+// libvirtd's recovery of one, holds a job) or the domain is gone or inactive. It polls
 // every 200 ms until ctx ends.
 func (d *Driver) WaitIdle(ctx context.Context, name string) error {
 	for {
@@ -105,7 +105,9 @@ func (d *Driver) WaitIdle(ctx context.Context, name string) error {
 			return err
 		})
 		switch {
-		case errors.Is(err, hv.ErrNotFound):
+		case errors.Is(err, hv.ErrNotFound), errors.Is(err, hv.ErrWrongState):
+			// Gone, or not running (libvirtd answers no control info
+			// of an inactive domain): no job runs on it.
 			return nil
 		case err != nil:
 			return err

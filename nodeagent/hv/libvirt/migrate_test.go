@@ -91,6 +91,13 @@ func TestMigrate(t *testing.T) {
 	if err := r.Resume(ctx, "no-such-domain"); !errors.Is(err, hv.ErrNotFound) {
 		t.Errorf("resume of a missing domain: %v, want ErrNotFound", err)
 	}
+	// A defined domain that does not run has no job either.
+	if err := a.Destroy(ctx, spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := hv.JobWaiter(a).WaitIdle(ctx, spec.Name); err != nil {
+		t.Errorf("wait idle of a stopped domain: %v", err)
+	}
 }
 
 // TestMigrateCopyStorage live-migrates a TCG guest with a file disk to a
