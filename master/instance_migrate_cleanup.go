@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
@@ -49,6 +50,27 @@ func describeCopies(copies map[string]*keys.DomainStatus) string {
 	return strings.Join(parts, ", ")
 }
 
+// cleanupPaused resolves a copy left paused on cut.target while none runs:
+// it is resumed when the primary's copy is gone; when that is active
+// (paused too) the primary's is resumed instead. It answers the node that
+// runs the domain now.
+func (m *Master) cleanupPaused(ctx context.Context, sc *jobs.StepContext, cut *migration) (string, error) {
+	st, err := m.settleSource(ctx, sc, cut)
+	if err != nil {
+		return "", fmt.Errorf("instance %s is paused on %s and %s does not say what is left of it there: %w", cut.rec.Name, cut.target, cut.source, err)
+	}
+	node := cut.target
+	if st.Active {
+		node = cut.source
+	}
+	sc.Logf("instance %s is paused on %s, its copy on its primary %s is %s: the copy on %s is resumed", cut.rec.Name, cut.target, cut.source, st.State, node)
+	if _, err := m.stepCmd(ctx, sc, "cleanup-resume-"+node, nodeCmd{Node: node, Kind: keys.CmdInstanceMigrateFinish, Instance: *cut.rec,
+		Params: keys.MigrateParams{Mode: keys.MigrateLive}, Timeout: 5 * time.Minute}); err != nil {
+		return "", fmt.Errorf("resume %s on %s: %w", cut.rec.Name, node, err)
+	}
+	return node, nil
+}
+
 // migrateCleanupSteps resolve instance name's interrupted migration.
 func (m *Master) migrateCleanupSteps(name string) []jobs.Step {
 	return []jobs.Step{{Name: "cleanup-record", Run: func(ctx context.Context, sc *jobs.StepContext) error {
@@ -62,6 +84,15 @@ func (m *Master) migrateCleanupSteps(name string) []jobs.Step {
 		}
 		sc.Logf("instance %s: recorded primary %s; copies: %s", name, rec.PrimaryNode, describeCopies(copies))
 		res := api.MigrateResult{Instance: name, Source: rec.PrimaryNode, Target: rec.PrimaryNode, Mode: "cleanup"}
+		if runs == "" {
+			// A move cut short before the target's copy was resumed: the
+			// primary says what is left of its copy first.
+			if cut, err := m.pausedCopy(ctx, name, ""); err == nil && cut != nil {
+				if runs, err = m.cleanupPaused(ctx, sc, cut); err != nil {
+					return err
+				}
+			}
+		}
 		switch {
 		case runs == "":
 			sc.Logf("the domain runs nowhere: %s stays the primary (`drover instance startup %s` starts it)", rec.PrimaryNode, name)

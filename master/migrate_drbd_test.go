@@ -355,3 +355,31 @@ func TestMigrateCutShort(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateDRBDCleanupPaused: a move cut short after libvirt finished it
+// but before the target's copy was resumed (paused on node2, gone on node1,
+// both primary): --cleanup asks node1, resumes the copy on node2 and makes
+// node2 the primary and the only DRBD primary.
+func TestMigrateDRBDCleanupPaused(t *testing.T) {
+	m, p := startDRBDPair(t)
+	ctx := context.Background()
+	p.mu.Lock()
+	p.role["node2"], p.allow["node1"], p.allow["node2"], p.writer, p.paused["node2"] = "Primary", true, true, "", true
+	p.mu.Unlock()
+	p.publishDomain(ctx, "node1", "db1", "5e1f0000-0000-4000-8000-000000000001", keys.DomainMissing)
+	p.publishDomain(ctx, "node2", "db1", "5e1f0000-0000-4000-8000-000000000001", keys.DomainPaused)
+	j := migrateJob(t, m, api.MigrateOptions{Cleanup: true})
+	if j.State != api.JobSuccess {
+		t.Fatalf("cleanup: %s %+v", j.State, j.Error)
+	}
+	p.check(t, "node2")
+	p.mu.Lock()
+	writer, cmds := p.writer, strings.Join(p.cmds, " ")
+	p.mu.Unlock()
+	if writer != "node2" || !strings.Contains(cmds, "instance.migrate-settle@node1 instance.migrate-finish@node2") {
+		t.Errorf("writer on %q; commands %s", writer, cmds)
+	}
+	if r := recordOf(t, m); r.PrimaryNode != "node2" {
+		t.Errorf("record after cleanup: %s", r.PrimaryNode)
+	}
+}
