@@ -160,22 +160,44 @@ func TestChaosLibvirtdKill(t *testing.T) {
 	// printed: by instance, which node's console log printed each count
 	// of the guest's current boot. A count printed on two nodes means the
 	// guest's state forked: two copies ran after a move (its processes
-	// alone cannot tell, a paused copy is a process too).
+	// alone cannot tell, a paused copy is a process too). Each log is read
+	// on from where the last sample stopped (from its start when the file
+	// is new), so the counts of earlier boots in a log are not taken for
+	// this one's.
 	printed := map[string]map[int]string{}
+	type logPos struct {
+		ino uint64
+		off int64
+	}
+	read := map[string]logPos{}
 	forks := func(round int) {
 		for _, inst := range insts {
 			if printed[inst] == nil {
 				printed[inst] = map[int]string{}
 			}
 			for _, node := range nodes {
-				b, err := os.ReadFile(filepath.Join(lc.dir, "storage", node, "instances", inst, "console.log"))
-				if err != nil {
+				p := filepath.Join(lc.dir, "storage", node, "instances", inst, "console.log")
+				var st syscall.Stat_t
+				if syscall.Stat(p, &st) != nil {
+					delete(read, p)
 					continue
 				}
-				for _, m := range countRE.FindAllStringSubmatch(string(b), -1) {
+				pos := read[p]
+				if pos.ino != st.Ino || st.Size < pos.off {
+					pos = logPos{ino: st.Ino}
+				}
+				b, err := os.ReadFile(p)
+				if err != nil || int64(len(b)) < pos.off {
+					continue
+				}
+				chunk := b[pos.off:]
+				chunk = chunk[:bytes.LastIndexByte(chunk, '\n')+1]
+				pos.off += int64(len(chunk))
+				read[p] = pos
+				for _, m := range countRE.FindAllStringSubmatch(string(chunk), -1) {
 					c, _ := strconv.Atoi(m[1])
 					if was, ok := printed[inst][c]; ok && was != node {
-						violate("round %d: %s printed count %d on %s and on %s: two copies ran", round, inst, c, was, node)
+						violate("round %d: %s printed count %d on %s and on %s: two copies ran (%s)", round, inst, c, was, node, consoleEvidence(lc.dir, nodes, inst))
 					}
 					printed[inst][c] = node
 				}
@@ -403,4 +425,36 @@ func (lc *localCluster) agrees(node, uri string) bool {
 		}
 	}
 	return true
+}
+
+// consoleEvidence describes instance inst's console logs (inode, size, last
+// count) and QEMU processes (pid, node, their log files) for a violation.
+func consoleEvidence(dir string, nodes []string, inst string) string {
+	var parts []string
+	for _, node := range nodes {
+		p := filepath.Join(dir, "storage", node, "instances", inst, "console.log")
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			parts = append(parts, node+": no log")
+			continue
+		}
+		b, _ := os.ReadFile(p)
+		n, _ := lastCount(string(b))
+		parts = append(parts, fmt.Sprintf("%s: log inode %d, %d bytes, last count %d", node, st.Ino, st.Size, n))
+	}
+	for _, g := range qemuGuests(dir)[inst] {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", g.pid))
+		var logs []string
+		for _, a := range strings.Split(string(b), "\x00") {
+			if i := strings.Index(a, "logfile="); i >= 0 {
+				logs = append(logs, a[i:])
+			}
+		}
+		state := ""
+		if sb, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.pid)); err == nil {
+			state = strings.Fields(string(sb))[2]
+		}
+		parts = append(parts, fmt.Sprintf("qemu pid %d on %s (%s) %v", g.pid, g.node, state, logs))
+	}
+	return strings.Join(parts, "; ")
 }
