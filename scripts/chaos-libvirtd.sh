@@ -6,7 +6,8 @@
 # cmd/drover's TestChaosLibvirtdKill (not in the default suite) and prints
 # its table. Root and the Debian packages of scripts/test.sh's PKGS. It
 # boots TCG guests: run it alone (flock /work/vm.lock on a shared machine).
-# About 15-25 s a round.
+# KINDS=migrate,shutdown,startup,none draws only those jobs. About 6-25 s a
+# round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-30}
@@ -15,7 +16,7 @@ echo "chaos-libvirtd: $ROUNDS rounds; full output in $out"
 rc=0
 # NET: the 127.0.x prefix of the cluster's addresses (another than the
 # default of the test, 127.0.2, so both can run at once).
-DROVER_LVCHAOS_NET=${NET:-127.0.12} DROVER_LVCHAOS_ROUNDS=$ROUNDS DROVER_REQUIRE_REAL=1 \
+DROVER_LVCHAOS_NET=${NET:-127.0.12} DROVER_LVCHAOS_ROUNDS=$ROUNDS DROVER_LVCHAOS_KINDS=${KINDS:-} DROVER_REQUIRE_REAL=1 \
 	go test -count=1 -timeout 90m -run '^TestChaosLibvirtdKill$' -v ./cmd/drover/ >"$out" 2>&1 || rc=$?
 grep -E 'lvchaos|--- (PASS|FAIL)|^(ok|FAIL)' "$out" | sed 's/^ *chaos_libvirtd_test.go:[0-9]*: //'
 exit $rc

@@ -104,6 +104,15 @@ func TestChaosLibvirtdKill(t *testing.T) {
 	if err != nil || rounds < 1 {
 		t.Fatalf("DROVER_LVCHAOS_ROUNDS=%q", v)
 	}
+	// DROVER_LVCHAOS_KINDS=migrate,... draws only those jobs (a stopped
+	// instance is still started).
+	var only map[string]bool
+	if v := os.Getenv("DROVER_LVCHAOS_KINDS"); v != "" {
+		only = map[string]bool{}
+		for _, k := range strings.Split(v, ",") {
+			only[strings.TrimSpace(k)] = true
+		}
+	}
 	needLibvirtd(t)
 	hvtest.NeedBinaries(t, "qemu-system-x86_64")
 	seed := uint64(time.Now().UnixNano())
@@ -244,6 +253,11 @@ func TestChaosLibvirtdKill(t *testing.T) {
 			kinds = []string{"startup"}
 		} else {
 			kinds = append(kinds, "shutdown")
+		}
+		if only != nil {
+			if k := slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return !only[k] }); len(k) > 0 {
+				kinds = k
+			}
 		}
 		kind := kinds[rng.IntN(len(kinds))]
 		var args []string

@@ -45,7 +45,9 @@ func startNodeDaemons(ctx context.Context, dir, nodeNet string, n int, kind stri
 	if err != nil {
 		return nil, nil, err
 	}
-	defer logf.Close()
+	// Open while the daemons run: their supervisors log restarts into it
+	// long after this returns.
+	context.AfterFunc(ctx, func() { logf.Close() })
 	var mu sync.Mutex
 	lg := slog.New(slog.NewTextHandler(lockedWriter{&mu, logf}, nil))
 	var wg sync.WaitGroup
