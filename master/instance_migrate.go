@@ -285,11 +285,7 @@ func (m *Master) settleSource(ctx context.Context, sc *jobs.StepContext, mg *mig
 // resumed: the instance's domain is paused on another node than its
 // primary (target, if set) and does not run on the primary (as published).
 func (m *Master) pausedCopy(ctx context.Context, name, target string) (*migration, error) {
-	rec, _, err := m.instanceRecord(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	copies, err := m.instanceCopies(ctx, rec)
+	rec, copies, err := m.recordAndCopies(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -302,6 +298,20 @@ func (m *Master) pausedCopy(ctx context.Context, name, target string) (*migratio
 		}
 	}
 	return nil, nil
+}
+
+// recordAndCopies reads instance name's record afresh and the copies of
+// its domain the nodes publish.
+func (m *Master) recordAndCopies(ctx context.Context, name string) (*keys.InstanceRecord, map[string]*keys.DomainStatus, error) {
+	rec, _, err := m.instanceRecord(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	copies, err := m.instanceCopies(ctx, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, copies, nil
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -329,11 +339,7 @@ func (m *Master) revertMigration(ctx context.Context, sc *jobs.StepContext, mg *
 // another node than its recorded primary (target, or any node when target
 // is ""), nil when it does not; its record is read afresh.
 func (m *Master) migratedAlready(ctx context.Context, name, target string) (*migration, error) {
-	rec, _, err := m.instanceRecord(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	copies, err := m.instanceCopies(ctx, rec)
+	rec, copies, err := m.recordAndCopies(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -291,24 +291,42 @@ func TestMigrateDRBDFailureReverted(t *testing.T) {
 }
 
 // TestMigrateDRBDCleanup: a migration cut short after the move (both
-// primary, two primaries allowed, the writer on node2, the record still
-// naming node1): --cleanup makes node2 the primary in the record and the
-// only DRBD primary.
+// primary, two primaries allowed, the record still naming node1, node1's
+// copy gone): the copy on node2 runs, or is paused (cut short before drover
+// resumed it: --cleanup asks node1 first, then resumes it). Either way
+// --cleanup makes node2 the primary in the record and the only DRBD primary,
+// the writer on node2.
 func TestMigrateDRBDCleanup(t *testing.T) {
-	m, p := startDRBDPair(t)
-	ctx := context.Background()
-	p.mu.Lock()
-	p.role["node2"], p.allow["node1"], p.allow["node2"], p.writer = "Primary", true, true, "node2"
-	p.mu.Unlock()
-	p.publishDomain(ctx, "node1", "db1", "5e1f0000-0000-4000-8000-000000000001", keys.DomainMissing)
-	p.publishDomain(ctx, "node2", "db1", "5e1f0000-0000-4000-8000-000000000001", keys.DomainRunning)
-	j := migrateJob(t, m, api.MigrateOptions{Cleanup: true})
-	if j.State != api.JobSuccess {
-		t.Fatalf("cleanup: %s %+v", j.State, j.Error)
-	}
-	p.check(t, "node2")
-	if r := recordOf(t, m); r.PrimaryNode != "node2" || r.Disks[0].DRBD.Nodes[0].Node != "node2" {
-		t.Errorf("record after cleanup: %s %+v", r.PrimaryNode, r.Disks[0].DRBD.Nodes)
+	for _, state := range []string{keys.DomainRunning, keys.DomainPaused} {
+		t.Run(state, func(t *testing.T) {
+			m, p := startDRBDPair(t)
+			ctx := context.Background()
+			p.mu.Lock()
+			p.role["node2"], p.allow["node1"], p.allow["node2"] = "Primary", true, true
+			if state == keys.DomainRunning {
+				p.writer = "node2"
+			} else {
+				p.writer, p.paused["node2"] = "", true
+			}
+			p.mu.Unlock()
+			p.publishDomain(ctx, "node1", "db1", "5e1f0000-0000-4000-8000-000000000001", keys.DomainMissing)
+			p.publishDomain(ctx, "node2", "db1", "5e1f0000-0000-4000-8000-000000000001", state)
+			j := migrateJob(t, m, api.MigrateOptions{Cleanup: true})
+			if j.State != api.JobSuccess {
+				t.Fatalf("cleanup: %s %+v", j.State, j.Error)
+			}
+			p.check(t, "node2")
+			p.mu.Lock()
+			writer, cmds := p.writer, strings.Join(p.cmds, " ")
+			p.mu.Unlock()
+			settled := strings.Contains(cmds, "instance.migrate-settle@node1 instance.migrate-finish@node2")
+			if writer != "node2" || settled != (state == keys.DomainPaused) {
+				t.Errorf("writer on %q; commands %s", writer, cmds)
+			}
+			if r := recordOf(t, m); r.PrimaryNode != "node2" || r.Disks[0].DRBD.Nodes[0].Node != "node2" {
+				t.Errorf("record after cleanup: %s %+v", r.PrimaryNode, r.Disks[0].DRBD.Nodes)
+			}
+		})
 	}
 }
 
@@ -353,33 +371,5 @@ func TestMigrateCutShort(t *testing.T) {
 				t.Errorf("record: primary %s, want %s", r.PrimaryNode, tc.runs)
 			}
 		})
-	}
-}
-
-// TestMigrateDRBDCleanupPaused: a move cut short after libvirt finished it
-// but before the target's copy was resumed (paused on node2, gone on node1,
-// both primary): --cleanup asks node1, resumes the copy on node2 and makes
-// node2 the primary and the only DRBD primary.
-func TestMigrateDRBDCleanupPaused(t *testing.T) {
-	m, p := startDRBDPair(t)
-	ctx := context.Background()
-	p.mu.Lock()
-	p.role["node2"], p.allow["node1"], p.allow["node2"], p.writer, p.paused["node2"] = "Primary", true, true, "", true
-	p.mu.Unlock()
-	p.publishDomain(ctx, "node1", "db1", "5e1f0000-0000-4000-8000-000000000001", keys.DomainMissing)
-	p.publishDomain(ctx, "node2", "db1", "5e1f0000-0000-4000-8000-000000000001", keys.DomainPaused)
-	j := migrateJob(t, m, api.MigrateOptions{Cleanup: true})
-	if j.State != api.JobSuccess {
-		t.Fatalf("cleanup: %s %+v", j.State, j.Error)
-	}
-	p.check(t, "node2")
-	p.mu.Lock()
-	writer, cmds := p.writer, strings.Join(p.cmds, " ")
-	p.mu.Unlock()
-	if writer != "node2" || !strings.Contains(cmds, "instance.migrate-settle@node1 instance.migrate-finish@node2") {
-		t.Errorf("writer on %q; commands %s", writer, cmds)
-	}
-	if r := recordOf(t, m); r.PrimaryNode != "node2" {
-		t.Errorf("record after cleanup: %s", r.PrimaryNode)
 	}
 }
