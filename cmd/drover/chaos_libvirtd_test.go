@@ -285,7 +285,13 @@ func TestChaosLibvirtdKill(t *testing.T) {
 				t.Fatalf("round %d: %v: exit %d %s%s", r, args, code, o, e)
 			}
 			job = strings.TrimSpace(o)
-			time.Sleep(time.Duration(rng.IntN(3000)) * time.Millisecond)
+			// A live migration here takes 5-10 s (the disk copy first, the
+			// memory last): the kill lands anywhere in it, its end too.
+			delay := 3000
+			if kind == "migrate" {
+				delay = 10000
+			}
+			time.Sleep(time.Duration(rng.IntN(delay)) * time.Millisecond)
 		}
 		pidFile := filepath.Join(nodeDaemonDir(lc.dir, slices.Index(nodes, node)+1), "libvirtd.pid")
 		old, err := readPid(pidFile)
