@@ -337,6 +337,16 @@ func TestChaosLibvirtdKill(t *testing.T) {
 				o, _, code := lc.cli(nil, "--output", "json", "job", "info", job)
 				if code == 0 && json.Unmarshal([]byte(o), &j) == nil && j.State.Finished() {
 					rd.jobState = string(j.State)
+					// A move whose migrate-source failed was settled on
+					// the source (docs/migration.md): say which way.
+					for _, l := range j.Log {
+						switch {
+						case strings.Contains(l.Message, "the move went through"):
+							rd.jobState += " (settled: went through)"
+						case strings.Contains(l.Message, "the move is reverted"):
+							rd.jobState += " (settled: reverted)"
+						}
+					}
 					if j.State != api.JobSuccess {
 						msg := ""
 						if j.Error != nil {
