@@ -54,15 +54,13 @@ func (e *Executor) cancelOp(ctx context.Context, j *api.Job, rev int64, i int, s
 				if ctx.Err() != nil {
 					return 0, ctx.Err()
 				}
+				sc.appendLines(j)
 				return e.fail(ctx, j, rev, i, fmt.Errorf("cancel: undo of step %s: %w", steps[s].Name, err))
 			}
 			sc.Logf("step %s undone", steps[s].Name)
 		}
 		j.OpStatus[i].StepsDone = s
-		for _, l := range sc.lines {
-			l.Serial = len(j.Log) + 1
-			j.Log = append(j.Log, l)
-		}
+		sc.appendLines(j)
 		if rev, err = e.write(ctx, j, rev, sc); err != nil {
 			return e.checkpointFailed(ctx, j, rev, i, err)
 		}

@@ -78,6 +78,15 @@ func (sc *StepContext) Logf(format string, args ...any) {
 	})
 }
 
+// appendLines moves the step's log lines into j's log, numbered on.
+func (sc *StepContext) appendLines(j *api.Job) {
+	for _, l := range sc.lines {
+		l.Serial = len(j.Log) + 1
+		j.Log = append(j.Log, l)
+	}
+	sc.lines = nil
+}
+
 // If adds compares that must hold for the checkpoint to commit.
 func (sc *StepContext) If(cmps ...clientv3.Cmp) { sc.cmps = append(sc.cmps, cmps...) }
 

@@ -112,16 +112,15 @@ func (e *Executor) runOp(ctx context.Context, j *api.Job, rev int64, i int) (int
 				if ctx.Err() != nil {
 					return 0, ctx.Err() // leadership ended: the next leader re-runs the step
 				}
+				// What the failed step did (a revert, say) stays in the log.
+				sc.appendLines(j)
 				return e.fail(ctx, j, rev, i, fmt.Errorf("step %s: %w", steps[s].Name, err))
 			}
 			j.OpStatus[i].StepsDone = s + 1
 			if sc.result != nil {
 				j.OpStatus[i].Result = sc.result
 			}
-			for _, l := range sc.lines {
-				l.Serial = len(j.Log) + 1
-				j.Log = append(j.Log, l)
-			}
+			sc.appendLines(j)
 		}
 		if s < len(steps)-1 {
 			nrev, err := e.write(ctx, j, rev, sc)
