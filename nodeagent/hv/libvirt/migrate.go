@@ -2,8 +2,12 @@ package libvirt
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -70,8 +74,80 @@ func (d *Driver) Migrate(ctx context.Context, name, destURI string, opts hv.Migr
 				golibvirt.TypedParam{Field: golibvirt.MigrateParamPersistXML, Value: golibvirt.TypedParamValue{D: 7, I: persist}})
 		}
 		_, err := l.DomainMigratePerform3Params(dom, golibvirt.OptString{destURI}, p, nil, flags)
+		if err != nil && opts.CopyStorage && strings.Contains(err.Error(), "Duplicate nodes with node-name='"+copyNodePrefix) {
+			gone, derr := dropStaleCopyNodes(l, dom)
+			if derr != nil || len(gone) == 0 {
+				d.log.Warn("migration_stale_nodes_not_removed", "domain", name, "err", derr)
+				return err
+			}
+			d.log.Warn("migration_stale_nodes_removed", "domain", name, "nodes", gone)
+			_, err = l.DomainMigratePerform3Params(dom, golibvirt.OptString{destURI}, p, nil, flags)
+		}
 		return err
 	})
+}
+
+// copyNodePrefix starts the names of the block nodes libvirt adds to the
+// source QEMU for a migration's disk copy (migration-vda-storage, its
+// format layer, one pair per disk).
+const copyNodePrefix = "migration-"
+
+// dropStaleCopyNodes removes the disk-copy block nodes a libvirtd killed
+// during a migration's storage copy left in the source QEMU. Its restarted
+// libvirtd's recovery cancels the copy's mirror job but not those nodes,
+// and every later storage-copy migration of the domain then fails with
+// "Duplicate nodes with node-name='migration-vda-storage'" (seen in the
+// libvirtd chaos runs, libvirt 9.0). Migrate calls it after that error and
+// tries once more (the monitor command taints the domain in libvirt's log:
+// only then). Nothing is removed while QEMU runs a block job (a copy may be
+// under way). It answers the nodes removed.
+func dropStaleCopyNodes(l *golibvirt.Libvirt, dom golibvirt.Domain) ([]string, error) {
+	qmp := func(cmd string, out any) error {
+		res, err := l.QEMUDomainMonitorCommand(dom, cmd, 0)
+		if err != nil {
+			return err
+		}
+		if out == nil {
+			return nil
+		}
+		return json.Unmarshal([]byte(res), out)
+	}
+	var jobs struct {
+		Return []json.RawMessage `json:"return"`
+	}
+	if err := qmp(`{"execute":"query-block-jobs"}`, &jobs); err != nil {
+		return nil, fmt.Errorf("query-block-jobs: %w", err)
+	}
+	if len(jobs.Return) > 0 {
+		return nil, nil
+	}
+	var nodes struct {
+		Return []struct {
+			NodeName string `json:"node-name"`
+		} `json:"return"`
+	}
+	if err := qmp(`{"execute":"query-named-block-nodes","arguments":{"flat":true}}`, &nodes); err != nil {
+		return nil, fmt.Errorf("query-named-block-nodes: %w", err)
+	}
+	var stale []string
+	for _, n := range nodes.Return {
+		if strings.HasPrefix(n.NodeName, copyNodePrefix) && !slices.Contains(stale, n.NodeName) {
+			stale = append(stale, n.NodeName)
+		}
+	}
+	// A format layer sits on its storage node: it goes first.
+	sort.SliceStable(stale, func(i, j int) bool {
+		return !strings.HasSuffix(stale[i], "-storage") && strings.HasSuffix(stale[j], "-storage")
+	})
+	var gone []string
+	for _, n := range stale {
+		arg, _ := json.Marshal(map[string]any{"execute": "blockdev-del", "arguments": map[string]string{"node-name": n}})
+		if err := qmp(string(arg), nil); err != nil {
+			return gone, fmt.Errorf("blockdev-del %s: %w", n, err)
+		}
+		gone = append(gone, n)
+	}
+	return gone, nil
 }
 
 // Resume implements hv.Resumer: a paused domain runs again (a running one

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -151,6 +152,12 @@ func TestMigrateCopyStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths := map[string]string{diskA: diskB, spec.ConsoleLog: filepath.Join(dirB, "console.log")}
+	// What a libvirtd killed during an earlier storage copy leaves in the
+	// source QEMU (the copy's block node): Migrate removes it and goes on.
+	if out, err := exec.Command("virsh", "-c", src.TCPURI("qemu"), "qemu-monitor-command", spec.Name,
+		`{"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"migration-vda-storage"}}`).CombinedOutput(); err != nil {
+		t.Fatalf("add a stale copy node: %v: %s", err, out)
+	}
 	start := time.Now()
 	err := a.Migrate(ctx, spec.Name, dst.TCPURI("qemu"), hv.MigrateOptions{
 		Live: true, CopyStorage: true, ListenAddress: "127.0.0.3", MigrateURI: "tcp://127.0.0.3", Paths: paths})
