@@ -243,8 +243,7 @@ func (m *Master) settleAndFinish(ctx context.Context, sc *jobs.StepContext, mg *
 	sc.Logf("migrate-source on %s failed (%s); the domain is %s there: the move is reverted", mg.source, why, st.State)
 	m.revertMigration(ctx, sc, mg)
 	if st.State == keys.DomainPaused {
-		if _, err := m.stepCmd(ctx, sc, "revert-resume", nodeCmd{Node: mg.source, Kind: keys.CmdInstanceMigrateFinish, Instance: *rec,
-			Params: keys.MigrateParams{Mode: keys.MigrateLive}, Timeout: 5 * time.Minute}); err != nil {
+		if err := m.resumeCopy(ctx, sc, "revert-resume", rec, mg.source); err != nil {
 			return &api.Error{Code: api.CodeOf(err), Message: fmt.Sprintf("migration of %s to %s failed (reverted), and its paused copy on %s does not resume: %s",
 				rec.Name, mg.target, mg.source, api.AsError(err).Message)}
 		}
@@ -252,6 +251,14 @@ func (m *Master) settleAndFinish(ctx context.Context, sc *jobs.StepContext, mg *
 	}
 	return &api.Error{Code: api.CodeOf(cause), Message: fmt.Sprintf("migration of %s to %s failed (reverted; it runs on %s): %s",
 		rec.Name, mg.target, mg.source, why)}
+}
+
+// resumeCopy resumes rec's paused copy on node (a migrate-finish there;
+// one that runs is left as it is).
+func (m *Master) resumeCopy(ctx context.Context, sc *jobs.StepContext, step string, rec *keys.InstanceRecord, node string) error {
+	_, err := m.stepCmd(ctx, sc, step, nodeCmd{Node: node, Kind: keys.CmdInstanceMigrateFinish, Instance: *rec,
+		Params: keys.MigrateParams{Mode: keys.MigrateLive}, Timeout: 5 * time.Minute})
+	return err
 }
 
 // settleSource asks the source what is left of the domain there once its

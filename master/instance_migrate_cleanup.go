@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/drover-project/drover/api"
 	"github.com/drover-project/drover/master/jobs"
@@ -64,8 +63,7 @@ func (m *Master) cleanupPaused(ctx context.Context, sc *jobs.StepContext, cut *m
 		node = cut.source
 	}
 	sc.Logf("instance %s is paused on %s, its copy on its primary %s is %s: the copy on %s is resumed", cut.rec.Name, cut.target, cut.source, st.State, node)
-	if _, err := m.stepCmd(ctx, sc, "cleanup-resume-"+node, nodeCmd{Node: node, Kind: keys.CmdInstanceMigrateFinish, Instance: *cut.rec,
-		Params: keys.MigrateParams{Mode: keys.MigrateLive}, Timeout: 5 * time.Minute}); err != nil {
+	if err := m.resumeCopy(ctx, sc, "cleanup-resume-"+node, cut.rec, node); err != nil {
 		return "", fmt.Errorf("resume %s on %s: %w", cut.rec.Name, node, err)
 	}
 	return node, nil
